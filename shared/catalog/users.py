@@ -1,0 +1,61 @@
+"""One row per user account; it holds e-mail addresses, so only admins may ask."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate, validates_schema
+
+from shared.catalog.base import (
+    Parameters,
+    Query,
+    ReportType,
+    Where,
+    check_date_range,
+    end_of_day_exclusive,
+    start_of_day,
+)
+
+PLANS = ("free", "family", "premium", "student")
+
+
+class UsersParameters(Schema):
+    created_from = fields.Date(data_key="createdFrom")
+    created_to = fields.Date(data_key="createdTo")
+    country = fields.String(
+        validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter country code")
+    )
+    plan = fields.String(validate=validate.OneOf(PLANS))
+
+    @validates_schema
+    def _range(self, data: dict, **_: object) -> None:
+        check_date_range(
+            data.get("created_from"), data.get("created_to"), "createdFrom", "createdTo", None
+        )
+
+
+def build_query(org: str, parameters: Parameters) -> Query:
+    where = Where(org=org)
+    where.add("u.org = %(org)s")
+    if parameters.get("created_from"):
+        where.add("u.created_at >= %(start)s", start=start_of_day(parameters["created_from"]))
+    if parameters.get("created_to"):
+        where.add("u.created_at < %(end)s", end=end_of_day_exclusive(parameters["created_to"]))
+    where.add_if(parameters.get("country"), "u.country = %(country)s", "country")
+    where.add_if(parameters.get("plan"), "u.plan = %(plan)s", "plan")
+    sql = f"""
+        SELECT u.id AS user_id, u.display_name, u.email, u.country, u.plan, u.created_at
+        FROM demo.users u
+        WHERE {where.sql()}
+        ORDER BY u.id
+    """
+    return Query(sql, where.params)
+
+
+REPORT_TYPE = ReportType(
+    name="users",
+    title="User accounts",
+    description="One row per user, optionally filtered by sign-up date, country and plan.",
+    roles=frozenset({"admin"}),
+    formats=("csv",),
+    parameters_schema=UsersParameters,
+    build_query=build_query,
+)

@@ -1,0 +1,80 @@
+"""The one place that opens PostgreSQL connections and translates driver errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+import sqlalchemy.exc
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import Settings
+
+OUTBOX_CHANNEL = "reportbox_outbox"  # NOTIFY channel; the outbox insert trigger names it too
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached or dropped the connection."""
+
+
+def make_engine(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    statement_timeout_ms: int | None = None,
+    pool_size: int = 5,
+) -> Engine:
+    options = []
+    if statement_timeout_ms is not None:
+        options.append(f"-c statement_timeout={statement_timeout_ms}")
+    return create_engine(
+        url or settings.database_url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_seconds,
+            "options": " ".join(options),
+        },
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same database as a plain libpq URL, for psycopg.connect and psql."""
+    return (
+        make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
+def connect_listener(settings: Settings) -> psycopg.Connection:
+    """A dedicated autocommit connection for LISTEN: it must not come from a pool."""
+    try:
+        connection = psycopg.connect(
+            libpq_url(settings.database_url),
+            autocommit=True,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+        connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    return connection
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn a lost or refused connection into DatabaseUnavailable; let other errors through."""
+    try:
+        yield
+    except sqlalchemy.exc.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc.orig)) from exc
+    except sqlalchemy.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(str(exc.orig)) from exc
+        raise
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc

@@ -1,0 +1,37 @@
+import pytest
+
+from shared.config import ConfigError, Settings
+
+
+def test_defaults_point_at_this_machines_services():
+    settings = Settings.from_env({})
+
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.source_database_url == settings.database_url
+    assert settings.dead_letter_queue == "reportbox.reports.dead"
+
+
+def test_values_are_typed_and_the_source_database_follows_the_main_one():
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql+psycopg://u@db/x", "WORKER_CONCURRENCY": "4",
+         "REPORT_RETENTION_HOURS": "0.5", "S3_ENDPOINT_URL": "http://minio:9000"}
+    )  # fmt: skip
+
+    assert settings.source_database_url == "postgresql+psycopg://u@db/x"
+    assert settings.worker_concurrency == 4
+    assert settings.report_retention_hours == 0.5
+    assert settings.presign_endpoint_url == "http://minio:9000"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"WORKER_CONCURRENCY": "two"},
+        {"WORKER_CONCURRENCY": "0"},
+        {"REPORT_RETENTION_HOURS": "a day"},
+        {"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"},
+    ],
+)
+def test_a_bad_environment_is_refused_with_the_variable_named(environ):
+    with pytest.raises(ConfigError):
+        Settings.from_env(environ)
