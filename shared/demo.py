@@ -48,10 +48,31 @@ DEVICES = ["ios", "android", "web", "desktop", "tv", "car"]
 PLANS = ["free", "family", "premium", "student"]
 GENRES = ["rock", "pop", "jazz", "hip-hop", "classical", "electronic", "folk", "metal"]
 WORDS = [
-    "Blue", "Night", "Echo", "Golden", "River", "Paper", "Silent", "Neon", "Velvet", "Iron",
-    "Summer", "Glass", "Wild", "Distant", "Electric", "Hollow", "Crimson", "Lucky", "Northern",
-    "Broken", "Static", "Midnight", "Solar", "Winter",
-]  # fmt: skip
+    "Blue",
+    "Night",
+    "Echo",
+    "Golden",
+    "River",
+    "Paper",
+    "Silent",
+    "Neon",
+    "Velvet",
+    "Iron",
+    "Summer",
+    "Glass",
+    "Wild",
+    "Distant",
+    "Electric",
+    "Hollow",
+    "Crimson",
+    "Lucky",
+    "Northern",
+    "Broken",
+    "Static",
+    "Midnight",
+    "Solar",
+    "Winter",
+]
 
 DATA_START = "2026-01-01 00:00:00+00"  # sessions fall in the 365 days from here
 DAYS = 365
@@ -143,8 +164,12 @@ def fill(database_url: str, orgs: list[str], sessions: int, users: int | None, a
                 _fill_org(cursor, org, sessions, users, albums)
                 log.info(
                     "demo.filled org=%s sessions=%d users=%d albums=%d seconds=%.1f",
-                    org, sessions, users, albums, time.perf_counter() - started,
-                )  # fmt: skip
+                    org,
+                    sessions,
+                    users,
+                    albums,
+                    time.perf_counter() - started,
+                )
         connection.commit()
         connection.autocommit = True
         connection.execute("ANALYZE demo.artists, demo.albums, demo.users, demo.sessions")

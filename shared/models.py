@@ -32,6 +32,8 @@ _STATUS_VALUES = ", ".join(f"'{status.value}'" for status in ReportStatus)
 
 class Report(Base):
     __tablename__ = "reports"
+    # INSERT ... RETURNING brings back created_at, so the API answers with the database's clock.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="reports_status_valid"),
         # The caller's history, newest first.

@@ -23,14 +23,23 @@ def test_the_three_report_types_ship():
 
 def test_sessions_accepts_iso_dates_and_optional_filters():
     parameters = load(
-        "sessions", {"fromDate": "2026-01-01", "toDate": "2026-01-31", "country": "DE",
-                     "device": "ios", "userId": 7}
-    )  # fmt: skip
+        "sessions",
+        {
+            "fromDate": "2026-01-01",
+            "toDate": "2026-01-31",
+            "country": "DE",
+            "device": "ios",
+            "userId": 7,
+        },
+    )
 
     assert parameters == {
-        "from_date": date(2026, 1, 1), "to_date": date(2026, 1, 31),
-        "country": "DE", "device": "ios", "user_id": 7,
-    }  # fmt: skip
+        "from_date": date(2026, 1, 1),
+        "to_date": date(2026, 1, 31),
+        "country": "DE",
+        "device": "ios",
+        "user_id": 7,
+    }
 
 
 @pytest.mark.parametrize(

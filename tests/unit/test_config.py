@@ -13,9 +13,13 @@ def test_defaults_point_at_this_machines_services():
 
 def test_values_are_typed_and_the_source_database_follows_the_main_one():
     settings = Settings.from_env(
-        {"DATABASE_URL": "postgresql+psycopg://u@db/x", "WORKER_CONCURRENCY": "4",
-         "REPORT_RETENTION_HOURS": "0.5", "S3_ENDPOINT_URL": "http://minio:9000"}
-    )  # fmt: skip
+        {
+            "DATABASE_URL": "postgresql+psycopg://u@db/x",
+            "WORKER_CONCURRENCY": "4",
+            "REPORT_RETENTION_HOURS": "0.5",
+            "S3_ENDPOINT_URL": "http://minio:9000",
+        }
+    )
 
     assert settings.source_database_url == "postgresql+psycopg://u@db/x"
     assert settings.worker_concurrency == 4

@@ -34,19 +34,31 @@ def test_the_wire_format_is_the_documented_one():
         b'{"type": "report.requested"}',
         b'{"type": "something.else", "messageId": "x", "reportId": "y", "occurredAt": "z"}',
         json.dumps(
-            {"type": "report.requested", "messageId": str(uuid.uuid4()),
-             "reportId": "not-a-uuid", "occurredAt": "2026-01-01T00:00:00+00:00"}
+            {
+                "type": "report.requested",
+                "messageId": str(uuid.uuid4()),
+                "reportId": "not-a-uuid",
+                "occurredAt": "2026-01-01T00:00:00+00:00",
+            }
         ).encode(),
         json.dumps(
-            {"type": "report.requested", "messageId": str(uuid.uuid4()),
-             "reportId": str(uuid.uuid4()), "occurredAt": "2026-01-01T00:00:00"}
+            {
+                "type": "report.requested",
+                "messageId": str(uuid.uuid4()),
+                "reportId": str(uuid.uuid4()),
+                "occurredAt": "2026-01-01T00:00:00",
+            }
         ).encode(),
         json.dumps(
-            {"type": "report.requested", "messageId": 7,
-             "reportId": str(uuid.uuid4()), "occurredAt": "2026-01-01T00:00:00+00:00"}
+            {
+                "type": "report.requested",
+                "messageId": 7,
+                "reportId": str(uuid.uuid4()),
+                "occurredAt": "2026-01-01T00:00:00+00:00",
+            }
         ).encode(),
     ],
-)  # fmt: skip
+)
 def test_a_bad_body_raises_one_error_that_keeps_the_raw_bytes(body):
     with pytest.raises(UndecodableMessage) as raised:
         ReportRequested.decode(body)

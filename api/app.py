@@ -1,0 +1,58 @@
+"""The Flask application factory: gunicorn 'api.app:create_app()'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import health, report_types
+from api.auth import TokenVerifier
+from api.errors import register_error_handlers
+from api.reports import views as reports
+from shared.config import Settings
+from shared.db import make_engine, make_session_factory
+from shared.logs import configure_logging
+from shared.storage import Storage
+
+MAX_BODY_BYTES = 64 * 1024
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz"}
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    storage: Storage
+    tokens: TokenVerifier
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    if settings is None:
+        configure_logging("api")
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    engine = make_engine(settings, statement_timeout_ms=settings.api_statement_timeout_ms)
+    app.extensions["reportbox"] = Dependencies(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        storage=Storage(settings),
+        tokens=TokenVerifier(settings),
+    )
+
+    @app.before_request
+    def _authenticate() -> None:
+        # Every endpoint needs a token unless it is listed as public; unknown paths 404 first.
+        if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+            return
+        g.principal = app.extensions["reportbox"].tokens.authenticate(request)
+
+    register_error_handlers(app)
+    for blueprint in (health.blueprint, report_types.blueprint, reports.blueprint):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,57 @@
+"""What clients send to and get back from /api/v1/reports."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from api.camel import CamelSchema
+
+
+class ReportRequestSchema(CamelSchema):
+    format = fields.String(required=True)
+    parameters = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class AcceptedSchema(CamelSchema):
+    report_id = fields.UUID()
+    report_type = fields.String()
+    status = fields.String()
+    status_url = fields.String()
+    created_at = fields.DateTime()
+
+
+class ProgressSchema(CamelSchema):
+    rows_processed = fields.Integer()
+    rows_total = fields.Integer(allow_none=True)
+    percent = fields.Float(allow_none=True)
+
+
+class ErrorSchema(CamelSchema):
+    code = fields.String()
+    message = fields.String()
+
+
+class FileSchema(CamelSchema):
+    name = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    rows = fields.Integer()
+    sha256 = fields.String()
+
+
+class ReportSchema(CamelSchema):
+    report_id = fields.UUID()
+    report_type = fields.String()
+    format = fields.String()
+    parameters = fields.Dict()
+    status = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    progress = fields.Nested(ProgressSchema)
+    error = fields.Nested(ErrorSchema, allow_none=True)
+    file = fields.Nested(FileSchema, allow_none=True)
+    download_url = fields.String(allow_none=True)
+    download_url_expires_at = fields.DateTime(allow_none=True)

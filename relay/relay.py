@@ -1,0 +1,96 @@
+"""The relay loop: publish outbox rows to RabbitMQ, woken by NOTIFY, polling as a fallback."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.backoff import compute_backoff
+from shared.broker import BrokerUnavailable, Publisher
+from shared.config import Settings
+from shared.db import DatabaseUnavailable, connect_listener, translate_errors
+from shared.outbox import claim_batch, mark_published
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        publisher_factory: Callable[[Settings], Publisher] = Publisher,
+        listener_factory: Callable[[Settings], psycopg.Connection] = connect_listener,
+    ) -> None:
+        self._settings = settings
+        self._sessions = session_factory
+        self._publisher_factory = publisher_factory
+        self._listener_factory = listener_factory
+        self._publisher: Publisher | None = None
+        self._listener: psycopg.Connection | None = None
+        self._stopping = threading.Event()
+
+    def run_once(self) -> int:
+        """Publish one batch; return how many rows were marked published."""
+        if self._publisher is None:
+            self._publisher = self._publisher_factory(self._settings)
+        with translate_errors(), self._sessions() as session, session.begin():
+            messages = claim_batch(session, self._settings.relay_batch_size)
+            if not messages:
+                return 0
+            # The rows stay locked while the broker confirms; a crash here leaves them
+            # unpublished, and they are sent again (consumers are idempotent).
+            confirmed = self._publisher.publish(messages)
+            mark_published(session, confirmed)
+        if len(confirmed) < len(messages):
+            log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
+        log.debug("relay.published count=%d", len(confirmed))
+        return len(confirmed)
+
+    def wait_for_work(self) -> None:
+        """Sleep until NOTIFY says a row was written, or the poll interval passes."""
+        if self._listener is None:
+            self._listener = self._listener_factory(self._settings)
+        try:
+            for _ in self._listener.notifies(
+                timeout=self._settings.relay_poll_seconds, stop_after=1
+            ):
+                break
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+
+    def run(self) -> None:
+        log.info("relay.started exchange=%s", self._settings.exchange)
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                published = self.run_once()
+                if published < self._settings.relay_batch_size:
+                    self.wait_for_work()
+                failures = 0
+            except (BrokerUnavailable, DatabaseUnavailable) as exc:
+                failures += 1
+                delay = compute_backoff(failures)
+                log.warning("relay.unavailable error=%s retry_in=%.1fs", exc, delay)
+                self._close_connections()
+                self._stopping.wait(delay)
+        self._close_connections()
+        log.info("relay.stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _close_connections(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except psycopg.Error:
+                pass
+            self._listener = None

@@ -1,0 +1,52 @@
+"""The transactional outbox: rows written with a report, published later by the relay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from shared.broker import OutgoingMessage
+from shared.messages import ReportRequested
+from shared.models import OutboxMessage
+
+
+def outbox_row(message: ReportRequested) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=message.message_id, message_type=message.TYPE, body=message.encode()
+    )
+
+
+# claim_batch: the oldest unpublished rows, locked FOR UPDATE until the caller's transaction
+# commits. A concurrent relay SKIPs LOCKED rows and takes the next ones, so two relays never
+# publish the same row in one pass. Served by the partial index outbox_unpublished.
+CLAIM_BATCH = text(
+    """
+    SELECT id, message_id, message_type, body
+    FROM outbox
+    WHERE published_at IS NULL
+    ORDER BY id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+
+MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE message_id = ANY(:ids)")
+
+
+def claim_batch(session: Session, limit: int) -> list[OutgoingMessage]:
+    rows = session.execute(CLAIM_BATCH, {"limit": limit}).all()
+    return [OutgoingMessage(str(row.message_id), row.message_type, bytes(row.body)) for row in rows]
+
+
+def mark_published(session: Session, message_ids: Collection[str]) -> None:
+    if message_ids:
+        ids = [uuid.UUID(message_id) for message_id in message_ids]
+        session.execute(MARK_PUBLISHED, {"ids": ids})
+
+
+def unpublished_count(session: Session) -> int:
+    query = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return session.execute(query).scalar_one()

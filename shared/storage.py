@@ -1,0 +1,193 @@
+"""The one S3 client: streaming multipart uploads and presigned downloads."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from shared.config import Settings
+
+# Transient faults: the endpoint is down, slow, or throttling.
+_UNAVAILABLE = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ConnectTimeoutError,
+)
+
+
+class StorageError(RuntimeError):
+    """S3 refused a request (missing bucket, access denied, bad request)."""
+
+
+class StorageUnavailable(StorageError):
+    """S3 could not be reached; trying again later may succeed."""
+
+
+def _translate(exc: Exception) -> StorageError:
+    if isinstance(exc, _UNAVAILABLE):
+        return StorageUnavailable(str(exc))
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status >= 500 or status == 429:
+            return StorageUnavailable(str(exc))
+    return StorageError(str(exc))
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    key: str
+    size_bytes: int
+    sha256: str
+
+
+class MultipartUpload:
+    """Streams bytes to one object; holds at most one part in memory.
+
+    Use as a context manager: leaving it by an exception aborts the upload, so no
+    half-written object and no orphaned parts are left behind.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int):
+        self._client = client
+        self._bucket = bucket
+        self.key = key
+        self._part_bytes = part_bytes
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        try:
+            created = client.create_multipart_upload(
+                Bucket=bucket, Key=key, ContentType=content_type
+            )
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        self.upload_id: str = created["UploadId"]
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= self._part_bytes:
+            self._flush()
+
+    def complete(self) -> UploadedObject:
+        # S3 wants at least one part; an empty file is one empty part.
+        if self._buffer or not self._parts:
+            self._flush()
+        self._call(
+            "complete_multipart_upload",
+            MultipartUpload={"Parts": self._parts},
+        )
+        return UploadedObject(self.key, self._size, self._sha256.hexdigest())
+
+    def abort(self) -> None:
+        self._call("abort_multipart_upload")
+
+    def _flush(self) -> None:
+        number = len(self._parts) + 1
+        # Hashing whole parts, not the many small writes, keeps the per-row cost low.
+        self._sha256.update(self._buffer)
+        answer = self._call("upload_part", PartNumber=number, Body=bytes(self._buffer))
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self._buffer.clear()
+
+    def _call(self, operation: str, **arguments: Any) -> Any:
+        method = getattr(self._client, operation)
+        try:
+            return method(Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, **arguments)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+
+    def __enter__(self) -> MultipartUpload:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            try:
+                self.abort()
+            except StorageError:
+                pass  # the incomplete-upload sweep removes what this could not
+
+
+class Storage:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.bucket = settings.s3_bucket
+        self._client = self._make_client(settings.s3_endpoint_url)
+        # The Host header is signed, so URLs for clients are signed for the public endpoint.
+        self._presigner = self._make_client(settings.presign_endpoint_url)
+
+    def _make_client(self, endpoint_url: str | None) -> Any:
+        settings = self._settings
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=settings.aws_region,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+        )
+
+    def start_upload(self, key: str, content_type: str) -> MultipartUpload:
+        return MultipartUpload(
+            self._client, self.bucket, key, content_type, self._settings.multipart_part_bytes
+        )
+
+    def presign_download(self, key: str, file_name: str, content_type: str, ttl: int) -> str:
+        return self._presigner.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=ttl,
+        )
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self._client.head_object(Bucket=self.bucket, Key=key)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise _translate(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc) from exc
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if missing: for local runs and tests (compose has its own step)."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError:
+            try:
+                self._client.create_bucket(Bucket=self.bucket)
+            except botocore.exceptions.ClientError as exc:
+                raise _translate(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc) from exc
+
+    def incomplete_uploads(self) -> list[dict[str, Any]]:
+        try:
+            answer = self._client.list_multipart_uploads(Bucket=self.bucket)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        return answer.get("Uploads", [])

@@ -1,0 +1,38 @@
+"""python -m worker: build reports from the work queue until SIGTERM."""
+
+import signal
+import threading
+
+from shared.config import Settings
+from shared.db import make_engine, make_session_factory
+from shared.logs import configure_logging
+from shared.storage import Storage
+from worker.exporter import Exporter
+from worker.lifecycle import Lifecycle
+from worker.worker import Worker
+
+
+def main() -> None:
+    configure_logging("worker")
+    settings = Settings.from_env()
+    # One connection per export thread, plus one for each thread's lease keeper.
+    pool_size = settings.worker_concurrency * 2 + 1
+    engine = make_engine(settings, pool_size=pool_size)
+    source = make_engine(
+        settings, url=settings.source_database_url, pool_size=settings.worker_concurrency
+    )
+    lifecycle = Lifecycle(
+        make_session_factory(engine), settings.lease_seconds, settings.report_retention_hours * 3600
+    )
+    stopping = threading.Event()
+    exporter = Exporter(lifecycle, source, Storage(settings), stopping)
+    worker = Worker(settings, exporter, stopping)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    worker.run()
+    engine.dispose()
+    source.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Turns one report request into one object in storage and a Completed (or Failed) row."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+from marshmallow import ValidationError
+from sqlalchemy import Engine
+
+from shared.backoff import compute_backoff
+from shared.catalog import Query, get_report_type
+from shared.db import DatabaseUnavailable, translate_errors
+from shared.storage import Storage, StorageError, StorageUnavailable, UploadedObject
+from worker.formats import FORMATS, ExportFormat
+from worker.lease import LeaseKeeper
+from worker.lifecycle import Claim, Lifecycle
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # claims of one report before a transient fault counts as final
+WAIT_POLL = 2.0  # seconds between looks at a report another worker holds
+
+
+class Disposition(enum.Enum):
+    """What to tell the broker about the message once the work is done."""
+
+    ACK = "ack"
+    REQUEUE = "requeue"
+    DEAD_LETTER = "dead-letter"
+
+
+class PermanentFailure(Exception):
+    """The report cannot be built, however often it is tried."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ClaimLost(Exception):
+    """Another worker took the report over, or it was cancelled, mid-export."""
+
+
+class Exporter:
+    def __init__(
+        self, lifecycle: Lifecycle, source: Engine, storage: Storage, stopping: threading.Event
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._source = source
+        self._storage = storage
+        self._stopping = stopping
+
+    def process(self, report_id: uuid.UUID) -> Disposition:
+        """Build the report if it is ours to build; idempotent for redelivered messages."""
+        while True:
+            claim = self._lifecycle.claim(report_id)
+            if claim is not None:
+                return self._export_claimed(claim)
+            state = self._lifecycle.state(report_id)
+            if state is None:
+                log.error("export.unknown_report report_id=%s", report_id)
+                return Disposition.DEAD_LETTER
+            if state.status != "Processing":
+                log.info("export.skipped report_id=%s status=%s", report_id, state.status)
+                return Disposition.ACK
+            # Another worker holds a live lease. It may be a duplicate message, or the
+            # redelivery of a message whose worker just died: wait until the report ends
+            # or the lease runs out, then claim (or skip) it.
+            if self._stopping.wait(WAIT_POLL):
+                return Disposition.REQUEUE
+
+    def _export_claimed(self, claim: Claim) -> Disposition:
+        log.info(
+            "export.started report_id=%s type=%s attempt=%d",
+            claim.report_id,
+            claim.report_type,
+            claim.attempt,
+        )
+        try:
+            self._build(claim)
+        except PermanentFailure as failure:
+            log.warning(
+                "export.failed report_id=%s code=%s message=%s",
+                claim.report_id,
+                failure.code,
+                failure.message,
+            )
+            self._lifecycle.fail(claim, failure.code, failure.message)
+            return Disposition.ACK
+        except ClaimLost:
+            log.warning("export.claim_lost report_id=%s", claim.report_id)
+            return Disposition.ACK
+        except (DatabaseUnavailable, StorageUnavailable) as exc:
+            return self._transient(claim, exc)
+        return Disposition.ACK
+
+    def _transient(self, claim: Claim, exc: Exception) -> Disposition:
+        if claim.attempt >= MAX_ATTEMPTS:
+            message = f"Gave up after {claim.attempt} attempts: a service was unavailable."
+            log.error("export.gave_up report_id=%s error=%s", claim.report_id, exc)
+            try:
+                self._lifecycle.fail(claim, "unavailable", message)
+                return Disposition.ACK
+            except DatabaseUnavailable:
+                return Disposition.REQUEUE
+        delay = compute_backoff(claim.attempt, base=1.0, cap=30.0)
+        log.warning(
+            "export.retrying report_id=%s attempt=%d error=%s retry_in=%.1fs",
+            claim.report_id,
+            claim.attempt,
+            exc,
+            delay,
+        )
+        try:
+            self._lifecycle.release(claim)
+        except DatabaseUnavailable:
+            pass  # the lease runs out instead, and the redelivery takes the report over
+        self._stopping.wait(delay)
+        return Disposition.REQUEUE
+
+    def _build(self, claim: Claim) -> None:
+        report_type = get_report_type(claim.report_type)
+        export_format = FORMATS.get(claim.format)
+        if report_type is None or export_format is None:
+            raise PermanentFailure(
+                "unsupported",
+                f"Report type {claim.report_type!r} in format {claim.format!r} is not available.",
+            )
+        try:
+            query = report_type.query(claim.org, claim.parameters)
+        except ValidationError as exc:
+            raise PermanentFailure(
+                "invalid_parameters", f"Invalid parameters: {exc.messages}"
+            ) from exc
+
+        key = f"{claim.org}/{claim.report_id}.{export_format.extension}"
+        file_name = f"{claim.report_type}-{claim.report_id}.{export_format.extension}"
+        with LeaseKeeper(self._lifecycle, claim) as lease:
+            uploaded, rows = self._stream_to_storage(key, export_format, query, lease)
+            if lease.lost.is_set():
+                raise ClaimLost()
+        if not self._lifecycle.complete(
+            claim, uploaded, file_name, export_format.content_type, rows
+        ):
+            # Taken over after our lease ran out: the new holder writes the same key.
+            raise ClaimLost()
+        log.info(
+            "export.completed report_id=%s rows=%d bytes=%d",
+            claim.report_id,
+            rows,
+            uploaded.size_bytes,
+        )
+
+    def _stream_to_storage(
+        self, key: str, export_format: ExportFormat, query: Query, lease: LeaseKeeper
+    ) -> tuple[UploadedObject, int]:
+        try:
+            with self._storage.start_upload(key, export_format.content_type) as upload:
+                for chunk in self._rows(export_format, query, lease):
+                    upload.write(chunk)
+                return upload.complete(), lease.rows_processed
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            raise PermanentFailure("storage_failed", "The file could not be stored.") from exc
+
+    def _rows(
+        self, export_format: ExportFormat, query: Query, lease: LeaseKeeper
+    ) -> Iterator[bytes]:
+        with translate_errors(), self._source.connect() as connection:
+            driver = connection.connection.driver_connection
+            try:
+                with driver.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION READ ONLY")
+                    cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+                    for chunk in export_format.stream(cursor, query, lease):
+                        if lease.lost.is_set():
+                            raise ClaimLost()
+                        yield chunk
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                log.error("export.query_failed error=%s", exc)
+                raise PermanentFailure("query_failed", "The report query failed.") from exc
+            finally:
+                try:
+                    driver.rollback()
+                except psycopg.Error:
+                    pass  # a broken connection is discarded by the pool
