@@ -76,15 +76,16 @@ class Relay:
                 failures += 1
                 delay = compute_backoff(failures)
                 log.warning("relay.unavailable error=%s retry_in=%.1fs", exc, delay)
-                self._close_connections()
+                self.close()
                 self._stopping.wait(delay)
-        self._close_connections()
+        self.close()
         log.info("relay.stopped")
 
     def stop(self) -> None:
         self._stopping.set()
 
-    def _close_connections(self) -> None:
+    def close(self) -> None:
+        """Drop the broker and LISTEN connections; run_once() opens them again."""
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None

@@ -38,3 +38,48 @@ def post_report(client: FlaskClient, make_token: Callable[..., str]):
         )
 
     return post
+
+
+@pytest.fixture
+def own_queue(settings: Settings):
+    """Settings with an exchange and queues of this test's own, deleted afterwards."""
+    import uuid
+
+    from tests.conftest import delete_broker_topology
+    from tests.integration.broker_helpers import declare
+
+    suffix = uuid.uuid4().hex[:8]
+    isolated = settings.with_overrides(
+        exchange=f"{settings.exchange}.{suffix}", work_queue=f"{settings.work_queue}.{suffix}"
+    )
+    declare(isolated)
+    yield isolated
+    delete_broker_topology(isolated)
+
+
+@pytest.fixture
+def make_report(sessions):
+    """Accept a report the way the API does; returns the Report row."""
+    import uuid
+
+    from api.auth import Principal
+    from api.reports import service
+    from shared.catalog import get_report_type
+
+    def make(
+        report_type: str = "sessions",
+        parameters: dict | None = None,
+        org: str = "acme",
+        user_id: str | None = None,
+    ):
+        principal = Principal(user_id or f"user-{uuid.uuid4().hex[:8]}", org, frozenset({"admin"}))
+        parameters = (
+            parameters
+            if parameters is not None
+            else {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
+        )
+        return service.request_report(
+            sessions, principal, get_report_type(report_type), "csv", parameters
+        )
+
+    return make

@@ -1,0 +1,177 @@
+"""The worker against real PostgreSQL, RabbitMQ and an S3 endpoint."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import threading
+import time
+import uuid
+
+import boto3
+import pika
+import pytest
+from sqlalchemy import text
+
+from relay.relay import Relay
+from shared.models import Report
+from shared.storage import Storage
+from tests.integration.broker_helpers import drain_queue
+from worker.exporter import Disposition, Exporter
+from worker.lifecycle import Lifecycle
+from worker.worker import Worker
+
+
+@pytest.fixture
+def exporter(settings, sessions, engine):
+    lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
+    return Exporter(lifecycle, engine, Storage(settings), threading.Event())
+
+
+def s3_object(settings, key: str) -> bytes:
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+    )
+    return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
+
+
+def sessions_in_january(sessions, org: str) -> int:
+    with sessions() as session:
+        return session.execute(
+            text(
+                "SELECT count(*) FROM demo.sessions WHERE org = :org "
+                "AND started_at >= '2026-01-01T00:00:00Z' AND started_at < '2026-02-01T00:00:00Z'"
+            ),
+            {"org": org},
+        ).scalar_one()
+
+
+def reload(sessions, report_id) -> Report:
+    with sessions() as session:
+        return session.get(Report, report_id)
+
+
+def test_a_message_becomes_an_object_and_a_completed_report(
+    exporter, make_report, sessions, settings
+):
+    report = make_report(org="globex")
+
+    assert exporter.process(report.id) is Disposition.ACK
+
+    done = reload(sessions, report.id)
+    assert done.status == "Completed"
+    assert done.object_key == f"globex/{report.id}.csv"
+    body = s3_object(settings, done.object_key)
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == [
+        "session_id",
+        "user_id",
+        "album_id",
+        "started_at",
+        "duration_ms",
+        "country",
+        "device",
+    ]
+    assert len(rows) - 1 == done.row_count == sessions_in_january(sessions, "globex") > 0
+    assert done.size_bytes == len(body)
+    assert done.sha256 == hashlib.sha256(body).hexdigest()
+    assert done.expires_at > done.completed_at
+
+
+def test_a_redelivered_message_for_a_finished_report_is_a_no_op(exporter, make_report, sessions):
+    report = make_report()
+    exporter.process(report.id)
+    first = reload(sessions, report.id)
+
+    assert exporter.process(report.id) is Disposition.ACK
+
+    again = reload(sessions, report.id)
+    assert (again.attempts, again.completed_at, again.sha256) == (
+        first.attempts,
+        first.completed_at,
+        first.sha256,
+    )
+
+
+def test_a_message_for_an_unknown_report_is_dead_lettered(exporter):
+    assert exporter.process(uuid.uuid4()) is Disposition.DEAD_LETTER
+
+
+def test_parameters_that_no_longer_validate_fail_the_report_with_a_readable_error(
+    exporter, make_report, sessions
+):
+    report = make_report(parameters={"fromDate": "2026-01-01"})  # bypasses the API's check
+
+    assert exporter.process(report.id) is Disposition.ACK
+
+    failed = reload(sessions, report.id)
+    assert failed.status == "Failed"
+    assert failed.error_code == "invalid_parameters"
+    assert "toDate" in failed.error_message
+    assert failed.object_key is None
+
+
+def test_a_report_with_a_live_lease_elsewhere_is_taken_over_once_the_lease_runs_out(
+    exporter, make_report, sessions, settings
+):
+    report = make_report()
+    with sessions.begin() as session:  # a worker that claimed it and died
+        session.execute(
+            text(
+                "UPDATE reports SET status = 'Processing', attempts = 1, "
+                "lease_expires_at = now() + interval '2 seconds' WHERE id = :id"
+            ),
+            {"id": report.id},
+        )
+
+    started = time.monotonic()
+    assert exporter.process(report.id) is Disposition.ACK
+
+    assert time.monotonic() - started >= 1.5
+    done = reload(sessions, report.id)
+    assert (done.status, done.attempts) == ("Completed", 2)
+
+
+def test_the_worker_process_loop_consumes_builds_acks_and_dead_letters_poison(
+    own_queue, sessions, engine, make_report
+):
+    drain_queue(own_queue)
+    reports = [make_report(org=org) for org in ("acme", "globex", "acme")]
+    relay = Relay(own_queue, sessions)
+    while relay.run_once():
+        pass
+    relay.close()
+    connection = pika.BlockingConnection(pika.URLParameters(own_queue.rabbitmq_url))
+    connection.channel().basic_publish(
+        own_queue.exchange,
+        "report.requested",
+        b"{not json",
+        pika.BasicProperties(message_id="poison-1"),
+    )
+    connection.close()
+    stopping = threading.Event()
+    lifecycle = Lifecycle(sessions, own_queue.lease_seconds, 3600)
+    worker = Worker(own_queue, Exporter(lifecycle, engine, Storage(own_queue), stopping), stopping)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            statuses = {reload(sessions, report.id).status for report in reports}
+            if statuses == {"Completed"}:
+                break
+            time.sleep(0.2)
+    finally:
+        worker.stop()
+        thread.join(timeout=40)
+
+    assert statuses == {"Completed"}
+    assert not thread.is_alive()
+    dead = drain_queue(own_queue, own_queue.dead_letter_queue)
+    assert [properties.message_id for properties, _ in dead] == ["poison-1"]
+    assert drain_queue(own_queue) == []  # everything else was acknowledged
