@@ -32,8 +32,8 @@ class Dependencies:
 
 def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
-        configure_logging("api")
         settings = Settings.from_env()
+        configure_logging("api", settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     engine = make_engine(settings, statement_timeout_ms=settings.api_statement_timeout_ms)

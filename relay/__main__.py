@@ -9,8 +9,8 @@ from shared.logs import configure_logging
 
 
 def main() -> None:
-    configure_logging("relay")
     settings = Settings.from_env()
+    configure_logging("relay", settings.log_level)
     engine = make_engine(settings, pool_size=2)
     relay = Relay(settings, make_session_factory(engine))
     signal.signal(signal.SIGTERM, lambda *_: relay.stop())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 
 class ConfigError(ValueError):
@@ -50,6 +50,7 @@ class Settings:
     lease_seconds: int = 60
     db_connect_timeout_seconds: int = 5
     api_statement_timeout_ms: int = 5000
+    log_level: str = "INFO"
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -69,44 +70,23 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        reader = _Reader(env)
-        database_url = reader.text("DATABASE_URL", DEFAULT_DATABASE_URL)
-        settings = cls(
-            database_url=database_url,
-            source_database_url=reader.text("SOURCE_DATABASE_URL", database_url),
-            rabbitmq_url=reader.text("RABBITMQ_URL", DEFAULT_RABBITMQ_URL),
-            exchange=reader.text("RABBITMQ_EXCHANGE", cls.exchange),
-            work_queue=reader.text("RABBITMQ_QUEUE", cls.work_queue),
-            s3_endpoint_url=reader.optional("S3_ENDPOINT_URL"),
-            s3_public_endpoint_url=reader.optional("S3_PUBLIC_ENDPOINT_URL"),
-            s3_bucket=reader.text("S3_BUCKET", cls.s3_bucket),
-            aws_access_key_id=reader.optional("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=reader.optional("AWS_SECRET_ACCESS_KEY"),
-            aws_region=reader.text("AWS_REGION", cls.aws_region),
-            jwt_secret=reader.optional("JWT_SECRET"),
-            jwt_public_key=reader.optional("JWT_PUBLIC_KEY"),
-            jwt_algorithm=reader.text("JWT_ALGORITHM", cls.jwt_algorithm),
-            jwt_issuer=reader.text("JWT_ISSUER", cls.jwt_issuer),
-            jwt_audience=reader.text("JWT_AUDIENCE", cls.jwt_audience),
-            public_base_url=reader.optional("PUBLIC_BASE_URL"),
-            worker_concurrency=reader.integer("WORKER_CONCURRENCY", cls.worker_concurrency),
-            report_retention_hours=reader.number(
-                "REPORT_RETENTION_HOURS", cls.report_retention_hours
-            ),
-            download_url_ttl_seconds=reader.integer(
-                "DOWNLOAD_URL_TTL_SECONDS", cls.download_url_ttl_seconds
-            ),
-            cleanup_interval_seconds=reader.number(
-                "CLEANUP_INTERVAL_SECONDS", cls.cleanup_interval_seconds
-            ),
-            max_active_reports_per_user=reader.integer(
-                "MAX_ACTIVE_REPORTS_PER_USER", cls.max_active_reports_per_user
-            ),
-            relay_batch_size=reader.integer("RELAY_BATCH_SIZE", cls.relay_batch_size),
-            lease_seconds=reader.integer("WORKER_LEASE_SECONDS", cls.lease_seconds),
-        )
+        values: dict[str, object] = {}
+        for item in fields(cls):
+            raw = env.get(ENVIRONMENT.get(item.name, ""), "").strip()
+            if raw:
+                values[item.name] = _convert(ENVIRONMENT[item.name], raw, item.type)
+        values.setdefault("source_database_url", values.get("database_url", DEFAULT_DATABASE_URL))
+        settings = cls(**values)
         settings.validate()
         return settings
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes from_env() rebuild these settings in another process."""
+        return {
+            variable: str(getattr(self, name))
+            for name, variable in ENVIRONMENT.items()
+            if getattr(self, name) is not None
+        }
 
     def validate(self) -> None:
         if self.jwt_secret and self.jwt_public_key:
@@ -117,31 +97,43 @@ class Settings:
             raise ConfigError("multipart parts must be at least 5 MiB (an S3 rule)")
 
 
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
+def _convert(variable: str, raw: str, annotation: object) -> object:
+    kind = {"int": int, "float": float}.get(str(annotation))
+    if kind is None:
+        return raw
+    try:
+        return kind(raw)
+    except ValueError:
+        wanted = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{variable} must be {wanted}, got {raw!r}") from None
 
-    def optional(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
 
-    def text(self, name: str, default: str) -> str:
-        return self.optional(name) or default
-
-    def integer(self, name: str, default: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-
-    def number(self, name: str, default: float) -> float:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+# Each setting that the environment may set, and the variable that sets it.
+ENVIRONMENT: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "source_database_url": "SOURCE_DATABASE_URL",
+    "rabbitmq_url": "RABBITMQ_URL",
+    "exchange": "RABBITMQ_EXCHANGE",
+    "work_queue": "RABBITMQ_QUEUE",
+    "s3_endpoint_url": "S3_ENDPOINT_URL",
+    "s3_public_endpoint_url": "S3_PUBLIC_ENDPOINT_URL",
+    "s3_bucket": "S3_BUCKET",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_region": "AWS_REGION",
+    "jwt_secret": "JWT_SECRET",
+    "jwt_public_key": "JWT_PUBLIC_KEY",
+    "jwt_algorithm": "JWT_ALGORITHM",
+    "jwt_issuer": "JWT_ISSUER",
+    "jwt_audience": "JWT_AUDIENCE",
+    "public_base_url": "PUBLIC_BASE_URL",
+    "worker_concurrency": "WORKER_CONCURRENCY",
+    "report_retention_hours": "REPORT_RETENTION_HOURS",
+    "download_url_ttl_seconds": "DOWNLOAD_URL_TTL_SECONDS",
+    "cleanup_interval_seconds": "CLEANUP_INTERVAL_SECONDS",
+    "max_active_reports_per_user": "MAX_ACTIVE_REPORTS_PER_USER",
+    "relay_batch_size": "RELAY_BATCH_SIZE",
+    "relay_poll_seconds": "RELAY_POLL_SECONDS",
+    "lease_seconds": "WORKER_LEASE_SECONDS",
+    "log_level": "LOG_LEVEL",
+}

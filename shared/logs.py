@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 
 
-def configure_logging(process: str) -> None:
+def configure_logging(process: str, level: str = "INFO") -> None:
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        level=level.upper(),
         format=f"%(asctime)s %(levelname)s {process} %(name)s %(message)s",
     )
     # pika logs every reconnect attempt at ERROR with a traceback; our own lines say enough.

@@ -13,8 +13,8 @@ from worker.worker import Worker
 
 
 def main() -> None:
-    configure_logging("worker")
     settings = Settings.from_env()
+    configure_logging("worker", settings.log_level)
     # One connection per export thread, plus one for each thread's lease keeper.
     pool_size = settings.worker_concurrency * 2 + 1
     engine = make_engine(settings, pool_size=pool_size)

@@ -39,3 +39,17 @@ def test_values_are_typed_and_the_source_database_follows_the_main_one():
 def test_a_bad_environment_is_refused_with_the_variable_named(environ):
     with pytest.raises(ConfigError):
         Settings.from_env(environ)
+
+
+def test_to_env_rebuilds_the_same_settings_in_another_process():
+    settings = Settings(
+        database_url="postgresql+psycopg://u@db/a",
+        source_database_url="postgresql+psycopg://u@db/b",
+        s3_endpoint_url="http://minio:9000",
+        worker_concurrency=3,
+        report_retention_hours=0.25,
+        relay_poll_seconds=0.5,
+        jwt_secret="x" * 32,
+    )
+
+    assert Settings.from_env(settings.to_env()) == settings
