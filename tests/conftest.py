@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
@@ -37,22 +38,32 @@ def migrate(database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A database of our own for this run, migrated and filled with demo data."""
-    with postgres_server() as server_url:
-        name = f"reportbox_test_{RUN_ID}"
-        admin = libpq_url(server_url)
+@contextlib.contextmanager
+def fresh_database(server_url: str, name: str) -> Iterator[str]:
+    """A database of its own, migrated and filled with demo data; dropped afterwards."""
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        demo.fill(url, DEMO_ORGS, DEMO_SESSIONS, users=None, albums=50)
+        yield url
+    finally:
         with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        try:
-            migrate(url)
-            demo.fill(url, DEMO_ORGS, DEMO_SESSIONS, users=None, albums=50)
-            yield url
-        finally:
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_url: str) -> Iterator[str]:
+    with fresh_database(postgres_url, f"reportbox_test_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,15 @@
-"""The three processes, started as real subprocesses for the end-to-end tests."""
+"""The three processes as real subprocesses, with a database and queues of their own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
+from shared.db import make_engine, make_session_factory
+from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
 from tests.processes import Process, start_api, start_relay, start_worker, wait_until_ready
 from tests.services import free_port
 
@@ -15,25 +18,37 @@ from tests.services import free_port
 class Stack:
     base_url: str
     settings: Settings
+    sessions: sessionmaker[Session]
     api: Process
     relay: Process
     worker: Process
 
 
-@pytest.fixture(scope="session")
-def stack(settings: Settings, tmp_path_factory) -> Stack:
+@pytest.fixture(scope="package")
+def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
     log_dir = tmp_path_factory.mktemp("logs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    settings = settings.with_overrides(public_base_url=base_url)
-    api = start_api(settings, port, log_dir)
-    relay = start_relay(settings, log_dir)
-    worker = start_worker(settings, log_dir)
-    processes = (api, relay, worker)
-    try:
-        wait_until_ready(base_url, api)
-        yield Stack(base_url, settings, api, relay, worker)
-    finally:
-        codes = {process.name: process.stop() for process in processes}
-    # Each process must leave on SIGTERM by itself, not be killed.
-    assert codes == {"api": 0, "relay": 0, "worker": 0}, codes
+    with fresh_database(postgres_url, f"reportbox_e2e_{RUN_ID}") as database_url:
+        settings = settings.with_overrides(
+            database_url=database_url,
+            source_database_url=database_url,
+            exchange=f"{settings.exchange}.e2e",
+            work_queue=f"{settings.work_queue}.e2e",
+            public_base_url=base_url,
+        )
+        engine = make_engine(settings)
+        processes = (
+            start_api(settings, port, log_dir),
+            start_relay(settings, log_dir),
+            start_worker(settings, log_dir),
+        )
+        try:
+            wait_until_ready(base_url, processes[0])
+            yield Stack(base_url, settings, make_session_factory(engine), *processes)
+        finally:
+            codes = {process.name: process.stop() for process in processes}
+            engine.dispose()
+            delete_broker_topology(settings)
+        # Each process must leave on SIGTERM by itself, not be killed.
+        assert codes == {"api": 0, "relay": 0, "worker": 0}, codes

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.e2e
 JANUARY = {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
 
 
-def count_sessions(sessions, org: str, **filters: str) -> int:
+def count_sessions(stack, org: str, **filters: str) -> int:
     clauses = "".join(f" AND {column} = :{column}" for column in filters)
-    with sessions() as session:
+    with stack.sessions() as session:
         return session.execute(
             text(
                 "SELECT count(*) FROM demo.sessions WHERE org = :org AND started_at >= :start "
@@ -34,9 +34,7 @@ def download(url: str) -> tuple[bytes, dict[str, str]]:
         return response.read(), dict(response.headers)
 
 
-def test_a_requested_report_completes_and_downloads_with_the_right_rows(
-    stack, make_token, sessions
-):
+def test_a_requested_report_completes_and_downloads_with_the_right_rows(stack, make_token):
     client = ApiClient(stack.base_url, make_token(org="acme"))
 
     accepted = client.request_report("sessions", {**JANUARY, "country": "DE"})
@@ -47,7 +45,7 @@ def test_a_requested_report_completes_and_downloads_with_the_right_rows(
     assert report["status"] == "Completed", report
     body, headers = download(report["downloadUrl"])
     rows = list(csv.reader(io.StringIO(body.decode())))
-    expected = count_sessions(sessions, "acme", country="DE")
+    expected = count_sessions(stack, "acme", country="DE")
     assert expected > 0
     assert len(rows) - 1 == expected == report["file"]["rows"]
     assert {row[5] for row in rows[1:]} == {"DE"}
@@ -60,7 +58,7 @@ def csv_rows(url: str) -> list[tuple[str, ...]]:
     return [tuple(row) for row in csv.reader(io.StringIO(download(url)[0].decode()))][1:]
 
 
-def test_a_second_org_sees_none_of_it(stack, make_token, sessions):
+def test_a_second_org_sees_none_of_it(stack, make_token):
     acme = ApiClient(stack.base_url, make_token(org="acme", roles=("admin",)))
     globex = ApiClient(stack.base_url, make_token(org="globex", roles=("admin",)))
     acme_report = acme.wait_until_terminal(
@@ -73,8 +71,8 @@ def test_a_second_org_sees_none_of_it(stack, make_token, sessions):
     assert globex.report(acme_report["reportId"]).status == 404
     acme_rows = csv_rows(acme_report["downloadUrl"])
     globex_rows = csv_rows(globex_report["downloadUrl"])
-    assert len(acme_rows) == count_sessions(sessions, "acme")
-    assert len(globex_rows) == count_sessions(sessions, "globex")
+    assert len(acme_rows) == count_sessions(stack, "acme")
+    assert len(globex_rows) == count_sessions(stack, "globex")
     assert not set(acme_rows) & set(globex_rows)
 
 
