@@ -1,49 +1,17 @@
-"""Starting Reportbox's processes as real subprocesses, and stopping them by PID."""
+"""Reportbox's processes as real subprocesses for the end-to-end tests."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from infra.local.processes import ManagedProcess
 from shared.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class Process:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("wb")
-        self.popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def signal(self, signum: int) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.pid, signum)
-
-    def stop(self, timeout: float = 15.0) -> int:
-        self.signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-        self._log.close()
-        return self.popen.returncode
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+Process = ManagedProcess
 
 
 def process_env(settings: Settings) -> dict[str, str]:
@@ -82,7 +50,7 @@ def start_worker(settings: Settings, log_dir: Path, name: str = "worker") -> Pro
 def wait_until_ready(base_url: str, process: Process, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
+        if not process.alive():
             raise RuntimeError(f"{process.name} exited early:\n{process.log()}")
         try:
             with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import subprocess
-import sys
-import time
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from infra.local.processes import free_port, moto_s3_server
 
 POSTGRES_IMAGE = "postgres:17.6"
 RABBITMQ_IMAGE = "rabbitmq:4.1.4-management"
@@ -109,39 +110,10 @@ def s3_server() -> Iterator[tuple[str, str, str]]:
             yield endpoint, "test", "test"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout} s")
-
-
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
-    """moto's standalone S3 server on a loopback port; a test-only stand-in for MinIO."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with (
+        tempfile.TemporaryDirectory(prefix="reportbox-s3-") as log_dir,
+        moto_s3_server(free_port(), Path(log_dir)) as endpoint,
+    ):
+        yield endpoint
