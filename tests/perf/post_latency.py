@@ -64,4 +64,3 @@ def lines(data: dict[str, Any]) -> list[Line]:
             ratio(post["per_second"], healthz["per_second"], "higher"),
         ),
     ]
-

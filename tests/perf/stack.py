@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pika
@@ -26,6 +27,7 @@ from tests.services import moto_server, postgres_server, rabbitmq_server
 
 log = logging.getLogger(__name__)
 
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 ORG = "bench"
 SESSIONS = 1_000_000
 ALBUMS = 400
@@ -99,7 +101,9 @@ def make_token(settings: Settings, roles: tuple[str, ...] = ("analyst",)) -> str
 
 
 @contextlib.contextmanager
-def broker_channel(settings: Settings) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+def broker_channel(
+    settings: Settings,
+) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
     connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
     try:
         yield connection.channel()

@@ -1,0 +1,64 @@
+"""python -m tests.perf.export_once REPORT_ID: one export in a fresh process; prints JSON.
+
+The Exporter is built as worker/__main__.py builds it, so ru_maxrss is the peak memory of
+a worker that ran exactly this one export (and nothing the benchmark itself loaded).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import threading
+import time
+import uuid
+
+from sqlalchemy import text
+
+from shared.config import Settings
+from shared.db import make_engine, make_session_factory
+from shared.logs import configure_logging
+from shared.storage import Storage
+from worker.exporter import Disposition, Exporter
+from worker.lifecycle import Lifecycle
+
+OUTCOME = text("SELECT status, row_count, size_bytes, error_message FROM reports WHERE id = :id")
+
+
+def main() -> None:
+    report_id = uuid.UUID(sys.argv[1])
+    settings = Settings.from_env()
+    configure_logging("export_once", settings.log_level)
+    pool_size = settings.worker_concurrency * 2 + 1
+    engine = make_engine(settings, pool_size=pool_size)
+    source = make_engine(
+        settings, url=settings.source_database_url, pool_size=settings.worker_concurrency
+    )
+    sessions = make_session_factory(engine)
+    lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
+    exporter = Exporter(lifecycle, source, Storage(settings), threading.Event())
+
+    started = time.perf_counter()
+    disposition = exporter.process(report_id)
+    seconds = time.perf_counter() - started
+
+    with sessions() as session:
+        outcome = session.execute(OUTCOME, {"id": report_id}).one()
+    engine.dispose()
+    source.dispose()
+    if disposition is not Disposition.ACK or outcome.status != "Completed":
+        sys.exit(f"export ended {disposition} {outcome.status}: {outcome.error_message}")
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 3),
+                "rows": outcome.row_count,
+                "bytes": outcome.size_bytes,
+                "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
