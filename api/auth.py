@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from flask import Request
 
 from api.errors import ApiError
 from shared.config import ConfigError, Settings
 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "org"]
+PUBLIC_KEY_TYPES = {"RS": RSAPublicKey, "ES": EllipticCurvePublicKey}
+EC_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+
+# Why a token was refused, in words that never quote the token itself. Subclasses come first:
+# an InvalidSignatureError is also a DecodeError, an ExpiredSignatureError an InvalidTokenError.
+REFUSALS: list[tuple[type[jwt.PyJWTError], str]] = [
+    (jwt.ExpiredSignatureError, "The token has expired."),
+    (jwt.ImmatureSignatureError, "The token is not valid yet."),
+    (jwt.InvalidAlgorithmError, "The token is signed with an algorithm this API does not accept."),
+    (jwt.InvalidSignatureError, "The token's signature does not verify."),
+    (jwt.InvalidAudienceError, "The token is meant for another audience."),
+    (jwt.InvalidIssuerError, "The token comes from another issuer."),
+    (jwt.DecodeError, "The token is malformed."),
+]
 
 
 @dataclass(frozen=True)
@@ -25,16 +42,15 @@ class Principal:
 
 
 class TokenVerifier:
-    """Verifies tokens with the one algorithm configured; the token's own `alg` is never trusted."""
+    """Verifies tokens with the one algorithm configured; the token's own `alg` is never trusted.
+
+    HS* tokens verify with JWT_SECRET, RS*/ES* tokens with the JWT_PUBLIC_KEY; the settings
+    refuse a key of the other kind, so a public key is never used as an HMAC secret.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        if settings.jwt_secret:
-            self._key: str = settings.jwt_secret
-        elif settings.jwt_public_key:
-            self._key = settings.jwt_public_key
-        else:
-            raise ConfigError("set JWT_SECRET (development) or JWT_PUBLIC_KEY (production)")
-        self._algorithms = [settings.jwt_algorithm]
+        self._algorithm: str = settings.jwt_algorithm or ""
+        self._key = _prepared_key(self._algorithm, settings.token_key())
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
 
@@ -43,33 +59,65 @@ class TokenVerifier:
             claims = jwt.decode(
                 token,
                 self._key,
-                algorithms=self._algorithms,
+                algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:
-            raise _unauthorized(f"The token is not valid: {exc}.") from exc
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise _unauthorized("The token's roles claim must be a list of strings.")
-        if not isinstance(claims["sub"], str) or not isinstance(claims["org"], str):
-            raise _unauthorized("The token's sub and org claims must be strings.")
-        return Principal(user_id=claims["sub"], org=claims["org"], roles=frozenset(roles))
+            raise _unauthorized(_refusal(exc)) from exc
+        return _principal(claims)
 
     def authenticate(self, request: Request) -> Principal:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(
-                401,
-                "Unauthorized",
-                "Send Authorization: Bearer <token>.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return self.verify(token.strip())
+        header = request.headers.get("Authorization")
+        if header is None:
+            raise _unauthorized("Send Authorization: Bearer <token>.")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise _unauthorized("The Authorization header must be Bearer <token>.")
+        return self.verify(token)
+
+
+def _prepared_key(algorithm: str, key: str) -> Any:
+    """The HMAC secret as is, or the PEM parsed once into the public key type it must be."""
+    wanted = PUBLIC_KEY_TYPES.get(algorithm[:2])
+    if wanted is None:
+        return key
+    try:
+        parsed = jwt.get_algorithm_by_name(algorithm).prepare_key(key)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise ConfigError(f"JWT_PUBLIC_KEY is not a PEM public key for {algorithm}") from exc
+    if not isinstance(parsed, wanted):
+        raise ConfigError(f"JWT_PUBLIC_KEY is not a PEM public key for {algorithm}")
+    if isinstance(parsed, EllipticCurvePublicKey) and parsed.curve.name != EC_CURVES[algorithm]:
+        # PyJWT would only notice when the first token arrives, and refuse every one.
+        raise ConfigError(
+            f"JWT_PUBLIC_KEY is on {parsed.curve.name}; {algorithm} needs another curve"
+        )
+    return parsed
+
+
+def _refusal(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"The token has no {exc.claim} claim."
+    for kind, detail in REFUSALS:
+        if isinstance(exc, kind):
+            return detail
+    return "The token is not valid."
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    user_id, org, roles = claims["sub"], claims["org"], claims.get("roles", [])
+    if not isinstance(user_id, str) or not user_id or not isinstance(org, str) or not org:
+        raise _unauthorized("The token's sub and org claims must be non-empty strings.")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise _unauthorized("The token's roles claim must be a list of strings.")
+    return Principal(user_id=user_id, org=org, roles=frozenset(roles))
 
 
 def _unauthorized(detail: str) -> ApiError:
+    # Every refusal, a missing token included, carries the same challenge.
     return ApiError(
         401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
     )

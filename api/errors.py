@@ -87,6 +87,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
+        if error.code is not None and error.code < 400:
+            return error.get_response()  # a routing redirect (308 to the slashed URL) is no error
         # Keeps what werkzeug adds for the client (Allow on a 405), not its HTML content type.
         headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
         return problem(error.code or 500, error.name, error.description, headers=headers)
@@ -103,5 +105,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        # The traceback goes to the log; the client learns nothing about the code or the data.
         log.exception("api.unexpected_error")
         return problem(500, "Internal Server Error", "Something went wrong on our side.")

@@ -1,21 +1,35 @@
-"""python -m relay: publish outbox rows to RabbitMQ until SIGTERM."""
+"""python -m relay: publish outbox rows to RabbitMQ, and sweep expired reports, until SIGTERM."""
 
 import signal
+import threading
 
 from relay.relay import Relay
+from relay.sweeper import Sweeper
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
+from shared.storage import Storage
 
 
 def main() -> None:
     settings = Settings.from_env()
     configure_logging("relay", settings.log_level)
-    engine = make_engine(settings, pool_size=2)
-    relay = Relay(settings, make_session_factory(engine))
-    signal.signal(signal.SIGTERM, lambda *_: relay.stop())
-    signal.signal(signal.SIGINT, lambda *_: relay.stop())
+    engine = make_engine(settings, pool_size=3)
+    sessions = make_session_factory(engine)
+    relay = Relay(settings, sessions)
+    # The sweep rides along in the relay process, which already runs wherever Reportbox does.
+    sweeper = Sweeper(settings, sessions, Storage(settings))
+    sweep_thread = threading.Thread(target=sweeper.run, name="sweeper", daemon=True)
+
+    def stop(*_: object) -> None:
+        sweeper.stop()
+        relay.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    sweep_thread.start()
     relay.run()
+    sweep_thread.join(timeout=30)
     engine.dispose()
 
 

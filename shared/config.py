@@ -13,6 +13,9 @@ class ConfigError(ValueError):
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/reportbox"
 DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+# Tokens are verified with exactly one of these, chosen by configuration, never by the token.
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
+JWT_SECRET_MIN_BYTES = 32  # RFC 7518 3.2: an HMAC key at least as long as the hash
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,13 @@ class Settings:
 
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
-    jwt_algorithm: str = "HS256"
+    jwt_algorithm: str | None = None  # None: RS256 with a public key, HS256 otherwise
     jwt_issuer: str = "reportbox"
     jwt_audience: str = "reportbox-api"
 
     public_base_url: str | None = None
+    # A CSV cell that starts with = + - @ tab or CR gets a leading ' so spreadsheets show text.
+    csv_neutralize_formulas: bool = True
     worker_concurrency: int = 2
     report_retention_hours: float = 24.0
     download_url_ttl_seconds: int = 900
@@ -48,9 +53,16 @@ class Settings:
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0
     lease_seconds: int = 60
+    progress_interval_seconds: float = 1.0
+    outbox_retention_hours: float = 24.0
+    incomplete_upload_max_age_hours: float = 24.0
     db_connect_timeout_seconds: int = 5
     api_statement_timeout_ms: int = 5000
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.jwt_algorithm is None:
+            object.__setattr__(self, "jwt_algorithm", "RS256" if self.jwt_public_key else "HS256")
 
     @property
     def dead_letter_exchange(self) -> str:
@@ -88,16 +100,51 @@ class Settings:
             if getattr(self, name) is not None
         }
 
+    def token_key(self) -> str:
+        """The secret or PEM public key that verifies tokens signed with jwt_algorithm."""
+        self._validate_jwt()
+        key = self.jwt_secret if _is_hmac(self.jwt_algorithm) else self.jwt_public_key
+        if not key:
+            wanted = "JWT_SECRET" if _is_hmac(self.jwt_algorithm) else "JWT_PUBLIC_KEY"
+            raise ConfigError(f"JWT_ALGORITHM={self.jwt_algorithm} verifies tokens with {wanted}")
+        return key
+
     def validate(self) -> None:
-        if self.jwt_secret and self.jwt_public_key:
-            raise ConfigError("set JWT_SECRET or JWT_PUBLIC_KEY, not both")
+        self._validate_jwt()
         if self.worker_concurrency < 1:
             raise ConfigError("WORKER_CONCURRENCY must be at least 1")
         if self.multipart_part_bytes < 5 * 1024 * 1024:
             raise ConfigError("multipart parts must be at least 5 MiB (an S3 rule)")
 
+    def _validate_jwt(self) -> None:
+        # Processes that verify no token (relay, worker) may have no key; a key that is set must
+        # fit the algorithm, so a public key can never be used as an HMAC secret.
+        algorithm = self.jwt_algorithm
+        if algorithm not in JWT_ALGORITHMS:
+            raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
+        if self.jwt_secret and self.jwt_public_key:
+            raise ConfigError("set JWT_SECRET or JWT_PUBLIC_KEY, not both")
+        if _is_hmac(algorithm) and self.jwt_public_key:
+            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_SECRET, not JWT_PUBLIC_KEY")
+        if not _is_hmac(algorithm) and self.jwt_secret:
+            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY, not JWT_SECRET")
+        if self.jwt_secret and len(self.jwt_secret.encode()) < JWT_SECRET_MIN_BYTES:
+            raise ConfigError(f"JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes")
+
+
+def _is_hmac(algorithm: str | None) -> bool:
+    return (algorithm or "").startswith("HS")
+
+
+BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
 
 def _convert(variable: str, raw: str, annotation: object) -> object:
+    if str(annotation) == "bool":
+        try:
+            return BOOLEANS[raw.lower()]
+        except KeyError:
+            raise ConfigError(f"{variable} must be true or false, got {raw!r}") from None
     kind = {"int": int, "float": float}.get(str(annotation))
     if kind is None:
         return raw
@@ -127,6 +174,7 @@ ENVIRONMENT: dict[str, str] = {
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
     "public_base_url": "PUBLIC_BASE_URL",
+    "csv_neutralize_formulas": "CSV_NEUTRALIZE_FORMULAS",
     "worker_concurrency": "WORKER_CONCURRENCY",
     "report_retention_hours": "REPORT_RETENTION_HOURS",
     "download_url_ttl_seconds": "DOWNLOAD_URL_TTL_SECONDS",
@@ -135,5 +183,8 @@ ENVIRONMENT: dict[str, str] = {
     "relay_batch_size": "RELAY_BATCH_SIZE",
     "relay_poll_seconds": "RELAY_POLL_SECONDS",
     "lease_seconds": "WORKER_LEASE_SECONDS",
+    "progress_interval_seconds": "PROGRESS_INTERVAL_SECONDS",
+    "outbox_retention_hours": "OUTBOX_RETENTION_HOURS",
+    "incomplete_upload_max_age_hours": "INCOMPLETE_UPLOAD_MAX_AGE_HOURS",
     "log_level": "LOG_LEVEL",
 }

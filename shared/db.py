@@ -26,7 +26,8 @@ def make_engine(
     statement_timeout_ms: int | None = None,
     pool_size: int = 5,
 ) -> Engine:
-    options = []
+    # Timestamps leave the database in UTC, whatever the server's own time zone.
+    options = ["-c timezone=UTC"]
     if statement_timeout_ms is not None:
         options.append(f"-c statement_timeout={statement_timeout_ms}")
     return create_engine(

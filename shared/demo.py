@@ -74,6 +74,15 @@ WORDS = [
     "Winter",
 ]
 
+# Display names that attack whoever opens an export in a spreadsheet, or a naive CSV parser.
+# Each org gets them as its last users (ids users+1 ...), so every users report can show them.
+HOSTILE_DISPLAY_NAMES = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+1",
+    "@SUM(A1)",
+    'Smith, "Bob"\nJr.',
+]
+
 DATA_START = "2026-01-01 00:00:00+00"  # sessions fall in the 365 days from here
 DAYS = 365
 
@@ -130,6 +139,16 @@ def _fill_org(cursor: psycopg.Cursor, org: str, sessions: int, users: int, album
         FROM generate_series(1, %(users)s) g
         """,
         params,
+    )
+    cursor.execute(
+        """
+        INSERT INTO demo.users (org, id, display_name, email, country, plan, created_at)
+        SELECT %(org)s, %(users)s + n, name, 'hostile' || n || '@' || %(org)s || '.example',
+               (%(countries)s::text[])[n], (%(plans)s::text[])[1 + (n - 1) %% 4],
+               %(start)s::timestamptz - n * interval '1 day'
+        FROM unnest(%(hostile)s::text[]) WITH ORDINALITY AS h(name, n)
+        """,
+        {**params, "hostile": HOSTILE_DISPLAY_NAMES},
     )
     cursor.execute(
         """

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Identity,
@@ -38,6 +39,8 @@ class Report(Base):
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="reports_status_valid"),
         # The caller's history, newest first.
         Index("reports_owner_history", "org", "owner_id", text("created_at DESC")),
+        Index("reports_org_history", "org", text("created_at DESC")),
+        Index("reports_expiring", "expires_at", postgresql_where=text("status = 'Completed'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -50,6 +53,7 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -72,6 +76,9 @@ class OutboxMessage(Base):
     __table_args__ = (
         # Serves the relay's claim: only unpublished rows, in id order.
         Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index(
+            "outbox_published", "published_at", postgresql_where=text("published_at IS NOT NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -173,6 +173,12 @@ class Storage:
         except botocore.exceptions.BotoCoreError as exc:
             raise _translate(exc) from exc
 
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+
     def ensure_bucket(self) -> None:
         """Create the bucket if missing: for local runs and tests (compose has its own step)."""
         try:
@@ -186,8 +192,21 @@ class Storage:
             raise _translate(exc) from exc
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
+        """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""
+        uploads: list[dict[str, Any]] = []
         try:
-            answer = self._client.list_multipart_uploads(Bucket=self.bucket)
+            paginator = self._client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket):
+                uploads.extend(page.get("Uploads", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
-        return answer.get("Uploads", [])
+        return uploads
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise _translate(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc) from exc

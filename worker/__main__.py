@@ -25,7 +25,9 @@ def main() -> None:
         make_session_factory(engine), settings.lease_seconds, settings.report_retention_hours * 3600
     )
     stopping = threading.Event()
-    exporter = Exporter(lifecycle, source, Storage(settings), stopping)
+    exporter = Exporter(
+        lifecycle, source, Storage(settings), stopping, settings.progress_interval_seconds
+    )
     worker = Worker(settings, exporter, stopping)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())

@@ -44,13 +44,23 @@ class PermanentFailure(Exception):
 
 
 class ClaimLost(Exception):
-    """Another worker took the report over, or it was cancelled, mid-export."""
+    """Another worker took the report over mid-export."""
+
+
+class CancelRequested(Exception):
+    """The client cancelled the report while it was being built."""
 
 
 class Exporter:
     def __init__(
-        self, lifecycle: Lifecycle, source: Engine, storage: Storage, stopping: threading.Event
+        self,
+        lifecycle: Lifecycle,
+        source: Engine,
+        storage: Storage,
+        stopping: threading.Event,
+        progress_interval: float = 1.0,
     ) -> None:
+        self._progress_interval = progress_interval
         self._lifecycle = lifecycle
         self._source = source
         self._storage = storage
@@ -83,7 +93,13 @@ class Exporter:
             claim.attempt,
         )
         try:
+            if claim.cancel_requested:  # taken over from a worker that died after a cancel
+                raise CancelRequested()
             self._build(claim)
+        except CancelRequested:
+            self._lifecycle.cancel(claim)
+            log.info("export.cancelled report_id=%s", claim.report_id)
+            return Disposition.ACK
         except PermanentFailure as failure:
             log.warning(
                 "export.failed report_id=%s code=%s message=%s",
@@ -141,21 +157,28 @@ class Exporter:
 
         key = f"{claim.org}/{claim.report_id}.{export_format.extension}"
         file_name = f"{claim.report_type}-{claim.report_id}.{export_format.extension}"
-        with LeaseKeeper(self._lifecycle, claim) as lease:
+        with LeaseKeeper(self._lifecycle, claim, self._progress_interval) as lease:
             uploaded, rows = self._stream_to_storage(key, export_format, query, lease)
-            if lease.lost.is_set():
-                raise ClaimLost()
         if not self._lifecycle.complete(
             claim, uploaded, file_name, export_format.content_type, rows
         ):
-            # Taken over after our lease ran out: the new holder writes the same key.
-            raise ClaimLost()
+            self._not_completed(claim, uploaded)
         log.info(
             "export.completed report_id=%s rows=%d bytes=%d",
             claim.report_id,
             rows,
             uploaded.size_bytes,
         )
+
+    def _not_completed(self, claim: Claim, uploaded: UploadedObject) -> None:
+        """COMPLETE matched no row: a cancel won the race, or another worker took over."""
+        state = self._lifecycle.state(claim.report_id)
+        if state is not None and state.cancel_requested:
+            # Cancelled must never be downloadable: the file goes, then the status is set.
+            self._storage.delete(uploaded.key)
+            raise CancelRequested()
+        # Taken over after our lease ran out: the new holder writes the same key.
+        raise ClaimLost()
 
     def _stream_to_storage(
         self, key: str, export_format: ExportFormat, query: Query, lease: LeaseKeeper
@@ -179,9 +202,12 @@ class Exporter:
                 with driver.cursor() as cursor:
                     cursor.execute("SET TRANSACTION READ ONLY")
                     cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+                    lease.rows_total = estimate_rows(cursor, query)
                     for chunk in export_format.stream(cursor, query, lease):
                         if lease.lost.is_set():
                             raise ClaimLost()
+                        if lease.cancel_requested.is_set():
+                            raise CancelRequested()
                         yield chunk
             except psycopg.OperationalError:
                 raise
@@ -193,3 +219,10 @@ class Exporter:
                     driver.rollback()
                 except psycopg.Error:
                     pass  # a broken connection is discarded by the pool
+
+
+def estimate_rows(cursor: psycopg.Cursor, query: Query) -> int:
+    """The planner's row estimate: free, and close enough for a progress bar."""
+    cursor.execute(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
+    plan = cursor.fetchone()[0]
+    return max(int(plan[0]["Plan"]["Plan Rows"]), 0)

@@ -3,6 +3,7 @@ workers, redeliveries and cancels are decided by PostgreSQL, never by a read-the
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,13 @@ class Claim:
     format: str
     parameters: dict[str, Any]
     attempt: int
+    cancel_requested: bool
+
+
+class LeaseState(enum.Enum):
+    HELD = "held"
+    CANCEL_REQUESTED = "cancel-requested"
+    LOST = "lost"
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class ReportState:
     status: str
     lease_expires_at: datetime | None
     lease_live: bool
+    cancel_requested: bool
 
 
 # claim_report: Pending → Processing, or takes over a Processing report whose lease ran out
@@ -47,25 +56,29 @@ CLAIM = text(
         rows_processed = 0
     WHERE id = :report_id
       AND (status = 'Pending' OR (status = 'Processing' AND lease_expires_at < now()))
-    RETURNING id, org, report_type, format, parameters, attempts
+    RETURNING id, org, report_type, format, parameters, attempts, cancel_requested
     """
 )
 
 STATE = text(
     """
-    SELECT status, lease_expires_at, coalesce(lease_expires_at > now(), false) AS lease_live
+    SELECT status, lease_expires_at, coalesce(lease_expires_at > now(), false) AS lease_live,
+           cancel_requested
     FROM reports WHERE id = :report_id
     """
 )
 
 # The fenced writes below match only while this worker still holds the claim: a takeover
-# after an expired lease bumps attempts, and a cancel moves the status.
+# after an expired lease bumps attempts. RENEW also carries progress, and tells the worker
+# whether a cancel was requested.
 RENEW = text(
     """
     UPDATE reports
     SET lease_expires_at = now() + make_interval(secs => :lease_seconds),
-        rows_processed = :rows_processed
+        rows_processed = :rows_processed,
+        rows_total = coalesce(:rows_total, rows_total)
     WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt
+    RETURNING cancel_requested
     """
 )
 
@@ -78,6 +91,17 @@ COMPLETE = text(
         rows_total = :row_count, sha256 = :sha256,
         expires_at = now() + make_interval(secs => :retention_seconds)
     WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt
+      AND NOT cancel_requested
+    """
+)
+
+# complete vs cancel: the API's cancel sets cancel_requested only while the report is
+# Processing, and COMPLETE refuses once it is set, so exactly one of the two wins.
+CANCEL = text(
+    """
+    UPDATE reports
+    SET status = 'Cancelled', completed_at = now(), lease_expires_at = NULL
+    WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt AND cancel_requested
     """
 )
 
@@ -115,25 +139,36 @@ class Lifecycle:
         row = self._write(CLAIM, report_id=report_id, lease_seconds=self.lease_seconds).first()
         if row is None:
             return None
-        return Claim(row.id, row.org, row.report_type, row.format, row.parameters, row.attempts)
+        return Claim(
+            row.id,
+            row.org,
+            row.report_type,
+            row.format,
+            row.parameters,
+            row.attempts,
+            row.cancel_requested,
+        )
 
     def state(self, report_id: uuid.UUID) -> ReportState | None:
         with translate_errors(), self._sessions() as session:
             row = session.execute(STATE, {"report_id": report_id}).first()
-        return (
-            None if row is None else ReportState(row.status, row.lease_expires_at, row.lease_live)
-        )
+        if row is None:
+            return None
+        return ReportState(row.status, row.lease_expires_at, row.lease_live, row.cancel_requested)
 
-    def renew(self, claim: Claim, rows_processed: int) -> bool:
-        """Extend the lease; False when the claim was lost (taken over or cancelled)."""
-        result = self._write(
+    def renew(self, claim: Claim, rows_processed: int, rows_total: int | None) -> LeaseState:
+        """Extend the lease and record progress."""
+        row = self._write(
             RENEW,
             report_id=claim.report_id,
             attempt=claim.attempt,
             lease_seconds=self.lease_seconds,
             rows_processed=rows_processed,
-        )
-        return result.rowcount == 1
+            rows_total=rows_total,
+        ).first()
+        if row is None:
+            return LeaseState.LOST
+        return LeaseState.CANCEL_REQUESTED if row.cancel_requested else LeaseState.HELD
 
     def complete(
         self,
@@ -161,6 +196,11 @@ class Lifecycle:
         result = self._write(
             FAIL, report_id=claim.report_id, attempt=claim.attempt, code=code, message=message
         )
+        return result.rowcount == 1
+
+    def cancel(self, claim: Claim) -> bool:
+        """Record that this worker stopped because a cancel was requested."""
+        result = self._write(CANCEL, report_id=claim.report_id, attempt=claim.attempt)
         return result.rowcount == 1
 
     def release(self, claim: Claim) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from datetime import UTC
+
+from marshmallow import fields, validate
 
 from api.camel import CamelSchema
+from shared.statuses import ReportStatus
 
 
 class ReportRequestSchema(CamelSchema):
@@ -24,6 +27,7 @@ class ProgressSchema(CamelSchema):
     rows_processed = fields.Integer()
     rows_total = fields.Integer(allow_none=True)
     percent = fields.Float(allow_none=True)
+    estimated_completion_at = fields.DateTime(allow_none=True)
 
 
 class ErrorSchema(CamelSchema):
@@ -45,6 +49,7 @@ class ReportSchema(CamelSchema):
     format = fields.String()
     parameters = fields.Dict()
     status = fields.String()
+    cancel_requested = fields.Boolean()
     attempts = fields.Integer()
     created_at = fields.DateTime()
     started_at = fields.DateTime(allow_none=True)
@@ -55,3 +60,19 @@ class ReportSchema(CamelSchema):
     file = fields.Nested(FileSchema, allow_none=True)
     download_url = fields.String(allow_none=True)
     download_url_expires_at = fields.DateTime(allow_none=True)
+
+
+class ReportPageSchema(CamelSchema):
+    items = fields.List(fields.Nested(ReportSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+
+
+class HistoryQuerySchema(CamelSchema):
+    status = fields.String(validate=validate.OneOf([status.value for status in ReportStatus]))
+    report_type = fields.String(validate=validate.Length(min=1, max=100))
+    created_from = fields.AwareDateTime(default_timezone=UTC)
+    created_to = fields.AwareDateTime(default_timezone=UTC)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

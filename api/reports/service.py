@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
@@ -19,7 +17,6 @@ from shared.messages import ReportRequested
 from shared.models import Report
 from shared.outbox import outbox_row
 from shared.statuses import ReportStatus
-from shared.storage import Storage
 
 
 def find_report_type(name: str) -> ReportType:
@@ -86,13 +83,19 @@ def request_report(
     return report
 
 
+def visible_to(principal: Principal, query: Select) -> Select:
+    """Only what the caller may read: their own reports, or their org's for an admin."""
+    query = query.where(Report.org == principal.org)
+    if not principal.is_admin:
+        query = query.where(Report.owner_id == principal.user_id)
+    return query
+
+
 def get_visible_report(
     sessions: sessionmaker[Session], principal: Principal, report_id: uuid.UUID
 ) -> Report:
     """The report if the caller may see it; otherwise 404, whether or not it exists."""
-    query = select(Report).where(Report.id == report_id, Report.org == principal.org)
-    if not principal.is_admin:
-        query = query.where(Report.owner_id == principal.user_id)
+    query = visible_to(principal, select(Report).where(Report.id == report_id))
     with translate_errors(), sessions() as session:
         report = session.scalars(query).first()
     if report is None:
@@ -100,67 +103,61 @@ def get_visible_report(
     return report
 
 
-@dataclass(frozen=True)
-class DownloadLink:
-    url: str
-    expires_at: datetime
+def list_reports(
+    sessions: sessionmaker[Session], principal: Principal, filters: dict[str, Any]
+) -> tuple[list[Report], int]:
+    """One page of the caller's history, newest first, and how many match in all."""
+    query = visible_to(principal, select(Report))
+    if "status" in filters:
+        query = query.where(Report.status == filters["status"])
+    if "report_type" in filters:
+        query = query.where(Report.report_type == filters["report_type"])
+    if "created_from" in filters:
+        query = query.where(Report.created_at >= filters["created_from"])
+    if "created_to" in filters:
+        query = query.where(Report.created_at <= filters["created_to"])
+    page, page_size = filters["page"], filters["page_size"]
+    with translate_errors(), sessions() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        items = session.scalars(
+            query.order_by(Report.created_at.desc(), Report.id.desc())
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).all()
+    return list(items), total or 0
 
 
-def download_link(
-    storage: Storage, report: Report, ttl_seconds: int, now: datetime | None = None
-) -> DownloadLink | None:
-    """A fresh presigned URL that never outlives the report's retention."""
-    if report.status != ReportStatus.COMPLETED or not report.object_key:
-        return None
-    now = now or datetime.now(UTC)
-    ttl = ttl_seconds
-    if report.expires_at is not None:
-        ttl = min(ttl, int((report.expires_at - now).total_seconds()))
-    if ttl <= 0:
-        return None
-    url = storage.presign_download(
-        report.object_key,
-        report.file_name or "report",
-        report.content_type or "application/octet-stream",
-        ttl,
+def cancel_report(
+    sessions: sessionmaker[Session], principal: Principal, report_id: uuid.UUID
+) -> Report:
+    """Pending → Cancelled at once; Processing → cancel requested, and the worker stops it.
+
+    One conditional UPDATE decides a race with the worker's completion: the worker's
+    COMPLETE refuses once cancel_requested is set, and this matches only unfinished reports.
+    """
+    report = get_visible_report(sessions, principal, report_id)
+    pending = Report.status == ReportStatus.PENDING.value
+    statement = (
+        update(Report)
+        .where(
+            Report.id == report.id,
+            Report.status.in_([ReportStatus.PENDING.value, ReportStatus.PROCESSING.value]),
+        )
+        .values(
+            cancel_requested=True,
+            status=case((pending, ReportStatus.CANCELLED.value), else_=Report.status),
+            completed_at=case((pending, func.now()), else_=Report.completed_at),
+        )
+        .returning(Report)
+        .execution_options(synchronize_session=False)
     )
-    return DownloadLink(url, now + timedelta(seconds=ttl))
-
-
-def present(report: Report, link: DownloadLink | None) -> dict[str, Any]:
-    completed = report.status == ReportStatus.COMPLETED
-    total = report.rows_total
-    percent = (
-        100.0 if completed else (round(100.0 * report.rows_processed / total, 1) if total else None)
-    )
-    return {
-        "report_id": report.id,
-        "report_type": report.report_type,
-        "format": report.format,
-        "parameters": report.parameters,
-        "status": report.status,
-        "attempts": report.attempts,
-        "created_at": report.created_at,
-        "started_at": report.started_at,
-        "completed_at": report.completed_at,
-        "expires_at": report.expires_at,
-        "progress": {
-            "rows_processed": report.rows_processed,
-            "rows_total": total,
-            "percent": percent,
-        },
-        "error": {"code": report.error_code, "message": report.error_message}
-        if report.error_code
-        else None,
-        "file": {
-            "name": report.file_name,
-            "content_type": report.content_type,
-            "size_bytes": report.size_bytes,
-            "rows": report.row_count,
-            "sha256": report.sha256,
-        }
-        if completed
-        else None,
-        "download_url": link.url if link else None,
-        "download_url_expires_at": link.expires_at if link else None,
-    }
+    with translate_errors(), sessions.begin() as session:
+        cancelled = session.scalars(statement).first()
+    if cancelled is None:
+        current = get_visible_report(sessions, principal, report_id)
+        raise ApiError(
+            409,
+            "Conflict",
+            f"The report is {current.status}; only Pending or Processing reports can be cancelled.",
+        )
+    return cancelled

@@ -1,39 +1,50 @@
-"""/api/v1/reports: request a report, read its status."""
+"""/api/v1/reports: request, read, list, cancel and download reports."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
-from marshmallow import ValidationError
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 
-from api.errors import ApiError, flatten_messages
-from api.reports import service
-from api.reports.schemas import AcceptedSchema, ReportRequestSchema, ReportSchema
+from api.errors import ApiError
+from api.reports import presenter, service
+from api.reports.schemas import (
+    AcceptedSchema,
+    HistoryQuerySchema,
+    ReportPageSchema,
+    ReportRequestSchema,
+    ReportSchema,
+)
+from api.validation import load_or_422
 
 RETRY_AFTER_SECONDS = 2
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
 
+def _deps():
+    return current_app.extensions["reportbox"]
+
+
+def _present(report) -> dict:
+    """The report as its resource, with a download link presigned just now."""
+    link = presenter.download_link(
+        _deps().storage, report, _deps().settings.download_url_ttl_seconds
+    )
+    return presenter.present(report, link)
+
+
 @blueprint.post("/<report_type_name>")
 def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]]:
-    deps = current_app.extensions["reportbox"]
     report_type = service.find_report_type(report_type_name)
     service.check_may_request(g.principal, report_type)
     body = request.get_json()
-    try:
-        loaded = ReportRequestSchema().load(body if body is not None else {})
-    except ValidationError as exc:
-        raise ApiError(
-            422,
-            "Unprocessable Content",
-            "The request has invalid fields.",
-            errors=flatten_messages(exc.messages),
-        ) from exc
+    if not isinstance(body, dict):
+        raise ApiError(422, "Unprocessable Content", "The body must be a JSON object.")
+    loaded = load_or_422(ReportRequestSchema(), body)
     parameters = service.validate_request(report_type, loaded["format"], loaded["parameters"])
     report = service.request_report(
-        deps.sessions, g.principal, report_type, loaded["format"], parameters
+        _deps().sessions, g.principal, report_type, loaded["format"], parameters
     )
     status_url = _status_url(report.id)
     accepted = AcceptedSchema().dump(
@@ -45,19 +56,49 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
             "created_at": report.created_at,
         }
     )
-    return jsonify(accepted), 202, {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    headers = {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return jsonify(accepted), 202, headers
+
+
+@blueprint.get("")
+def list_reports() -> Response:
+    filters = load_or_422(HistoryQuerySchema(), request.args.to_dict())
+    reports, total = service.list_reports(_deps().sessions, g.principal, filters)
+    page = {
+        "items": [_present(report) for report in reports],
+        "page": filters["page"],
+        "page_size": filters["page_size"],
+        "total": total,
+    }
+    return jsonify(ReportPageSchema().dump(page))
 
 
 @blueprint.get("/<uuid:report_id>")
 def get_report(report_id: uuid.UUID) -> Response:
-    deps = current_app.extensions["reportbox"]
-    report = service.get_visible_report(deps.sessions, g.principal, report_id)
-    link = service.download_link(deps.storage, report, deps.settings.download_url_ttl_seconds)
-    return jsonify(ReportSchema().dump(service.present(report, link)))
+    report = service.get_visible_report(_deps().sessions, g.principal, report_id)
+    return jsonify(ReportSchema().dump(_present(report)))
+
+
+@blueprint.delete("/<uuid:report_id>")
+def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
+    report = service.cancel_report(_deps().sessions, g.principal, report_id)
+    return jsonify(ReportSchema().dump(_present(report))), 202
+
+
+@blueprint.get("/<uuid:report_id>/download")
+def download_report(report_id: uuid.UUID) -> Response:
+    report = service.get_visible_report(_deps().sessions, g.principal, report_id)
+    link = presenter.require_download_link(
+        _deps().storage, report, _deps().settings.download_url_ttl_seconds
+    )
+    response = redirect(link.url, code=302)
+    # Each visit presigns anew; a cached redirect would hand out a URL that has expired.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _status_url(report_id: uuid.UUID) -> str:
-    base = current_app.extensions["reportbox"].settings.public_base_url
+    base = _deps().settings.public_base_url
     if base:
         return f"{base.rstrip('/')}{url_for('reports.get_report', report_id=report_id)}"
     return url_for("reports.get_report", report_id=report_id, _external=True)

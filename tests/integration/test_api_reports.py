@@ -53,7 +53,12 @@ def test_the_owner_reads_the_report_and_nobody_else_can_tell_it_exists(
     assert own.status_code == 200
     assert own.get_json()["status"] == "Pending"
     assert own.get_json()["downloadUrl"] is None
-    assert own.get_json()["progress"] == {"rowsProcessed": 0, "rowsTotal": None, "percent": None}
+    assert own.get_json()["progress"] == {
+        "rowsProcessed": 0,
+        "rowsTotal": None,
+        "percent": None,
+        "estimatedCompletionAt": None,
+    }
     for response in (other_user, other_org, missing):
         assert response.status_code == 404
         assert response.content_type == "application/problem+json"

@@ -6,6 +6,7 @@ import http.client
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -14,7 +15,7 @@ class Request:
     method: str
     path: str
     body: bytes | None
-    headers: dict[str, str]
+    headers: Callable[[], dict[str, str]]  # called before each request, outside its timing
     expected_status: int
 
 
@@ -66,8 +67,9 @@ def run_load(port: int, request: Request, total: int, clients: int) -> LoadResul
         start.wait()
         try:
             while take_one():
+                headers = request.headers()
                 began = time.perf_counter()
-                connection.request(request.method, request.path, request.body, request.headers)
+                connection.request(request.method, request.path, request.body, headers)
                 response = connection.getresponse()
                 payload = response.read()
                 mine.append((time.perf_counter() - began) * 1000)
@@ -80,7 +82,9 @@ def run_load(port: int, request: Request, total: int, clients: int) -> LoadResul
             with lock:
                 latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, name=f"client-{i}") for i in range(clients)]
+    threads = [
+        threading.Thread(target=client, name=f"client-{i}", daemon=True) for i in range(clients)
+    ]
     for thread in threads:
         thread.start()
     start.wait()

@@ -20,8 +20,8 @@ from relay.relay import Relay
 from shared.broker import declare_topology
 from shared.config import Settings
 from shared.db import OUTBOX_CHANNEL, libpq_url, make_engine, make_session_factory
-from tests.perf.post_latency import BODY
-from tests.perf.stack import execute, make_token, purge_work_queue
+from tests.perf.post_latency import BODY, PATH, headers
+from tests.perf.stack import execute, purge_work_queue
 from tests.perf.table import Line, ratio
 
 POLL_SECONDS = 5.0
@@ -91,9 +91,9 @@ class QueueWatcher:
         self._connection.close()
 
 
-def post_report(connection: http.client.HTTPConnection, token: str) -> str:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    connection.request("POST", "/api/v1/reports/sessions", json.dumps(BODY), headers)
+def post_report(connection: http.client.HTTPConnection, settings: Settings) -> str:
+    # A new user each time, as in post_latency: no worker runs, so reports stay Pending.
+    connection.request("POST", PATH, json.dumps(BODY), headers(settings))
     response = connection.getresponse()
     payload = response.read()
     if response.status != 202:
@@ -103,14 +103,13 @@ def post_report(connection: http.client.HTTPConnection, token: str) -> str:
 
 def measure(settings: Settings, port: int) -> dict[str, Any]:
     slow_poll = settings.with_overrides(relay_poll_seconds=POLL_SECONDS)
-    token = make_token(settings)
     watcher = QueueWatcher(slow_poll)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies: list[float] = []
     try:
         with RelayThread(slow_poll):
             for index in range(WARM_UP + REPORTS):
-                report_id = post_report(connection, token)
+                report_id = post_report(connection, settings)
                 answered = time.perf_counter()
                 # A delivery that came in before we looked is stamped when read: errs high.
                 waited = (watcher.arrival(report_id) - answered) * 1000

@@ -17,7 +17,11 @@ class Line:
 
 def ratio(value: float, reference: float, better: str) -> str:
     """value/reference, saying which direction is good so a reader need not guess."""
-    return f"{value / reference:.2f} ({better} is better)" if reference else "n/a"
+    if not reference:
+        return "n/a"
+    quotient = value / reference
+    shown = f"{quotient:.2f}" if quotient >= 0.1 else f"{quotient:.1g}"  # 0.0009, not 0.00
+    return f"{shown} ({better} is better)"
 
 
 def render(sections: list[tuple[str, list[Line]]]) -> str:

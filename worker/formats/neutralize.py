@@ -1,0 +1,55 @@
+"""Formula neutralisation (OWASP "CSV injection"), done in SQL so that COPY still writes the file.
+
+A spreadsheet runs a cell that starts with = + - @ (or a tab or carriage return before one) as
+a formula. Prefixing such a cell with a single quote makes it show as text. Only text columns
+are touched: a negative number is a number, not a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from psycopg import sql
+
+from shared.catalog import Query
+
+# The text types by pg_type oid, and the name to cast a neutralised cell back to.
+TEXT_TYPES = {25: "text", 1043: "varchar", 1042: "bpchar"}
+
+# E'' so that \t and \r reach the regex as tab and carriage return whatever the server's
+# standard_conforming_strings; the - comes first in the brackets so it is no range. concat()
+# and the cast back keep the cell's type, so COPY prints it as before (char(n) keeps its
+# padding); a NULL stays NULL because NULL ~ anything is not true.
+NEUTRALIZED_COLUMN = sql.SQL(
+    r"CASE WHEN {column} ~ E'^[-=+@\t\r]' THEN concat('''', {column})::{type} ELSE {column} END"
+    " AS {name}"
+)
+
+
+def describe(cursor: psycopg.Cursor, query: Query) -> list[tuple[str, int]]:
+    """The query's output columns as (name, type oid), without fetching a row."""
+    cursor.execute(
+        sql.SQL("SELECT * FROM ({}\n) AS q LIMIT 0").format(sql.SQL(query.sql)), query.params
+    )
+    return [(column.name, column.type_code) for column in cursor.description or ()]
+
+
+def neutralized(query_sql: str, columns: Sequence[tuple[str, int]]) -> sql.Composed:
+    """query_sql wrapped so that a text cell that starts like a formula gets a leading '.
+
+    Column names and order stay as they were, so the CSV header does not change.
+    """
+    outputs = []
+    for name, type_oid in columns:
+        column, alias = sql.Identifier("q", name), sql.Identifier(name)
+        type_name = TEXT_TYPES.get(type_oid)
+        if type_name is None:
+            outputs.append(sql.SQL("{} AS {}").format(column, alias))
+        else:
+            outputs.append(
+                NEUTRALIZED_COLUMN.format(column=column, type=sql.SQL(type_name), name=alias)
+            )
+    return sql.SQL("SELECT {} FROM ({}\n) AS q").format(
+        sql.SQL(", ").join(outputs), sql.SQL(query_sql)
+    )
