@@ -34,6 +34,22 @@ class ApiClient:
         except urllib.error.HTTPError as error:
             return Answer(error.code, dict(error.headers), json.loads(error.read() or b"null"))
 
+    def redirect_target(self, path: str) -> tuple[int, str | None]:
+        """The status and Location of a redirecting endpoint, without following it."""
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        request = urllib.request.Request(f"{self.base_url}{path}")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with opener.open(request, timeout=10) as response:
+                return response.status, response.headers.get("Location")
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Location")
+
     def request_report(self, report_type: str, parameters: dict[str, Any]) -> Answer:
         return self.request(
             "POST", f"/api/v1/reports/{report_type}", {"format": "csv", "parameters": parameters}
