@@ -51,10 +51,14 @@ class Relay:
         log.debug("relay.published count=%d", len(confirmed))
         return len(confirmed)
 
-    def wait_for_work(self) -> None:
-        """Sleep until NOTIFY says a row was written, or the poll interval passes."""
+    def listen(self) -> None:
+        """Start listening for NOTIFY; before a claim, so no commit falls between the two."""
         if self._listener is None:
             self._listener = self._listener_factory(self._settings)
+
+    def wait_for_work(self) -> None:
+        """Sleep until NOTIFY says a row was written, or the poll interval passes."""
+        self.listen()
         try:
             for _ in self._listener.notifies(
                 timeout=self._settings.relay_poll_seconds, stop_after=1
@@ -68,6 +72,7 @@ class Relay:
         failures = 0
         while not self._stopping.is_set():
             try:
+                self.listen()
                 published = self.run_once()
                 if published < self._settings.relay_batch_size:
                     self.wait_for_work()

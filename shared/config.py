@@ -187,4 +187,7 @@ ENVIRONMENT: dict[str, str] = {
     "outbox_retention_hours": "OUTBOX_RETENTION_HOURS",
     "incomplete_upload_max_age_hours": "INCOMPLETE_UPLOAD_MAX_AGE_HOURS",
     "log_level": "LOG_LEVEL",
+    "multipart_part_bytes": "S3_MULTIPART_PART_BYTES",
+    "db_connect_timeout_seconds": "DB_CONNECT_TIMEOUT_SECONDS",
+    "api_statement_timeout_ms": "API_STATEMENT_TIMEOUT_MS",
 }

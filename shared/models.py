@@ -41,6 +41,22 @@ class Report(Base):
         Index("reports_owner_history", "org", "owner_id", text("created_at DESC")),
         Index("reports_org_history", "org", text("created_at DESC")),
         Index("reports_expiring", "expires_at", postgresql_where=text("status = 'Completed'")),
+        Index(
+            "reports_idempotency_key",
+            "org",
+            "owner_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        Index(
+            "reports_active_request",
+            "org",
+            "owner_id",
+            "request_hash",
+            unique=True,
+            postgresql_where=text("status IN ('Pending', 'Processing')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -49,6 +65,8 @@ class Report(Base):
     report_type: Mapped[str] = mapped_column(Text)
     format: Mapped[str] = mapped_column(Text)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
+    request_hash: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, default=ReportStatus.PENDING.value)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")

@@ -16,8 +16,10 @@ from api.reports.schemas import (
     ReportSchema,
 )
 from api.validation import load_or_422
+from shared.statuses import ReportStatus
 
 RETRY_AFTER_SECONDS = 2
+MAX_IDEMPOTENCY_KEY = 200
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -43,21 +45,31 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         raise ApiError(422, "Unprocessable Content", "The body must be a JSON object.")
     loaded = load_or_422(ReportRequestSchema(), body)
     parameters = service.validate_request(report_type, loaded["format"], loaded["parameters"])
-    report = service.request_report(
-        _deps().sessions, g.principal, report_type, loaded["format"], parameters
+    accepted = service.request_report(
+        _deps().sessions,
+        g.principal,
+        report_type,
+        loaded["format"],
+        parameters,
+        idempotency_key=_idempotency_key(),
+        max_active=_deps().settings.max_active_reports_per_user,
     )
+    report = accepted.report
     status_url = _status_url(report.id)
-    accepted = AcceptedSchema().dump(
+    # A replay repeats the first answer, which always said Pending.
+    body = AcceptedSchema().dump(
         {
             "report_id": report.id,
             "report_type": report.report_type,
-            "status": report.status,
+            "status": ReportStatus.PENDING.value,
             "status_url": status_url,
             "created_at": report.created_at,
         }
     )
     headers = {"Location": status_url, "Retry-After": str(RETRY_AFTER_SECONDS)}
-    return jsonify(accepted), 202, headers
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return jsonify(body), 202, headers
 
 
 @blueprint.get("")
@@ -95,6 +107,24 @@ def download_report(report_id: uuid.UUID) -> Response:
     # Each visit presigns anew; a cached redirect would hand out a URL that has expired.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise ApiError(
+            422,
+            "Unprocessable Content",
+            "The Idempotency-Key header is not valid.",
+            errors={
+                "Idempotency-Key": [
+                    f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+                ]
+            },
+        )
+    return key
 
 
 def _status_url(report_id: uuid.UUID) -> str:

@@ -80,6 +80,6 @@ def make_report(sessions):
         )
         return service.request_report(
             sessions, principal, get_report_type(report_type), "csv", parameters
-        )
+        ).report
 
     return make

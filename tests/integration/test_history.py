@@ -15,7 +15,16 @@ def history(client, token, **query):
 
 def test_history_is_newest_first_in_pages_with_a_total(client, post_report, make_token):
     token = make_token(sub="historian")
-    ids = [post_report(token=token).get_json()["reportId"] for _ in range(7)]
+    ids = [
+        post_report(
+            token=token,
+            body={
+                "format": "csv",
+                "parameters": {"fromDate": "2026-01-01", "toDate": f"2026-01-{day:02d}"},
+            },
+        ).get_json()["reportId"]
+        for day in range(1, 8)
+    ]
 
     first = history(client, token, page=1, pageSize=3).get_json()
     last = history(client, token, page=3, pageSize=3).get_json()

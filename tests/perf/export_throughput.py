@@ -101,7 +101,7 @@ def request_report(settings: Settings, case: Case) -> uuid.UUID:
         principal = Principal("bench-admin", ORG, frozenset({"admin"}))
         report = service.request_report(
             make_session_factory(engine), principal, report_type, "csv", parameters
-        )
+        ).report
     finally:
         engine.dispose()
     return report.id

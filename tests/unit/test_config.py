@@ -53,3 +53,11 @@ def test_to_env_rebuilds_the_same_settings_in_another_process():
     )
 
     assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_every_setting_has_an_environment_variable_so_child_processes_get_it_all():
+    from dataclasses import fields
+
+    from shared.config import ENVIRONMENT
+
+    assert {field.name for field in fields(Settings)} == set(ENVIRONMENT)
