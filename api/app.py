@@ -7,19 +7,18 @@ from dataclasses import dataclass
 from flask import Flask, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import BadRequest
 
 from api import health, report_types
 from api.auth import TokenVerifier
-from api.errors import ApiError, register_error_handlers
+from api.bodies import parse_json_body
+from api.errors import register_error_handlers
 from api.reports import views as reports
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
 
-MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413 before they are read
-BODY_METHODS = {"POST", "PUT", "PATCH"}
+MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
 PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz"}
 
 
@@ -56,15 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def _parse_json_body() -> None:
-        # Parsed once here (views get the cached result) so that malformed JSON is a 400 that
-        # says so; a body over MAX_BODY_BYTES raises 413 as it is read. A body that is not JSON
-        # at all is left to the view: request.get_json() answers it with 415.
-        if request.endpoint is None or request.method not in BODY_METHODS or not request.is_json:
-            return
-        try:
-            request.get_json()
-        except BadRequest as exc:
-            raise ApiError(400, "Bad Request", "The body is not valid JSON.") from exc
+        # After authentication: nobody without a token gets their body read.
+        if request.endpoint is not None:
+            parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
     for blueprint in (health.blueprint, report_types.blueprint, reports.blueprint):

@@ -121,7 +121,9 @@ class Settings:
         # fit the algorithm, so a public key can never be used as an HMAC secret.
         algorithm = self.jwt_algorithm
         if algorithm not in JWT_ALGORITHMS:
-            raise ConfigError(f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
+            raise ConfigError(
+                f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}, got {algorithm!r}"
+            )
         if self.jwt_secret and self.jwt_public_key:
             raise ConfigError("set JWT_SECRET or JWT_PUBLIC_KEY, not both")
         if _is_hmac(algorithm) and self.jwt_public_key:

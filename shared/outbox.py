@@ -9,15 +9,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shared.broker import OutgoingMessage
-from shared.messages import ReportRequested
-from shared.models import OutboxMessage
-
-
-def outbox_row(message: ReportRequested) -> OutboxMessage:
-    return OutboxMessage(
-        message_id=message.message_id, message_type=message.TYPE, body=message.encode()
-    )
-
 
 # claim_batch: the oldest unpublished rows, locked FOR UPDATE until the caller's transaction
 # commits. A concurrent relay SKIPs LOCKED rows and takes the next ones, so two relays never

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy.exc
 from marshmallow import ValidationError
-from sqlalchemy import Select, case, func, select, text, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
 from api.errors import ApiError, flatten_messages
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
-from shared.messages import ReportRequested
 from shared.models import Report
-from shared.outbox import outbox_row
 from shared.statuses import ReportStatus
 
 
@@ -56,125 +50,6 @@ def validate_request(
             422, "Unprocessable Content", "The request has invalid fields.", errors=errors
         )
     return report_type.dump_parameters(parameters)
-
-
-def request_hash(report_type: ReportType, report_format: str, parameters: dict[str, Any]) -> str:
-    """Identifies "the same request": type, format and canonical parameters."""
-    canonical = json.dumps(
-        {"reportType": report_type.name, "format": report_format, "parameters": parameters},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-ADMISSION_INDEXES = frozenset({"reports_active_request", "reports_idempotency_key"})
-
-
-@dataclass(frozen=True)
-class Accepted:
-    report: Report
-    replayed: bool  # the answer to an earlier request with the same Idempotency-Key
-
-
-# One user's admissions queue behind each other, so the count of active reports cannot be
-# outrun by concurrent requests; other users are not held up.
-LOCK_USER = text("SELECT pg_advisory_xact_lock(hashtext(:org), hashtext(:owner_id))")
-
-
-def request_report(
-    sessions: sessionmaker[Session],
-    principal: Principal,
-    report_type: ReportType,
-    report_format: str,
-    parameters: dict[str, Any],
-    *,
-    idempotency_key: str | None = None,
-    max_active: int | None = None,
-) -> Accepted:
-    """Admit a request: write the report and its outbox message in one transaction.
-
-    From the commit on, the request survives any crash; the relay publishes it even if
-    RabbitMQ is down right now. A retry with the same Idempotency-Key gets the first
-    answer; an identical request while the first is active is a 409; past `max_active`
-    active reports, a 429. The unique indexes enforce the first two under any concurrency.
-    """
-    fingerprint = request_hash(report_type, report_format, parameters)
-    report = Report(
-        id=uuid.uuid4(),
-        org=principal.org,
-        owner_id=principal.user_id,
-        report_type=report_type.name,
-        format=report_format,
-        parameters=parameters,
-        status=ReportStatus.PENDING.value,
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-    )
-    message = ReportRequested.new(report.id)
-    try:
-        with translate_errors(), sessions.begin() as session:
-            session.execute(LOCK_USER, {"org": principal.org, "owner_id": principal.user_id})
-            earlier = _admission_conflict(
-                session, principal, idempotency_key, fingerprint, max_active
-            )
-            if earlier is not None:
-                return Accepted(earlier, replayed=True)
-            session.add(report)
-            session.flush()
-            session.add(outbox_row(message))
-    except sqlalchemy.exc.IntegrityError as exc:
-        # The lock makes these unreachable from this function; a writer that bypasses it
-        # still cannot create a duplicate, and its loser hears why.
-        if getattr(exc.orig.diag, "constraint_name", None) in ADMISSION_INDEXES:
-            raise ApiError(409, "Conflict", "An identical request was accepted just now.") from exc
-        raise
-    return Accepted(report, replayed=False)
-
-
-def _admission_conflict(
-    session: Session,
-    principal: Principal,
-    idempotency_key: str | None,
-    fingerprint: str,
-    max_active: int | None,
-) -> Report | None:
-    """The report to replay, or raise the reason this request is refused; None to admit."""
-    mine = (Report.org == principal.org, Report.owner_id == principal.user_id)
-    if idempotency_key is not None:
-        earlier = session.scalars(
-            select(Report).where(*mine, Report.idempotency_key == idempotency_key)
-        ).first()
-        if earlier is not None:
-            if earlier.request_hash != fingerprint:
-                raise ApiError(
-                    422,
-                    "Unprocessable Content",
-                    "This Idempotency-Key was used with a different request.",
-                    errors={"Idempotency-Key": ["was used with a different request"]},
-                )
-            return earlier
-    active = Report.status.in_([ReportStatus.PENDING.value, ReportStatus.PROCESSING.value])
-    duplicate = session.scalars(
-        select(Report.id).where(*mine, active, Report.request_hash == fingerprint)
-    ).first()
-    if duplicate is not None:
-        raise ApiError(
-            409,
-            "Conflict",
-            "An identical report is already Pending or Processing.",
-            existingReportId=str(duplicate),
-        )
-    if max_active is not None:
-        count = session.scalar(select(func.count()).select_from(Report).where(*mine, active))
-        if count >= max_active:
-            raise ApiError(
-                429,
-                "Too Many Requests",
-                f"You have {count} reports Pending or Processing; at most {max_active} may be.",
-                headers={"Retry-After": "30"},
-            )
-    return None
 
 
 def visible_to(principal: Principal, query: Select) -> Select:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -30,13 +31,17 @@ class ReportType:
     parameters_schema: type[Schema]
     build_query: Callable[[str, Parameters], Query]
 
+    @cached_property
+    def _schema(self) -> Schema:
+        return self.parameters_schema()
+
     def load_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Validated, typed parameters; raises marshmallow.ValidationError."""
-        return self.parameters_schema().load(raw)
+        return self._schema.load(raw)
 
     def dump_parameters(self, parameters: Parameters) -> dict[str, Any]:
         """The canonical JSON form that is stored with the report."""
-        return self.parameters_schema().dump(parameters)
+        return self._schema.dump(parameters)
 
     def query(self, org: str, raw_parameters: Mapping[str, Any]) -> Query:
         return self.build_query(org, self.load_parameters(raw_parameters))

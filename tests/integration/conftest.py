@@ -63,8 +63,9 @@ def make_report(sessions):
     import uuid
 
     from api.auth import Principal
-    from api.reports import service
+    from api.reports import admission
     from shared.catalog import get_report_type
+    from shared.models import Report
 
     def make(
         report_type: str = "sessions",
@@ -78,8 +79,10 @@ def make_report(sessions):
             if parameters is not None
             else {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
         )
-        return service.request_report(
+        accepted = admission.admit(
             sessions, principal, get_report_type(report_type), "csv", parameters
-        ).report
+        )
+        with sessions() as session:
+            return session.get(Report, accepted.report_id)
 
     return make

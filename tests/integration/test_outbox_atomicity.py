@@ -9,7 +9,7 @@ import sqlalchemy.exc
 from sqlalchemy import select
 
 from api.auth import Principal
-from api.reports import service
+from api.reports import admission
 from shared.catalog import get_report_type
 from shared.messages import ReportRequested
 from shared.models import OutboxMessage, Report
@@ -33,7 +33,7 @@ def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, monkeypatch):
     principal = Principal("atomic-user", "acme", frozenset({"analyst"}))
 
     with pytest.raises(sqlalchemy.exc.IntegrityError):
-        service.request_report(
+        admission.admit(
             sessions,
             principal,
             get_report_type("sessions"),

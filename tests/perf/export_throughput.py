@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from api.auth import Principal
-from api.reports import service
+from api.reports import admission, service
 from shared.catalog import get_report_type
 from shared.config import Settings
 from shared.db import libpq_url, make_engine, make_session_factory
@@ -99,12 +99,12 @@ def request_report(settings: Settings, case: Case) -> uuid.UUID:
     engine = make_engine(settings, pool_size=1)
     try:
         principal = Principal("bench-admin", ORG, frozenset({"admin"}))
-        report = service.request_report(
+        accepted = admission.admit(
             make_session_factory(engine), principal, report_type, "csv", parameters
-        ).report
+        )
     finally:
         engine.dispose()
-    return report.id
+    return accepted.report_id
 
 
 def psql_copy_command(settings: Settings, case: Case) -> list[str]:

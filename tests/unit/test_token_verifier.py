@@ -1,0 +1,98 @@
+"""TokenVerifier without HTTP: the key is checked once at start, refusals never quote the token."""
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from api.auth import TokenVerifier
+from api.errors import ApiError
+from shared.config import ConfigError, Settings
+
+SECRET = "k" * 32
+
+
+def pem(public_key) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+P256_KEY = ec.generate_private_key(ec.SECP256R1())
+P384_KEY = ec.generate_private_key(ec.SECP384R1())
+RSA_PRIVATE_PEM = RSA_KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "key"),
+    [
+        pytest.param("RS256", "not a pem", id="not a PEM"),
+        pytest.param("RS256", RSA_PRIVATE_PEM, id="a private key"),
+        pytest.param("RS256", pem(P256_KEY.public_key()), id="an EC key for RS256"),
+        pytest.param("ES256", pem(RSA_KEY.public_key()), id="an RSA key for ES256"),
+        pytest.param("ES256", pem(P384_KEY.public_key()), id="a P-384 key for ES256"),
+    ],
+)
+def test_a_public_key_that_cannot_verify_the_configured_algorithm_stops_the_start(algorithm, key):
+    with pytest.raises(ConfigError):
+        TokenVerifier(Settings(jwt_public_key=key, jwt_algorithm=algorithm))
+
+
+def test_without_a_key_the_api_does_not_start():
+    with pytest.raises(ConfigError):
+        TokenVerifier(Settings())
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "private_key"), [("RS256", RSA_KEY), ("ES256", P256_KEY), ("ES384", P384_KEY)]
+)
+def test_a_matching_public_key_verifies(algorithm, private_key):
+    settings = Settings(jwt_public_key=pem(private_key.public_key()), jwt_algorithm=algorithm)
+    token = jwt.encode(claims(settings), private_key, algorithm=algorithm)
+
+    principal = TokenVerifier(settings).verify(token)
+
+    assert (principal.user_id, principal.org, principal.roles) == ("u1", "acme", {"admin"})
+
+
+def claims(settings: Settings, **overrides: object) -> dict:
+    now = int(time.time())
+    return {
+        "sub": "u1",
+        "org": "acme",
+        "roles": ["admin"],
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "exp": now + 60,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "detail"),
+    [
+        ({"exp": 1}, "expired"),
+        ({"aud": "elsewhere"}, "audience"),
+        ({"iss": "elsewhere"}, "issuer"),
+        ({"org": None}, "org"),
+        ({"roles": "admin"}, "roles"),
+    ],
+)
+def test_a_refusal_says_why_without_quoting_the_token(overrides, detail):
+    settings = Settings(jwt_secret=SECRET)
+    token = jwt.encode(
+        {k: v for k, v in claims(settings, **overrides).items() if v is not None}, SECRET
+    )
+
+    with pytest.raises(ApiError) as refused:
+        TokenVerifier(settings).verify(token)
+
+    assert refused.value.status == 401
+    assert refused.value.headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    assert detail in refused.value.detail
+    assert not any(part in refused.value.detail for part in token.split("."))
