@@ -8,6 +8,7 @@ from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
 from worker.exporter import Exporter
+from worker.formats import formats_for
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
 
@@ -26,7 +27,12 @@ def main() -> None:
     )
     stopping = threading.Event()
     exporter = Exporter(
-        lifecycle, source, Storage(settings), stopping, settings.progress_interval_seconds
+        lifecycle,
+        source,
+        Storage(settings),
+        stopping,
+        settings.progress_interval_seconds,
+        formats=formats_for(settings),
     )
     worker = Worker(settings, exporter, stopping)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())

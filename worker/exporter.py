@@ -6,7 +6,7 @@ import enum
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import psycopg
 from marshmallow import ValidationError
@@ -59,8 +59,10 @@ class Exporter:
         storage: Storage,
         stopping: threading.Event,
         progress_interval: float = 1.0,
+        formats: Mapping[str, ExportFormat] = FORMATS,
     ) -> None:
         self._progress_interval = progress_interval
+        self._formats = formats
         self._lifecycle = lifecycle
         self._source = source
         self._storage = storage
@@ -142,7 +144,7 @@ class Exporter:
 
     def _build(self, claim: Claim) -> None:
         report_type = get_report_type(claim.report_type)
-        export_format = FORMATS.get(claim.format)
+        export_format = self._formats.get(claim.format)
         if report_type is None or export_format is None:
             raise PermanentFailure(
                 "unsupported",
