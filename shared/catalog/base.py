@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 Parameters = Mapping[str, Any]
 
@@ -94,3 +94,30 @@ class Where:
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
+
+
+class SessionWindow(Schema):
+    """fromDate and toDate (ISO dates, inclusive, UTC) over demo.sessions, at most a year."""
+
+    MAX_DAYS = 366
+
+    from_date = fields.Date(required=True, data_key="fromDate")
+    to_date = fields.Date(required=True, data_key="toDate")
+
+    @validates_schema
+    def _range(self, data: dict, **_: object) -> None:
+        check_date_range(
+            data.get("from_date"), data.get("to_date"), "fromDate", "toDate", self.MAX_DAYS
+        )
+
+
+def sessions_in_window(org: str, parameters: Parameters) -> Where:
+    """The org's sessions (alias s) started within the window; served by sessions_org_started."""
+    where = Where()
+    where.add(
+        "s.org = %(org)s AND s.started_at >= %(start)s AND s.started_at < %(end)s",
+        org=org,
+        start=start_of_day(parameters["from_date"]),
+        end=end_of_day_exclusive(parameters["to_date"]),
+    )
+    return where

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import fields, validate
 
-from shared.catalog.base import (
-    Parameters,
-    Query,
-    ReportType,
-    Where,
-    check_date_range,
-    end_of_day_exclusive,
-    start_of_day,
-)
-
-MAX_DAYS = 366
+from shared.catalog.base import Parameters, Query, ReportType, SessionWindow, sessions_in_window
 
 
-class PopularityParameters(Schema):
-    from_date = fields.Date(required=True, data_key="fromDate")
-    to_date = fields.Date(required=True, data_key="toDate")
+class PopularityParameters(SessionWindow):
     genre = fields.String(validate=validate.Length(min=1, max=40))
     limit = fields.Integer(strict=True, load_default=100, validate=validate.Range(min=1, max=10000))
 
-    @validates_schema
-    def _range(self, data: dict, **_: object) -> None:
-        check_date_range(data.get("from_date"), data.get("to_date"), "fromDate", "toDate", MAX_DAYS)
-
 
 def build_query(org: str, parameters: Parameters) -> Query:
-    where = Where()
-    where.add(
-        "s.org = %(org)s AND s.started_at >= %(start)s AND s.started_at < %(end)s",
-        org=org,
-        start=start_of_day(parameters["from_date"]),
-        end=end_of_day_exclusive(parameters["to_date"]),
-    )
+    where = sessions_in_window(org, parameters)
     where.add_if(parameters.get("genre"), "al.genre = %(genre)s", "genre")
     sql = f"""
         SELECT rank() OVER (ORDER BY count(*) DESC) AS rank,

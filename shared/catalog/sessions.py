@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import fields, validate
 
 from shared.catalog.base import (
     Parameters,
     Query,
     ReportType,
-    Where,
-    check_date_range,
-    end_of_day_exclusive,
-    start_of_day,
+    SessionWindow,
+    country_code,
+    sessions_in_window,
 )
 
-MAX_DAYS = 366
 
-
-class SessionsParameters(Schema):
-    from_date = fields.Date(required=True, data_key="fromDate")
-    to_date = fields.Date(required=True, data_key="toDate")
-    country = fields.String(
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter country code")
-    )
+class SessionsParameters(SessionWindow):
+    country = country_code()
     device = fields.String(validate=validate.Length(min=1, max=40))
     user_id = fields.Integer(data_key="userId", strict=True, validate=validate.Range(min=1))
 
-    @validates_schema
-    def _range(self, data: dict, **_: object) -> None:
-        check_date_range(data.get("from_date"), data.get("to_date"), "fromDate", "toDate", MAX_DAYS)
-
 
 def build_query(org: str, parameters: Parameters) -> Query:
-    where = Where()
-    where.add(
-        "s.org = %(org)s AND s.started_at >= %(start)s AND s.started_at < %(end)s",
-        org=org,
-        start=start_of_day(parameters["from_date"]),
-        end=end_of_day_exclusive(parameters["to_date"]),
-    )
+    where = sessions_in_window(org, parameters)
     where.add_if(parameters.get("country"), "s.country = %(country)s", "country")
     where.add_if(parameters.get("device"), "s.device = %(device)s", "device")
     where.add_if(parameters.get("user_id"), "s.user_id = %(user_id)s", "user_id")

@@ -10,6 +10,7 @@ from shared.catalog.base import (
     ReportType,
     Where,
     check_date_range,
+    country_code,
     end_of_day_exclusive,
     start_of_day,
 )
@@ -20,9 +21,7 @@ PLANS = ("free", "family", "premium", "student")
 class UsersParameters(Schema):
     created_from = fields.Date(data_key="createdFrom")
     created_to = fields.Date(data_key="createdTo")
-    country = fields.String(
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter country code")
-    )
+    country = country_code()
     plan = fields.String(validate=validate.OneOf(PLANS))
 
     @validates_schema

@@ -86,3 +86,44 @@ def make_report(sessions):
             return session.get(Report, accepted.report_id)
 
     return make
+
+
+@pytest.fixture
+def make_exporter(settings: Settings, sessions, engine):
+    """An Exporter as worker/__main__.py builds one; progress is written every 0.1 s."""
+    import threading
+
+    from shared.storage import Storage
+    from worker.exporter import Exporter
+    from worker.lifecycle import Lifecycle
+
+    def make(storage_settings: Settings | None = None, retention_seconds: float = 3600.0):
+        lifecycle = Lifecycle(sessions, settings.lease_seconds, retention_seconds)
+        storage = Storage(storage_settings or settings)
+        return Exporter(lifecycle, engine, storage, threading.Event(), progress_interval=0.1)
+
+    return make
+
+
+@pytest.fixture
+def exporter(make_exporter):
+    return make_exporter()
+
+
+@pytest.fixture
+def read_object(settings: Settings):
+    """The bytes of an object in the test bucket, read with a plain S3 client."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+    )
+
+    def read(key: str) -> bytes:
+        return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
+
+    return read

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 
-import boto3
 import psycopg
 import pytest
 
@@ -14,11 +12,9 @@ from shared.catalog import Query, get_report_type
 from shared.db import libpq_url
 from shared.demo import HOSTILE_DISPLAY_NAMES
 from shared.models import Report
-from shared.storage import Storage
-from worker.exporter import Disposition, Exporter
+from worker.exporter import Disposition
 from worker.formats import FORMATS
 from worker.formats.csv import CsvFormat
-from worker.lifecycle import Lifecycle
 
 
 class Counter:
@@ -116,26 +112,9 @@ def users_query(org: str) -> Query:
     return get_report_type("users").query(org, {})
 
 
-@pytest.fixture
-def exporter(settings, sessions, engine):
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
-    return Exporter(lifecycle, engine, Storage(settings), threading.Event())
-
-
-def s3_object(settings, key: str) -> bytes:
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-    )
-    return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
-
-
 @pytest.mark.parametrize("org", ["acme", "globex"])
 def test_the_users_report_carries_the_hostile_demo_users_neutralised(
-    exporter, make_report, sessions, settings, org
+    exporter, make_report, sessions, read_object, org
 ):
     report = make_report("users", parameters={}, org=org)
 
@@ -144,7 +123,7 @@ def test_the_users_report_carries_the_hostile_demo_users_neutralised(
     with sessions() as session:
         done = session.get(Report, report.id)
     assert done.status == "Completed"
-    rows = list(csv.reader(io.StringIO(s3_object(settings, done.object_key).decode(), newline="")))
+    rows = list(csv.reader(io.StringIO(read_object(done.object_key).decode(), newline="")))
     assert {len(row) for row in rows} == {6}  # the embedded newline split no row
     names = display_names(rows)
     assert len(names) == done.row_count

@@ -19,8 +19,6 @@ from shared import demo
 from shared.models import OutboxMessage, Report
 from shared.storage import Storage
 from tests.faultproxy import fault_proxy
-from worker.exporter import Exporter
-from worker.lifecycle import Lifecycle
 
 BIG_ORG = "bigco"
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
@@ -31,16 +29,6 @@ def big_org(settings):
     """An org with 300,000 sessions, so an export lasts long enough to watch."""
     demo.fill(settings.database_url, [BIG_ORG], 300_000, users=None, albums=50)
     return BIG_ORG
-
-
-@pytest.fixture
-def make_exporter(settings, sessions, engine):
-    def make(storage_settings=None, retention_seconds: float = 3600.0) -> Exporter:
-        lifecycle = Lifecycle(sessions, settings.lease_seconds, retention_seconds)
-        storage = Storage(storage_settings or settings)
-        return Exporter(lifecycle, engine, storage, threading.Event(), progress_interval=0.1)
-
-    return make
 
 
 @pytest.fixture

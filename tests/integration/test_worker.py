@@ -9,9 +9,7 @@ import threading
 import time
 import uuid
 
-import boto3
 import pika
-import pytest
 from sqlalchemy import text
 
 from relay.relay import Relay
@@ -21,23 +19,6 @@ from tests.integration.broker_helpers import drain_queue
 from worker.exporter import Disposition, Exporter
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
-
-
-@pytest.fixture
-def exporter(settings, sessions, engine):
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
-    return Exporter(lifecycle, engine, Storage(settings), threading.Event())
-
-
-def s3_object(settings, key: str) -> bytes:
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-    )
-    return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
 
 
 def sessions_in_january(sessions, org: str) -> int:
@@ -57,7 +38,7 @@ def reload(sessions, report_id) -> Report:
 
 
 def test_a_message_becomes_an_object_and_a_completed_report(
-    exporter, make_report, sessions, settings
+    exporter, make_report, sessions, read_object
 ):
     report = make_report(org="globex")
 
@@ -66,7 +47,7 @@ def test_a_message_becomes_an_object_and_a_completed_report(
     done = reload(sessions, report.id)
     assert done.status == "Completed"
     assert done.object_key == f"globex/{report.id}.csv"
-    body = s3_object(settings, done.object_key)
+    body = read_object(done.object_key)
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0] == [
         "session_id",
