@@ -54,7 +54,7 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
     loaded = load_or_422(_REPORT_REQUEST_SCHEMA, body)
     parameters = service.validate_request(report_type, loaded["format"], loaded["parameters"])
     accepted = admission.admit(
-        _deps().sessions,
+        _deps().engine,
         g.principal,
         report_type,
         loaded["format"],

@@ -58,7 +58,7 @@ def own_queue(settings: Settings):
 
 
 @pytest.fixture
-def make_report(sessions):
+def make_report(sessions, engine):
     """Accept a report the way the API does; returns the Report row."""
     import uuid
 
@@ -80,7 +80,7 @@ def make_report(sessions):
             else {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
         )
         accepted = admission.admit(
-            sessions, principal, get_report_type(report_type), "csv", parameters
+            engine, principal, get_report_type(report_type), "csv", parameters
         )
         with sessions() as session:
             return session.get(Report, accepted.report_id)

@@ -15,7 +15,7 @@ from shared.messages import ReportRequested
 from shared.models import OutboxMessage, Report
 
 
-def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, monkeypatch):
+def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, engine, monkeypatch):
     # An outbox row that already holds the message id makes the second insert fail,
     # after the report insert has been sent to the database.
     taken = ReportRequested.new(uuid.uuid4())
@@ -34,7 +34,7 @@ def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, monkeypatch):
 
     with pytest.raises(sqlalchemy.exc.IntegrityError):
         admission.admit(
-            sessions,
+            engine,
             principal,
             get_report_type("sessions"),
             "csv",

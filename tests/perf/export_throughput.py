@@ -23,7 +23,7 @@ from api.auth import Principal
 from api.reports import admission, service
 from shared.catalog import get_report_type
 from shared.config import Settings
-from shared.db import libpq_url, make_engine, make_session_factory
+from shared.db import libpq_url, make_engine
 from tests.perf.stack import ORG, ROOT
 from tests.perf.table import Line, ratio
 from tests.processes import process_env
@@ -99,9 +99,7 @@ def request_report(settings: Settings, case: Case) -> uuid.UUID:
     engine = make_engine(settings, pool_size=1)
     try:
         principal = Principal("bench-admin", ORG, frozenset({"admin"}))
-        accepted = admission.admit(
-            make_session_factory(engine), principal, report_type, "csv", parameters
-        )
+        accepted = admission.admit(engine, principal, report_type, "csv", parameters)
     finally:
         engine.dispose()
     return accepted.report_id
