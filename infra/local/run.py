@@ -132,6 +132,11 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         if not env.get("S3_ENDPOINT_URL"):
             s3_port = int(env.get("LOCAL_S3_PORT", "9000"))
+            if port_open(s3_port):
+                raise SystemExit(
+                    f"port {s3_port} is taken; set LOCAL_S3_PORT, or S3_ENDPOINT_URL to use "
+                    "the S3 endpoint that listens there"
+                )
             say(f"starting a local S3 endpoint (moto) on 127.0.0.1:{s3_port}")
             env["S3_ENDPOINT_URL"] = stack.enter_context(moto_s3_server(s3_port, LOG_DIR))
         settings = Settings.from_env(env)
