@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration e2e bench migrate demo lint compose-check clean
+.PHONY: install run test unit integration e2e bench soak migrate demo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ e2e: install
 
 bench: install
 	$(BIN)/python -m tests.perf
+
+# A longer run of the two-relays-two-workers scenario with random kills and service cuts.
+soak: install
+	$(BIN)/python -m tests.e2e.soak --reports 3000 --cuts
 
 migrate: install
 	$(BIN)/alembic upgrade head

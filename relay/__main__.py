@@ -1,4 +1,5 @@
-"""python -m relay: publish outbox rows to RabbitMQ, and sweep expired reports, until SIGTERM."""
+"""python -m relay: publish outbox rows to RabbitMQ, re-enqueue stuck reports and sweep
+expired ones, until SIGTERM (the batch in hand is published and committed first)."""
 
 import signal
 import threading
@@ -14,10 +15,13 @@ from shared.storage import Storage
 def main() -> None:
     settings = Settings.from_env()
     configure_logging("relay", settings.log_level)
-    engine = make_engine(settings, pool_size=3)
+    engine = make_engine(
+        settings, statement_timeout_ms=settings.db_statement_timeout_ms, pool_size=3
+    )
     sessions = make_session_factory(engine)
     relay = Relay(settings, sessions)
-    # The sweep rides along in the relay process, which already runs wherever Reportbox does.
+    # The sweep (and the stuck-report check) rides along in the relay process, which already
+    # runs wherever Reportbox does.
     sweeper = Sweeper(settings, sessions, Storage(settings))
     sweep_thread = threading.Thread(target=sweeper.run, name="sweeper", daemon=True)
 

@@ -79,7 +79,11 @@ class Relay:
                 failures = 0
             except (BrokerUnavailable, DatabaseUnavailable) as exc:
                 failures += 1
-                delay = compute_backoff(failures)
+                delay = compute_backoff(
+                    failures,
+                    base=self._settings.retry_backoff_base_seconds,
+                    cap=self._settings.retry_backoff_cap_seconds,
+                )
                 log.warning("relay.unavailable error=%s retry_in=%.1fs", exc, delay)
                 self.close()
                 self._stopping.wait(delay)

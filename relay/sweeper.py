@@ -1,4 +1,5 @@
-"""The retention sweep: expire old reports, trim the outbox, abort abandoned uploads."""
+"""The periodic sweep: re-enqueue stuck reports, expire old ones, trim the outbox, abort
+abandoned uploads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from relay.stuck import StuckReports
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
 from shared.storage import Storage, StorageError
@@ -60,6 +62,7 @@ class SweepResult:
     expired: int = 0
     outbox_deleted: int = 0
     uploads_aborted: int = 0
+    reenqueued: int = 0
 
 
 class Sweeper:
@@ -69,16 +72,25 @@ class Sweeper:
         self._settings = settings
         self._sessions = session_factory
         self._storage = storage
+        self._stuck = StuckReports(settings, session_factory)
         self._stopping = threading.Event()
 
     def run_once(self) -> SweepResult:
-        result = SweepResult(self._expire_reports(), self._trim_outbox(), self._abort_uploads())
+        # Stuck reports first: it needs only the database, so S3 being down cannot stop it.
+        reenqueued = self._stuck.run_once()
+        result = SweepResult(
+            expired=self._expire_reports(),
+            outbox_deleted=self._trim_outbox(),
+            uploads_aborted=self._abort_uploads(),
+            reenqueued=reenqueued,
+        )
         if result != SweepResult():
             log.info(
-                "sweep.done expired=%d outbox_deleted=%d uploads_aborted=%d",
+                "sweep.done expired=%d outbox_deleted=%d uploads_aborted=%d reenqueued=%d",
                 result.expired,
                 result.outbox_deleted,
                 result.uploads_aborted,
+                result.reenqueued,
             )
         return result
 
@@ -88,6 +100,9 @@ class Sweeper:
                 self.run_once()
             except (DatabaseUnavailable, StorageError) as exc:
                 log.warning("sweep.failed error=%s", exc)
+            except Exception:
+                # The sweep thread must outlive a surprise; the next round tries again.
+                log.exception("sweep.unexpected_error")
 
     def stop(self) -> None:
         self._stopping.set()

@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,14 @@ ROUTING_KEY = "report.requested"
 HEARTBEAT = 30  # seconds; the I/O thread keeps answering while exports run elsewhere
 DELIVERY_LIMIT = 10  # redeliveries before a message is dead-lettered; 4.0 defaults to 20
 CONFIRM_TIMEOUT = 30.0  # seconds to wait for the broker to confirm one batch
+# The broker closes the channel of a consumer that holds a delivery unacknowledged longer
+# than x-consumer-timeout (honoured by RabbitMQ 3.12+; older brokers ignore the argument and
+# apply their global consumer_timeout). An export may run WORKER_MAX_EXPORT_SECONDS, and a
+# delivery may wait for another worker's lease first: this margin covers the rest.
+CONSUMER_TIMEOUT_MARGIN = 300  # seconds
+RETRIES_HEADER = "x-reportbox-retries"  # how often this message went through the retry queue
+PRECONDITION_FAILED = 406
+NOT_FOUND = 404
 
 
 class BrokerUnavailable(RuntimeError):
@@ -43,28 +54,92 @@ def _connect(settings: Settings) -> BlockingConnection:
         raise BrokerUnavailable(f"cannot connect to RabbitMQ: {exc!r}") from exc
 
 
-def declare_topology(channel: BlockingChannel, settings: Settings) -> None:
-    """Declare exchange, work queue and dead-letter queue; safe to repeat.
+def consumer_timeout_ms(settings: Settings) -> int:
+    return (settings.max_export_seconds + CONSUMER_TIMEOUT_MARGIN) * 1000
+
+
+def queue_arguments(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every queue of the topology and its arguments (infra/rabbitmq/definitions.json too).
 
     Quorum queues exist on 3.8+; delivery-limit is set explicitly because its default
-    changed in 4.0 (unlimited before, 20 after).
+    changed in 4.0 (unlimited before, 20 after). The retry queue holds each message for its
+    own `expiration`, then dead-letters it back to the work exchange: a delay that holds no
+    consumer's prefetch slot. It is classic because per-message TTL is its whole job.
     """
-    channel.exchange_declare(settings.exchange, exchange_type="direct", durable=True)
-    channel.exchange_declare(settings.dead_letter_exchange, exchange_type="fanout", durable=True)
-    channel.queue_declare(
-        settings.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
-    )
-    channel.queue_bind(settings.dead_letter_queue, settings.dead_letter_exchange)
-    channel.queue_declare(
-        settings.work_queue,
-        durable=True,
-        arguments={
+    return {
+        settings.dead_letter_queue: {"x-queue-type": "quorum"},
+        settings.work_queue: {
             "x-queue-type": "quorum",
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": settings.dead_letter_exchange,
+            "x-consumer-timeout": consumer_timeout_ms(settings),
         },
-    )
+        settings.retry_queue: {
+            "x-queue-type": "classic",
+            "x-dead-letter-exchange": settings.exchange,
+            "x-dead-letter-routing-key": ROUTING_KEY,
+        },
+    }
+
+
+def declare_topology(channel: BlockingChannel, settings: Settings) -> BlockingChannel:
+    """Declare exchanges, the work queue and the dead-letter queue; safe to repeat.
+
+    The retry queue is declared by the first retry that needs it (see _RetrySender). Returns
+    the channel to go on with: a queue that exists with other arguments closes the channel
+    it was declared on, and is then used as it is, on a new channel.
+    """
+    channel.exchange_declare(settings.exchange, exchange_type="direct", durable=True)
+    channel.exchange_declare(settings.dead_letter_exchange, exchange_type="fanout", durable=True)
+    arguments = queue_arguments(settings)
+    for queue in (settings.dead_letter_queue, settings.work_queue):
+        channel = _declare_queue(channel, queue, arguments[queue])
+    channel.queue_bind(settings.dead_letter_queue, settings.dead_letter_exchange)
     channel.queue_bind(settings.work_queue, settings.exchange, routing_key=ROUTING_KEY)
+    return channel
+
+
+def _declare_queue(
+    channel: BlockingChannel, queue: str, arguments: dict[str, Any]
+) -> BlockingChannel:
+    try:
+        channel.queue_declare(queue, durable=True, arguments=arguments)
+        return channel
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != PRECONDITION_FAILED:
+            raise
+        # Arguments of an existing queue never change by redeclaring it (an older release
+        # declared it, say, before x-consumer-timeout existed). It still works as it is;
+        # a policy or a re-creation brings the new arguments.
+        log.warning(
+            "broker.queue_arguments_differ queue=%s wanted=%s reply=%s",
+            queue,
+            arguments,
+            exc.reply_text,
+        )
+    channel = channel.connection.channel()
+    channel.queue_declare(queue, passive=True)
+    return channel
+
+
+def messages_waiting(settings: Settings) -> int:
+    """Messages ready in the work queue now (none while it does not exist)."""
+    connection = _connect(settings)
+    try:
+        declared = connection.channel().queue_declare(settings.work_queue, passive=True)
+        return declared.method.message_count
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == NOT_FOUND:
+            return 0
+        raise BrokerUnavailable(f"cannot count the waiting messages: {exc!r}") from exc
+    except pika.exceptions.AMQPError as exc:
+        raise BrokerUnavailable(f"cannot count the waiting messages: {exc!r}") from exc
+    finally:
+        try:
+            if connection.is_open:
+                connection.close()
+        except pika.exceptions.AMQPError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -88,8 +163,7 @@ class Publisher:
         self._settings = settings
         self._connection = _connect(settings)
         try:
-            self._channel = self._connection.channel()
-            declare_topology(self._channel, settings)
+            self._channel = declare_topology(self._connection.channel(), settings)
             self._impl = self._channel._impl
             self._impl.add_on_return_callback(self._on_return)
             ready = threading.Event()
@@ -175,7 +249,7 @@ class Publisher:
 
 
 class Delivery:
-    """One received message. ack() and reject() may be called from any thread."""
+    """One received message. ack(), reject() and retry_later() may be called from any thread."""
 
     def __init__(
         self,
@@ -190,6 +264,8 @@ class Delivery:
         self.delivery_tag: int = method.delivery_tag
         self.redelivered: bool = method.redelivered
         self.message_id: str | None = properties.message_id
+        self.message_type: str | None = properties.type
+        self.retries = _retries(properties.headers)
         self.body = body
 
     def ack(self) -> None:
@@ -199,6 +275,112 @@ class Delivery:
         self._consumer.call_soon(
             lambda: self._channel.basic_reject(self.delivery_tag, requeue=requeue)
         )
+
+    def retry_later(self, delay_seconds: float) -> None:
+        """Park a copy in the retry queue for `delay_seconds`, then ack this delivery.
+
+        The copy goes back to the work queue when its time is up, and no prefetch slot is
+        held meanwhile. Acked only once the broker confirmed the copy; raises
+        BrokerUnavailable otherwise, and this delivery is left unacknowledged.
+        """
+        self._consumer.publish_retry(self, delay_seconds)
+        self.ack()
+
+
+def _retries(headers: dict[str, Any] | None) -> int:
+    value = (headers or {}).get(RETRIES_HEADER, 0)
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+class _RetrySender:
+    """Confirmed publishing into the retry queue on a channel of its own, so a refused
+    publish cannot close the consuming channel. Used on the connection's I/O thread only;
+    made by the first retry, which declares the retry queue."""
+
+    def __init__(self, connection: BlockingConnection, settings: Settings) -> None:
+        self._queue = settings.retry_queue
+        channel = connection.channel()
+        channel = _declare_queue(channel, self._queue, queue_arguments(settings)[self._queue])
+        self._impl = channel._impl
+        self._next_tag = 0
+        self._waiting: dict[int, tuple[str, Future[None]]] = {}
+        self._returned: set[str] = set()
+        self._impl.add_on_return_callback(self._on_return)
+        self._impl.add_on_close_callback(self._on_close)
+        ready = threading.Event()
+        self._impl.confirm_delivery(
+            ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
+        )
+        deadline = time.monotonic() + CONFIRM_TIMEOUT
+        while not ready.is_set() and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=0.01)
+        if not ready.is_set():
+            raise BrokerUnavailable("the retry channel did not enter confirm mode")
+
+    @property
+    def is_open(self) -> bool:
+        return self._impl.is_open
+
+    def publish(self, delivery: Delivery, delay_ms: int, done: Future[None]) -> None:
+        token = uuid.uuid4().hex  # tells a returned message apart from the others
+        self._impl.basic_publish(
+            "",
+            self._queue,
+            delivery.body,
+            pika.BasicProperties(
+                delivery_mode=pika.DeliveryMode.Persistent,
+                content_type=CONTENT_TYPE,
+                message_id=delivery.message_id,
+                type=delivery.message_type,
+                correlation_id=token,
+                timestamp=int(time.time()),
+                expiration=str(delay_ms),
+                headers={RETRIES_HEADER: delivery.retries + 1},
+            ),
+            mandatory=True,
+        )
+        self._next_tag += 1
+        self._waiting[self._next_tag] = (token, done)
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        tags = (
+            [tag for tag in self._waiting if tag <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            token, done = self._waiting.pop(tag, (None, None))
+            if done is None:
+                continue
+            if not acked:
+                _settle(done, BrokerUnavailable("the broker refused the retry"))
+            elif token in self._returned:
+                self._returned.discard(token)
+                _settle(done, BrokerUnavailable(f"no queue {self._queue} for the retry"))
+            else:
+                _settle(done)
+
+    def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        # RabbitMQ sends basic.return before the basic.ack of the same message.
+        self._returned.add(properties.correlation_id)
+
+    def _on_close(self, _channel: Any, reason: Exception) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for _token, done in waiting.values():
+            _settle(done, BrokerUnavailable(f"the retry channel closed: {reason!r}"))
+
+
+def _settle(done: Future[None], error: BaseException | None = None) -> None:
+    """Resolve a retry's future unless something else (a closing consumer) did first."""
+    try:
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+    except InvalidStateError:
+        pass
 
 
 class Consumer:
@@ -215,10 +397,14 @@ class Consumer:
         self._settings = settings
         self._on_delivery = on_delivery
         self._stopping = threading.Event()
+        self._retry_sender: _RetrySender | None = None
+        self._closed = False
+        # Retries waiting for a confirm; closing fails them, so no caller waits in vain.
+        self._retries_waiting: set[Future[None]] = set()
+        self._retries_lock = threading.Lock()
         self._connection = _connect(settings)
         try:
-            self._channel = self._connection.channel()
-            declare_topology(self._channel, settings)
+            self._channel = declare_topology(self._connection.channel(), settings)
             self._channel.basic_qos(prefetch_count=prefetch)
             self._consumer_tag = self._channel.basic_consume(settings.work_queue, self._deliver)
         except pika.exceptions.AMQPError as exc:
@@ -239,6 +425,34 @@ class Consumer:
             self._connection.add_callback_threadsafe(guarded)
         except pika.exceptions.AMQPError as exc:
             log.warning("broker.ack_lost error=%r", exc)
+
+    def publish_retry(self, delivery: Delivery, delay_seconds: float) -> None:
+        """From any thread: publish a delayed copy of `delivery` and wait for its confirm."""
+        done: Future[None] = Future()
+        delay_ms = max(int(delay_seconds * 1000), 1)
+
+        def publish() -> None:  # on the I/O thread
+            try:
+                if self._closed:
+                    raise BrokerUnavailable("the consumer is closed")
+                if self._retry_sender is None or not self._retry_sender.is_open:
+                    self._retry_sender = _RetrySender(self._connection, self._settings)
+                self._retry_sender.publish(delivery, delay_ms, done)
+            except (pika.exceptions.AMQPError, BrokerUnavailable) as exc:
+                _settle(done, BrokerUnavailable(f"retry publish failed: {exc!r}"))
+
+        with self._retries_lock:
+            self._retries_waiting.add(done)
+        try:
+            self._connection.add_callback_threadsafe(publish)
+            done.result(timeout=CONFIRM_TIMEOUT)
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerUnavailable(f"retry publish failed: {exc!r}") from exc
+        except FutureTimeout:
+            raise BrokerUnavailable("the retry was not confirmed in time") from None
+        finally:
+            with self._retries_lock:
+                self._retries_waiting.discard(done)
 
     def run(self) -> None:
         """Serve until stop(); raises BrokerUnavailable when the connection is lost."""
@@ -268,6 +482,12 @@ class Consumer:
         self._stopping.set()
 
     def close(self) -> None:
+        self._closed = True
+        self._retry_sender = None
+        with self._retries_lock:
+            waiting, self._retries_waiting = self._retries_waiting, set()
+        for done in waiting:
+            _settle(done, BrokerUnavailable("the consumer connection was closed"))
         try:
             if self._connection.is_open:
                 self._connection.close()

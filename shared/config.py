@@ -58,6 +58,22 @@ class Settings:
     incomplete_upload_max_age_hours: float = 24.0
     db_connect_timeout_seconds: int = 5
     api_statement_timeout_ms: int = 5000
+    # Relay and worker statements; the export's own read-only transaction gets the maximum
+    # export duration instead.
+    db_statement_timeout_ms: int = 60_000
+    # Every connection: a transaction left open by a stuck process is ended by the server.
+    db_idle_in_transaction_timeout_ms: int = 60_000
+
+    # Failures. A transient fault (PostgreSQL, S3 or RabbitMQ unreachable) is retried after a
+    # capped exponential backoff with jitter, up to max_attempts claims of the report.
+    max_attempts: int = 5
+    retry_backoff_base_seconds: float = 1.0
+    retry_backoff_cap_seconds: float = 30.0
+    max_export_seconds: int = 3600  # an export running longer fails with code "timeout"
+    shutdown_grace_seconds: float = 30.0  # after SIGTERM, to finish the reports in hand
+    # A report Pending this long after its last message was published (or Processing with a
+    # lease expired this long ago) gets a new message: even a purged queue loses nothing.
+    stuck_after_seconds: float = 300.0
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -71,6 +87,10 @@ class Settings:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.work_queue}.dead"
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.work_queue}.retry"
 
     @property
     def presign_endpoint_url(self) -> str | None:
@@ -115,6 +135,16 @@ class Settings:
             raise ConfigError("WORKER_CONCURRENCY must be at least 1")
         if self.multipart_part_bytes < 5 * 1024 * 1024:
             raise ConfigError("multipart parts must be at least 5 MiB (an S3 rule)")
+        if self.max_attempts < 1:
+            raise ConfigError("WORKER_MAX_ATTEMPTS must be at least 1")
+        if self.max_export_seconds < 1:
+            raise ConfigError("WORKER_MAX_EXPORT_SECONDS must be at least 1")
+        if not 0 < self.retry_backoff_base_seconds <= self.retry_backoff_cap_seconds:
+            raise ConfigError(
+                "RETRY_BACKOFF_BASE_SECONDS must be above 0 and at most RETRY_BACKOFF_CAP_SECONDS"
+            )
+        if self.stuck_after_seconds <= 0:
+            raise ConfigError("STUCK_AFTER_SECONDS must be above 0")
 
     def _validate_jwt(self) -> None:
         # Processes that verify no token (relay, worker) may have no key; a key that is set must
@@ -192,4 +222,12 @@ ENVIRONMENT: dict[str, str] = {
     "multipart_part_bytes": "S3_MULTIPART_PART_BYTES",
     "db_connect_timeout_seconds": "DB_CONNECT_TIMEOUT_SECONDS",
     "api_statement_timeout_ms": "API_STATEMENT_TIMEOUT_MS",
+    "db_statement_timeout_ms": "DB_STATEMENT_TIMEOUT_MS",
+    "db_idle_in_transaction_timeout_ms": "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    "max_attempts": "WORKER_MAX_ATTEMPTS",
+    "retry_backoff_base_seconds": "RETRY_BACKOFF_BASE_SECONDS",
+    "retry_backoff_cap_seconds": "RETRY_BACKOFF_CAP_SECONDS",
+    "max_export_seconds": "WORKER_MAX_EXPORT_SECONDS",
+    "shutdown_grace_seconds": "WORKER_SHUTDOWN_GRACE_SECONDS",
+    "stuck_after_seconds": "STUCK_AFTER_SECONDS",
 }

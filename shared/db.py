@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import sqlalchemy.exc
@@ -13,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 
 OUTBOX_CHANNEL = "reportbox_outbox"  # NOTIFY channel; the outbox insert trigger names it too
+KEEPALIVE_IDLE = 30  # seconds of silence before the first TCP keepalive probe
+KEEPALIVE_INTERVAL = 10  # seconds between probes
+KEEPALIVE_COUNT = 3  # unanswered probes before the connection counts as dead
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -26,19 +30,36 @@ def make_engine(
     statement_timeout_ms: int | None = None,
     pool_size: int = 5,
 ) -> Engine:
-    # Timestamps leave the database in UTC, whatever the server's own time zone.
-    options = ["-c timezone=UTC"]
-    if statement_timeout_ms is not None:
-        options.append(f"-c statement_timeout={statement_timeout_ms}")
     return create_engine(
         url or settings.database_url,
         pool_size=pool_size,
         pool_pre_ping=True,
-        connect_args={
-            "connect_timeout": settings.db_connect_timeout_seconds,
-            "options": " ".join(options),
-        },
+        connect_args=connect_arguments(settings, statement_timeout_ms),
     )
+
+
+def connect_arguments(settings: Settings, statement_timeout_ms: int | None) -> dict[str, Any]:
+    """What every connection gets: timeouts on the server's side and TCP keepalives.
+
+    A transaction left idle (a process stuck between two statements) is ended after
+    db_idle_in_transaction_timeout_ms, so it cannot hold row locks forever; keepalives let a
+    connection whose peer vanished without a FIN fail within about a minute, not hours.
+    """
+    # Timestamps leave the database in UTC, whatever the server's own time zone.
+    options = [
+        "-c timezone=UTC",
+        f"-c idle_in_transaction_session_timeout={settings.db_idle_in_transaction_timeout_ms}",
+    ]
+    if statement_timeout_ms is not None:
+        options.append(f"-c statement_timeout={statement_timeout_ms}")
+    return {
+        "connect_timeout": settings.db_connect_timeout_seconds,
+        "options": " ".join(options),
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE,
+        "keepalives_interval": KEEPALIVE_INTERVAL,
+        "keepalives_count": KEEPALIVE_COUNT,
+    }
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -58,7 +79,7 @@ def connect_listener(settings: Settings) -> psycopg.Connection:
         connection = psycopg.connect(
             libpq_url(settings.database_url),
             autocommit=True,
-            connect_timeout=settings.db_connect_timeout_seconds,
+            **connect_arguments(settings, settings.db_statement_timeout_ms),
         )
         connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
     except psycopg.OperationalError as exc:

@@ -13,12 +13,12 @@ from botocore.config import Config
 
 from shared.config import Settings
 
-# Transient faults: the endpoint is down, slow, or throttling.
+# Transient faults: the endpoint cannot be reached, drops the connection or is too slow
+# (ConnectionError covers refused and timed-out connects, HTTPClientError closed connections,
+# read timeouts and broken response streams); throttling is a 429 or 503 below.
 _UNAVAILABLE = (
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectionClosedError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.HTTPClientError,
 )
 
 
@@ -38,6 +38,15 @@ def _translate(exc: Exception) -> StorageError:
         if status >= 500 or status == 429:
             return StorageUnavailable(str(exc))
     return StorageError(str(exc))
+
+
+def _answer_field(answer: dict[str, Any], name: str) -> str:
+    # A connection cut inside the response body can leave botocore with an answer that
+    # parsed, but lacks what every successful answer has.
+    value = answer.get(name)
+    if not value:
+        raise StorageUnavailable(f"S3 answered without {name}: the response was cut short")
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ class MultipartUpload:
             )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
-        self.upload_id: str = created["UploadId"]
+        self.upload_id: str = _answer_field(created, "UploadId")
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
@@ -95,7 +104,7 @@ class MultipartUpload:
         # Hashing whole parts, not the many small writes, keeps the per-row cost low.
         self._sha256.update(self._buffer)
         answer = self._call("upload_part", PartNumber=number, Body=bytes(self._buffer))
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self._parts.append({"PartNumber": number, "ETag": _answer_field(answer, "ETag")})
         self._buffer.clear()
 
     def _call(self, operation: str, **arguments: Any) -> Any:
@@ -190,6 +199,17 @@ class Storage:
                 raise _translate(exc) from exc
         except botocore.exceptions.BotoCoreError as exc:
             raise _translate(exc) from exc
+
+    def object_keys(self, prefix: str = "") -> list[str]:
+        """Every object key in the bucket (under `prefix`)."""
+        keys: list[str] = []
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        return keys
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
         """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""

@@ -105,7 +105,7 @@ def settings(database_url: str, rabbitmq_url: str, s3: tuple[str, str, str]) -> 
 def delete_broker_topology(settings: Settings) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
     channel = connection.channel()
-    for queue in (settings.work_queue, settings.dead_letter_queue):
+    for queue in (settings.work_queue, settings.dead_letter_queue, settings.retry_queue):
         channel.queue_delete(queue)
     for exchange in (settings.exchange, settings.dead_letter_exchange):
         channel.exchange_delete(exchange)

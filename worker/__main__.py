@@ -18,9 +18,15 @@ def main() -> None:
     configure_logging("worker", settings.log_level)
     # One connection per export thread, plus one for each thread's lease keeper.
     pool_size = settings.worker_concurrency * 2 + 1
-    engine = make_engine(settings, pool_size=pool_size)
+    engine = make_engine(
+        settings, statement_timeout_ms=settings.db_statement_timeout_ms, pool_size=pool_size
+    )
+    # The export's own transaction raises its statement timeout to the maximum export time.
     source = make_engine(
-        settings, url=settings.source_database_url, pool_size=settings.worker_concurrency
+        settings,
+        url=settings.source_database_url,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_size=settings.worker_concurrency,
     )
     lifecycle = Lifecycle(
         make_session_factory(engine), settings.lease_seconds, settings.report_retention_hours * 3600
@@ -33,6 +39,8 @@ def main() -> None:
         stopping,
         settings.progress_interval_seconds,
         formats=formats_for(settings),
+        max_attempts=settings.max_attempts,
+        max_export_seconds=settings.max_export_seconds,
     )
     worker = Worker(settings, exporter, stopping)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())

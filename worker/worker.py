@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.backoff import compute_backoff
@@ -15,7 +16,7 @@ from worker.exporter import Disposition, Exporter
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 30.0  # seconds to finish reports in hand after SIGTERM
+HAND_BACK_WAIT = 10.0  # seconds for exports to notice the hand-back and release their reports
 
 
 class Worker:
@@ -47,7 +48,7 @@ class Worker:
                 self._consumer.run()
             except BrokerUnavailable as exc:
                 failures += 1
-                delay = compute_backoff(failures)
+                delay = self._backoff(failures)
                 log.warning("worker.broker_unavailable error=%s retry_in=%.1fs", exc, delay)
                 self._close_consumer()
                 self._stopping.wait(delay)
@@ -58,6 +59,13 @@ class Worker:
         if self._consumer is not None:
             self._consumer.stop()
 
+    def _backoff(self, attempt: int) -> float:
+        return compute_backoff(
+            attempt,
+            base=self._settings.retry_backoff_base_seconds,
+            cap=self._settings.retry_backoff_cap_seconds,
+        )
+
     def _on_delivery(self, delivery: Delivery) -> None:
         with self._lock:
             self._in_flight += 1
@@ -65,11 +73,7 @@ class Worker:
 
     def _handle(self, delivery: Delivery) -> None:
         try:
-            disposition = self._dispose(delivery)
-            if disposition is Disposition.ACK:
-                delivery.ack()
-            else:
-                delivery.reject(requeue=disposition is Disposition.REQUEUE)
+            self._settle(delivery, self._dispose(delivery))
         except Exception:
             log.exception("worker.unexpected_error message_id=%s", delivery.message_id)
             delivery.reject(requeue=True)
@@ -92,19 +96,65 @@ class Worker:
             return self._exporter.process(message.report_id)
         except DatabaseUnavailable as exc:
             log.warning("worker.database_unavailable report_id=%s error=%s", message.report_id, exc)
-            self._stopping.wait(compute_backoff(1, base=2.0))
-            return Disposition.REQUEUE
+            return Disposition.RETRY
+
+    def _settle(self, delivery: Delivery, disposition: Disposition) -> None:
+        if disposition is Disposition.ACK:
+            delivery.ack()
+        elif disposition is Disposition.RETRY:
+            self._retry_later(delivery)
+        elif disposition is Disposition.REQUEUE:
+            delivery.reject(requeue=True)
+        else:
+            log.error("worker.dead_lettered message_id=%s", delivery.message_id)
+            delivery.reject(requeue=False)
+
+    def _retry_later(self, delivery: Delivery) -> None:
+        """Park the message in the retry queue for a backoff; this thread moves on."""
+        delay = self._backoff(delivery.retries + 1)
+        try:
+            delivery.retry_later(delay)
+        except BrokerUnavailable as exc:
+            # Not parked: straight back to the queue. If the connection is gone, that is
+            # lost too, and the broker redelivers the message anyway.
+            log.warning("worker.retry_failed message_id=%s error=%s", delivery.message_id, exc)
+            delivery.reject(requeue=True)
+            return
+        log.info(
+            "worker.retry_scheduled message_id=%s retry=%d delay=%.2fs",
+            delivery.message_id,
+            delivery.retries + 1,
+            delay,
+        )
 
     def _shut_down(self) -> None:
-        consumer = self._consumer
-        if consumer is not None:
-            consumer.cancel()
-            consumer.drain(until=lambda: self._in_flight == 0, timeout=SHUTDOWN_GRACE)
+        """Finish the reports in hand within the grace period, then hand back the rest:
+        their claims are released and their messages requeued, so none waits for a lease."""
+        if self._consumer is not None:
+            self._consumer.cancel()
+        self._wait_until_idle(self._settings.shutdown_grace_seconds)
+        if self._in_flight:
+            log.warning("worker.handing_back in_flight=%d", self._in_flight)
+            self._exporter.hand_back()
+            self._wait_until_idle(HAND_BACK_WAIT)
+        if self._consumer is not None:
             # Turn the loop once more so the last acks reach the broker before closing.
-            consumer.drain(until=lambda: False, timeout=0.2)
+            self._consumer.drain(until=lambda: False, timeout=0.2)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._close_consumer()
         log.info("worker.stopped in_flight=%d", self._in_flight)
+
+    def _idle(self) -> bool:
+        return self._in_flight == 0
+
+    def _wait_until_idle(self, timeout: float) -> None:
+        if self._consumer is not None:
+            self._consumer.drain(until=self._idle, timeout=timeout)
+            return
+        # The broker is gone: no acks to send, and the broker redelivers what is in hand.
+        deadline = time.monotonic() + timeout
+        while not self._idle() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _close_consumer(self) -> None:
         if self._consumer is not None:
