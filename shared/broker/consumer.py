@@ -1,7 +1,4 @@
-"""The one module that talks to RabbitMQ: topology, confirmed publishing, consuming.
-
-Every pika error leaves this module as BrokerUnavailable.
-"""
+"""Consuming the work queue, acknowledging from any thread, and parking retries."""
 
 from __future__ import annotations
 
@@ -9,243 +6,23 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
+from shared.broker.topology import declare_queue, declare_topology, queue_arguments
 from shared.config import Settings
 from shared.messages import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
-ROUTING_KEY = "report.requested"
-HEARTBEAT = 30  # seconds; the I/O thread keeps answering while exports run elsewhere
-DELIVERY_LIMIT = 10  # redeliveries before a message is dead-lettered; 4.0 defaults to 20
-CONFIRM_TIMEOUT = 30.0  # seconds to wait for the broker to confirm one batch
-# The broker closes the channel of a consumer that holds a delivery unacknowledged longer
-# than x-consumer-timeout (honoured by RabbitMQ 3.12+; older brokers ignore the argument and
-# apply their global consumer_timeout). An export may run WORKER_MAX_EXPORT_SECONDS, and a
-# delivery may wait for another worker's lease first: this margin covers the rest.
-CONSUMER_TIMEOUT_MARGIN = 300  # seconds
 RETRIES_HEADER = "x-reportbox-retries"  # how often this message went through the retry queue
-PRECONDITION_FAILED = 406
-NOT_FOUND = 404
-
-
-class BrokerUnavailable(RuntimeError):
-    """RabbitMQ could not be reached, or it dropped the connection or channel."""
-
-
-def _connect(settings: Settings) -> BlockingConnection:
-    parameters = pika.URLParameters(settings.rabbitmq_url)
-    parameters.heartbeat = HEARTBEAT
-    parameters.blocked_connection_timeout = 60
-    parameters.connection_attempts = 1
-    parameters.socket_timeout = 5
-    try:
-        return pika.BlockingConnection(parameters)
-    except pika.exceptions.AMQPError as exc:
-        raise BrokerUnavailable(f"cannot connect to RabbitMQ: {exc!r}") from exc
-
-
-def consumer_timeout_ms(settings: Settings) -> int:
-    return (settings.max_export_seconds + CONSUMER_TIMEOUT_MARGIN) * 1000
-
-
-def queue_arguments(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Every queue of the topology and its arguments (infra/rabbitmq/definitions.json too).
-
-    Quorum queues exist on 3.8+; delivery-limit is set explicitly because its default
-    changed in 4.0 (unlimited before, 20 after). The retry queue holds each message for its
-    own `expiration`, then dead-letters it back to the work exchange: a delay that holds no
-    consumer's prefetch slot. It is classic because per-message TTL is its whole job.
-    """
-    return {
-        settings.dead_letter_queue: {"x-queue-type": "quorum"},
-        settings.work_queue: {
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": settings.dead_letter_exchange,
-            "x-consumer-timeout": consumer_timeout_ms(settings),
-        },
-        settings.retry_queue: {
-            "x-queue-type": "classic",
-            "x-dead-letter-exchange": settings.exchange,
-            "x-dead-letter-routing-key": ROUTING_KEY,
-        },
-    }
-
-
-def declare_topology(channel: BlockingChannel, settings: Settings) -> BlockingChannel:
-    """Declare exchanges, the work queue and the dead-letter queue; safe to repeat.
-
-    The retry queue is declared by the first retry that needs it (see _RetrySender). Returns
-    the channel to go on with: a queue that exists with other arguments closes the channel
-    it was declared on, and is then used as it is, on a new channel.
-    """
-    channel.exchange_declare(settings.exchange, exchange_type="direct", durable=True)
-    channel.exchange_declare(settings.dead_letter_exchange, exchange_type="fanout", durable=True)
-    arguments = queue_arguments(settings)
-    for queue in (settings.dead_letter_queue, settings.work_queue):
-        channel = _declare_queue(channel, queue, arguments[queue])
-    channel.queue_bind(settings.dead_letter_queue, settings.dead_letter_exchange)
-    channel.queue_bind(settings.work_queue, settings.exchange, routing_key=ROUTING_KEY)
-    return channel
-
-
-def _declare_queue(
-    channel: BlockingChannel, queue: str, arguments: dict[str, Any]
-) -> BlockingChannel:
-    try:
-        channel.queue_declare(queue, durable=True, arguments=arguments)
-        return channel
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        if exc.reply_code != PRECONDITION_FAILED:
-            raise
-        # Arguments of an existing queue never change by redeclaring it (an older release
-        # declared it, say, before x-consumer-timeout existed). It still works as it is;
-        # a policy or a re-creation brings the new arguments.
-        log.warning(
-            "broker.queue_arguments_differ queue=%s wanted=%s reply=%s",
-            queue,
-            arguments,
-            exc.reply_text,
-        )
-    channel = channel.connection.channel()
-    channel.queue_declare(queue, passive=True)
-    return channel
-
-
-def messages_waiting(settings: Settings) -> int:
-    """Messages ready in the work queue now (none while it does not exist)."""
-    connection = _connect(settings)
-    try:
-        declared = connection.channel().queue_declare(settings.work_queue, passive=True)
-        return declared.method.message_count
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        if exc.reply_code == NOT_FOUND:
-            return 0
-        raise BrokerUnavailable(f"cannot count the waiting messages: {exc!r}") from exc
-    except pika.exceptions.AMQPError as exc:
-        raise BrokerUnavailable(f"cannot count the waiting messages: {exc!r}") from exc
-    finally:
-        try:
-            if connection.is_open:
-                connection.close()
-        except pika.exceptions.AMQPError:
-            pass
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    message_id: str
-    message_type: str
-    body: bytes
-
-
-class Publisher:
-    """Publishes batches with publisher confirms, many messages in flight at once.
-
-    BlockingChannel.confirm_delivery() waits for each confirm before the next publish
-    (about 300 messages/s into a quorum queue here, against about 9,000/s pipelined), so
-    the batch is published on the channel's underlying asynchronous channel and the
-    confirms are collected as they arrive. `_impl` is the one pika internal used; pika is
-    pinned below 2 for it.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._connection = _connect(settings)
-        try:
-            self._channel = declare_topology(self._connection.channel(), settings)
-            self._impl = self._channel._impl
-            self._impl.add_on_return_callback(self._on_return)
-            ready = threading.Event()
-            self._impl.confirm_delivery(
-                ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
-            )
-            while not ready.is_set():
-                self._connection.process_data_events(time_limit=0.01)
-        except pika.exceptions.AMQPError as exc:
-            self.close()
-            raise BrokerUnavailable(f"cannot open a publishing channel: {exc!r}") from exc
-        self._next_tag = 0
-        self._outstanding: dict[int, str] = {}
-        self._confirmed: set[str] = set()
-        self._returned: set[str] = set()
-
-    def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
-        """Publish persistent and mandatory; return the ids the broker confirmed and routed.
-
-        A message that was nacked, returned as unroutable or not confirmed in time is
-        left out, so its outbox row stays unpublished and is tried again.
-        """
-        self._outstanding.clear()
-        self._confirmed.clear()
-        self._returned.clear()
-        try:
-            for message in messages:
-                self._impl.basic_publish(
-                    self._settings.exchange,
-                    ROUTING_KEY,
-                    message.body,
-                    pika.BasicProperties(
-                        delivery_mode=pika.DeliveryMode.Persistent,
-                        content_type=CONTENT_TYPE,
-                        message_id=message.message_id,
-                        type=message.message_type,
-                        timestamp=int(time.time()),
-                    ),
-                    mandatory=True,
-                )
-                self._next_tag += 1
-                self._outstanding[self._next_tag] = message.message_id
-            deadline = time.monotonic() + CONFIRM_TIMEOUT
-            while self._outstanding and time.monotonic() < deadline:
-                self._connection.process_data_events(time_limit=0.005)
-        except pika.exceptions.AMQPError as exc:
-            raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
-        if self._outstanding:
-            raise BrokerUnavailable(f"{len(self._outstanding)} confirms did not arrive in time")
-        return self._confirmed - self._returned
-
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [tag for tag in self._outstanding if tag <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        for tag in tags:
-            message_id = self._outstanding.pop(tag, None)
-            if message_id is not None and acked:
-                self._confirmed.add(message_id)
-            elif message_id is not None:
-                log.warning("broker.nacked message_id=%s", message_id)
-
-    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
-        # RabbitMQ sends basic.return before the basic.ack of the same message.
-        log.error(
-            "broker.unroutable message_id=%s reply=%s %s",
-            properties.message_id,
-            method.reply_code,
-            method.reply_text,
-        )
-        self._returned.add(properties.message_id)
-
-    def close(self) -> None:
-        try:
-            if self._connection.is_open:
-                self._connection.close()
-        except pika.exceptions.AMQPError:
-            pass
 
 
 class Delivery:
@@ -300,7 +77,7 @@ class _RetrySender:
     def __init__(self, connection: BlockingConnection, settings: Settings) -> None:
         self._queue = settings.retry_queue
         channel = connection.channel()
-        channel = _declare_queue(channel, self._queue, queue_arguments(settings)[self._queue])
+        channel = declare_queue(channel, self._queue, queue_arguments(settings)[self._queue])
         self._impl = channel._impl
         self._next_tag = 0
         self._waiting: dict[int, tuple[str, Future[None]]] = {}
@@ -402,7 +179,7 @@ class Consumer:
         # Retries waiting for a confirm; closing fails them, so no caller waits in vain.
         self._retries_waiting: set[Future[None]] = set()
         self._retries_lock = threading.Lock()
-        self._connection = _connect(settings)
+        self._connection = connect(settings)
         try:
             self._channel = declare_topology(self._connection.channel(), settings)
             self._channel.basic_qos(prefetch_count=prefetch)

@@ -1,0 +1,126 @@
+"""Publishing outbox messages with publisher confirms, many in flight at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
+from shared.broker.topology import ROUTING_KEY, declare_topology
+from shared.config import Settings
+from shared.messages import CONTENT_TYPE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    message_id: str
+    message_type: str
+    body: bytes
+
+
+class Publisher:
+    """Publishes batches with publisher confirms, many messages in flight at once.
+
+    BlockingChannel.confirm_delivery() waits for each confirm before the next publish
+    (about 300 messages/s into a quorum queue here, against about 9,000/s pipelined), so
+    the batch is published on the channel's underlying asynchronous channel and the
+    confirms are collected as they arrive. `_impl` is the one pika internal used; pika is
+    pinned below 2 for it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._connection = connect(settings)
+        try:
+            self._channel = declare_topology(self._connection.channel(), settings)
+            self._impl = self._channel._impl
+            self._impl.add_on_return_callback(self._on_return)
+            ready = threading.Event()
+            self._impl.confirm_delivery(
+                ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
+            )
+            while not ready.is_set():
+                self._connection.process_data_events(time_limit=0.01)
+        except pika.exceptions.AMQPError as exc:
+            self.close()
+            raise BrokerUnavailable(f"cannot open a publishing channel: {exc!r}") from exc
+        self._next_tag = 0
+        self._outstanding: dict[int, str] = {}
+        self._confirmed: set[str] = set()
+        self._returned: set[str] = set()
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
+        """Publish persistent and mandatory; return the ids the broker confirmed and routed.
+
+        A message that was nacked, returned as unroutable or not confirmed in time is
+        left out, so its outbox row stays unpublished and is tried again.
+        """
+        self._outstanding.clear()
+        self._confirmed.clear()
+        self._returned.clear()
+        try:
+            for message in messages:
+                self._impl.basic_publish(
+                    self._settings.exchange,
+                    ROUTING_KEY,
+                    message.body,
+                    pika.BasicProperties(
+                        delivery_mode=pika.DeliveryMode.Persistent,
+                        content_type=CONTENT_TYPE,
+                        message_id=message.message_id,
+                        type=message.message_type,
+                        timestamp=int(time.time()),
+                    ),
+                    mandatory=True,
+                )
+                self._next_tag += 1
+                self._outstanding[self._next_tag] = message.message_id
+            deadline = time.monotonic() + CONFIRM_TIMEOUT
+            while self._outstanding and time.monotonic() < deadline:
+                self._connection.process_data_events(time_limit=0.005)
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
+        if self._outstanding:
+            raise BrokerUnavailable(f"{len(self._outstanding)} confirms did not arrive in time")
+        return self._confirmed - self._returned
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        tags = (
+            [tag for tag in self._outstanding if tag <= method.delivery_tag]
+            if method.multiple
+            else [method.delivery_tag]
+        )
+        for tag in tags:
+            message_id = self._outstanding.pop(tag, None)
+            if message_id is not None and acked:
+                self._confirmed.add(message_id)
+            elif message_id is not None:
+                log.warning("broker.nacked message_id=%s", message_id)
+
+    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
+        # RabbitMQ sends basic.return before the basic.ack of the same message.
+        log.error(
+            "broker.unroutable message_id=%s reply=%s %s",
+            properties.message_id,
+            method.reply_code,
+            method.reply_text,
+        )
+        self._returned.add(properties.message_id)
+
+    def close(self) -> None:
+        try:
+            if self._connection.is_open:
+                self._connection.close()
+        except pika.exceptions.AMQPError:
+            pass
