@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingConnection
@@ -26,3 +28,8 @@ def connect(settings: Settings) -> BlockingConnection:
         return pika.BlockingConnection(parameters)
     except pika.exceptions.AMQPError as exc:
         raise BrokerUnavailable(f"cannot connect to RabbitMQ: {exc!r}") from exc
+
+
+def settled_tags(outstanding: Iterable[int], delivery_tag: int, multiple: bool) -> list[int]:
+    """The publish tags a basic.ack or basic.nack settles: one, or all up to it (multiple)."""
+    return [tag for tag in outstanding if tag <= delivery_tag] if multiple else [delivery_tag]

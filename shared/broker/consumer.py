@@ -15,7 +15,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect, settled_tags
 from shared.broker.topology import declare_queue, declare_topology, queue_arguments
 from shared.config import Settings
 from shared.messages import CONTENT_TYPE
@@ -122,12 +122,7 @@ class _RetrySender:
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [tag for tag in self._waiting if tag <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        for tag in tags:
+        for tag in settled_tags(self._waiting, method.delivery_tag, method.multiple):
             token, done = self._waiting.pop(tag, (None, None))
             if done is None:
                 continue

@@ -12,7 +12,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect, settled_tags
 from shared.broker.topology import ROUTING_KEY, declare_topology
 from shared.config import Settings
 from shared.messages import CONTENT_TYPE
@@ -96,12 +96,7 @@ class Publisher:
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [tag for tag in self._outstanding if tag <= method.delivery_tag]
-            if method.multiple
-            else [method.delivery_tag]
-        )
-        for tag in tags:
+        for tag in settled_tags(self._outstanding, method.delivery_tag, method.multiple):
             message_id = self._outstanding.pop(tag, None)
             if message_id is not None and acked:
                 self._confirmed.add(message_id)

@@ -20,6 +20,7 @@ from shared.config import Settings
 from shared.db import DatabaseUnavailable, make_engine, make_session_factory, translate_errors
 from shared.models import Report
 from shared.storage import Storage
+from tests.conftest import delete_broker_topology
 from tests.services import free_port
 from worker.exporter import Disposition, Exporter
 from worker.lifecycle import Lifecycle
@@ -35,13 +36,7 @@ def queues(settings: Settings):
         exchange=f"{settings.exchange}.f{suffix}", work_queue=f"{settings.work_queue}.f{suffix}"
     )
     yield isolated
-    connection = pika.BlockingConnection(pika.URLParameters(isolated.rabbitmq_url))
-    channel = connection.channel()
-    for queue in (isolated.work_queue, isolated.dead_letter_queue, isolated.retry_queue):
-        channel.queue_delete(queue)
-    for exchange in (isolated.exchange, isolated.dead_letter_exchange):
-        channel.exchange_delete(exchange)
-    connection.close()
+    delete_broker_topology(isolated)
 
 
 def reload(sessions, report_id) -> Report:
