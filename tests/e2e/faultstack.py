@@ -210,10 +210,18 @@ class FaultStack:
             query = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             return session.execute(query).scalar_one()
 
-    def check(self, report_ids: list[str]) -> checker.Figures:
-        return checker.check(
-            self.sessions, self.storage.object_keys(), report_ids, self.logs("worker")
-        )
+    def check(self, report_ids: list[str], settle: float = 30.0) -> checker.Figures:
+        """The checker's figures once the system has settled: a relay whose commit was cut
+        after the broker's confirm publishes again on its next pass, after its reconnect
+        backoff. Duplicates and unexpected objects never go away, so waiting hides none."""
+        deadline = time.monotonic() + settle
+        while True:
+            figures = checker.check(
+                self.sessions, self.storage.object_keys(), report_ids, self.logs("worker")
+            )
+            if figures.ok or time.monotonic() >= deadline:
+                return figures
+            time.sleep(0.5)
 
     # ------------------------------------------------------------------ broker
 
