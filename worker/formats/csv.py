@@ -11,6 +11,8 @@ from shared.catalog import Query
 from worker.formats.base import RowCounter
 from worker.formats.neutralize import describe, neutralized
 
+CHUNK_BYTES = 256 * 1024  # what the format hands on at a time
+
 COPY_CSV = sql.SQL("COPY ({}\n) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')")
 
 
@@ -28,8 +30,18 @@ class CsvFormat:
             source = neutralized(query.sql, describe(cursor, query))
         # COPY formats and quotes in the server: several times faster than csv.writer here.
         with cursor.copy(COPY_CSV.format(source), query.params) as copy:
-            for chunk in copy:
-                # One COPY data message is one row; embedded newlines do not split it.
-                counter.rows_processed += 1
-                yield chunk
+            # COPY sends one message per row (the first is the header). Gathering them into
+            # chunks keeps the per-row work to an append: everything downstream (progress,
+            # cancel checks, the upload buffer) runs once per chunk.
+            buffer = bytearray()
+            rows = -1
+            for row in copy:
+                buffer += row
+                rows += 1
+                if len(buffer) >= CHUNK_BYTES:
+                    counter.rows_processed = rows
+                    yield bytes(buffer)
+                    buffer.clear()
+            if buffer:
+                yield bytes(buffer)
         counter.rows_processed = max(cursor.rowcount, 0)
