@@ -37,7 +37,8 @@ STUCK_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('reportbox.stuck_re
 # long ago (or was trimmed from the outbox), and that nobody holds: Pending, or Processing
 # under a lease that ran out long ago. A report with an unpublished message is the relay's
 # to publish, not stuck. The rows stay locked until commit (a concurrent check skips them);
-# the partial index reports_active_request serves the scan of active reports.
+# the partial index reports_active_request serves the scan of active reports, and
+# outbox_report the lookup of each one's messages.
 FIND_STUCK = text(
     """
     SELECT r.id FROM reports AS r
@@ -49,7 +50,7 @@ FIND_STUCK = text(
           SELECT 1 FROM outbox AS o
           WHERE (o.published_at IS NULL
                  OR o.published_at > now() - make_interval(secs => :stuck_after))
-            AND convert_from(o.body, 'UTF8')::jsonb ->> 'reportId' = r.id::text)
+            AND o.report_id = r.id)
     ORDER BY r.created_at
     LIMIT :limit
     FOR UPDATE OF r SKIP LOCKED
@@ -57,12 +58,18 @@ FIND_STUCK = text(
 )
 
 ENQUEUE = text(
-    "INSERT INTO outbox (message_id, message_type, body) VALUES (:message_id, :type, :body)"
+    "INSERT INTO outbox (message_id, message_type, report_id, body) "
+    "VALUES (:message_id, :type, :report_id, :body)"
 )
 
 
 def outbox_values(message: ReportRequested) -> dict[str, object]:
-    return {"message_id": message.message_id, "type": message.TYPE, "body": message.encode()}
+    return {
+        "message_id": message.message_id,
+        "type": message.TYPE,
+        "report_id": message.report_id,
+        "body": message.encode(),
+    }
 
 
 class StuckReports:

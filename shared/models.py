@@ -94,6 +94,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         # Serves the relay's claim: only unpublished rows, in id order.
         Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # Serves the stuck-report check's lookup of a report's messages.
+        Index("outbox_report", "report_id"),
         Index(
             "outbox_published", "published_at", postgresql_where=text("published_at IS NOT NULL")
         ),
@@ -102,6 +104,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     message_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     message_type: Mapped[str] = mapped_column(Text)
+    report_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")

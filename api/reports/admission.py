@@ -68,8 +68,8 @@ ACCEPT = text(
                 'Pending', :idempotency_key, :request_hash)
         RETURNING created_at
     )
-    INSERT INTO outbox (message_id, message_type, body)
-    SELECT :message_id, :message_type, :body FROM report
+    INSERT INTO outbox (message_id, message_type, report_id, body)
+    SELECT :message_id, :message_type, :report_id, :body FROM report
     RETURNING (SELECT created_at FROM report)
     """
 )

@@ -21,7 +21,12 @@ def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, engine, monke
     taken = ReportRequested.new(uuid.uuid4())
     with sessions.begin() as session:
         session.add(
-            OutboxMessage(message_id=taken.message_id, message_type=taken.TYPE, body=taken.encode())
+            OutboxMessage(
+                message_id=taken.message_id,
+                message_type=taken.TYPE,
+                report_id=taken.report_id,
+                body=taken.encode(),
+            )
         )
     created: list[uuid.UUID] = []
 

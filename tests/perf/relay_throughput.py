@@ -27,11 +27,12 @@ BATCH = 500
 # UTC makes occurredAt end in +00:00, as ReportRequested.encode() writes it.
 FILL_OUTBOX = f"""
     SET TIME ZONE 'UTC';
-    INSERT INTO outbox (message_id, message_type, body)
-    SELECT id, 'report.requested', convert_to(json_build_object(
-               'messageId', id, 'type', 'report.requested', 'reportId', gen_random_uuid(),
+    INSERT INTO outbox (message_id, message_type, report_id, body)
+    SELECT id, 'report.requested', report_id, convert_to(json_build_object(
+               'messageId', id, 'type', 'report.requested', 'reportId', report_id,
                'occurredAt', to_json(now()) #>> '{{}}')::text, 'UTF8')
-    FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, {MESSAGES})) AS fresh;
+    FROM (SELECT gen_random_uuid() AS id, gen_random_uuid() AS report_id
+          FROM generate_series(1, {MESSAGES})) AS fresh;
 """
 
 
