@@ -36,8 +36,3 @@ def mark_published(session: Session, message_ids: Collection[str]) -> None:
     if message_ids:
         ids = [uuid.UUID(message_id) for message_id in message_ids]
         session.execute(MARK_PUBLISHED, {"ids": ids})
-
-
-def unpublished_count(session: Session) -> int:
-    query = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-    return session.execute(query).scalar_one()

@@ -117,3 +117,16 @@ def moto_server() -> Iterator[str]:
         moto_s3_server(free_port(), Path(log_dir)) as endpoint,
     ):
         yield endpoint
+
+
+def s3_client(settings):
+    """A plain boto3 S3 client for assertions: what is stored, which parts were uploaded."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        region_name=settings.aws_region,
+    )

@@ -14,7 +14,7 @@ from api.errors import ApiError, flatten_messages
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.models import Report
-from shared.statuses import ReportStatus
+from shared.statuses import ACTIVE, ReportStatus
 
 
 def find_report_type(name: str) -> ReportType:
@@ -110,7 +110,7 @@ def cancel_report(
         update(Report)
         .where(
             Report.id == report.id,
-            Report.status.in_([ReportStatus.PENDING.value, ReportStatus.PROCESSING.value]),
+            Report.status.in_([status.value for status in ACTIVE]),
         )
         .values(
             cancel_requested=True,

@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 from sqlalchemy import text
 
@@ -26,6 +25,7 @@ from shared.messages import ReportRequested
 from tests.conftest import RUN_ID, fresh_database
 from tests.e2e.api_client import Answer
 from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually, fault_stack
+from tests.services import s3_client
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
@@ -71,13 +71,7 @@ def big_report_rows(stack: FaultStack) -> int:
 
 def uploaded_parts(stack: FaultStack, key: str, upload_id: str) -> int:
     settings = stack.direct
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-    )
+    client = s3_client(settings)
     try:
         parts = client.list_parts(Bucket=settings.s3_bucket, Key=key, UploadId=upload_id)
     except client.exceptions.NoSuchUpload:

@@ -113,15 +113,9 @@ def exporter(make_exporter):
 @pytest.fixture
 def read_object(settings: Settings):
     """The bytes of an object in the test bucket, read with a plain S3 client."""
-    import boto3
+    from tests.services import s3_client
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
-    )
+    client = s3_client(settings)
 
     def read(key: str) -> bytes:
         return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
