@@ -53,6 +53,7 @@ class TokenVerifier:
         self._key = _prepared_key(self._algorithm, settings.token_key())
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
+        self._leeway = settings.jwt_leeway_seconds
 
     def verify(self, token: str) -> Principal:
         try:
@@ -62,6 +63,7 @@ class TokenVerifier:
                 algorithms=[self._algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
+                leeway=self._leeway,
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:

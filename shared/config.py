@@ -16,6 +16,14 @@ DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 # Tokens are verified with exactly one of these, chosen by configuration, never by the token.
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 JWT_SECRET_MIN_BYTES = 32  # RFC 7518 3.2: an HMAC key at least as long as the hash
+# The secrets this repository publishes for local runs and compose: anyone can sign tokens with
+# them, so they are refused unless DEV_MODE says this deployment is a development one.
+DEVELOPMENT_JWT_SECRETS = frozenset(
+    {
+        "reportbox-development-secret-not-for-production",
+        "reportbox-local-development-secret-do-not-use-in-production",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,11 @@ class Settings:
     jwt_algorithm: str | None = None  # None: RS256 with a public key, HS256 otherwise
     jwt_issuer: str = "reportbox"
     jwt_audience: str = "reportbox-api"
+    # Identity providers' clocks differ by seconds: iat, nbf and exp are checked with this slack.
+    jwt_leeway_seconds: int = 30
+    # A development deployment (make run, compose): accepts the published development secrets
+    # and lets the web page mint demo tokens. Never set in production.
+    dev_mode: bool = False
 
     public_base_url: str | None = None
     # A CSV cell that starts with = + - @ tab or CR gets a leading ' so spreadsheets show text.
@@ -162,6 +175,12 @@ class Settings:
             raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY, not JWT_SECRET")
         if self.jwt_secret and len(self.jwt_secret.encode()) < JWT_SECRET_MIN_BYTES:
             raise ConfigError(f"JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes")
+        if self.jwt_secret in DEVELOPMENT_JWT_SECRETS and not self.dev_mode:
+            raise ConfigError(
+                "JWT_SECRET is a published development secret; set DEV_MODE=true only in development"
+            )
+        if self.jwt_leeway_seconds < 0:
+            raise ConfigError("JWT_LEEWAY_SECONDS must not be negative")
 
 
 def _is_hmac(algorithm: str | None) -> bool:
@@ -205,6 +224,8 @@ ENVIRONMENT: dict[str, str] = {
     "jwt_algorithm": "JWT_ALGORITHM",
     "jwt_issuer": "JWT_ISSUER",
     "jwt_audience": "JWT_AUDIENCE",
+    "jwt_leeway_seconds": "JWT_LEEWAY_SECONDS",
+    "dev_mode": "DEV_MODE",
     "public_base_url": "PUBLIC_BASE_URL",
     "csv_neutralize_formulas": "CSV_NEUTRALIZE_FORMULAS",
     "worker_concurrency": "WORKER_CONCURRENCY",

@@ -31,6 +31,7 @@ LOG_DIR = ROOT / ".run" / "logs"
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
+    "DEV_MODE": "true",  # accepts the development secret; offers demo sign-in on the page
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local-secret",
 }

@@ -1,8 +1,12 @@
 """Token and CSV settings: the algorithm follows the key, and mismatches are refused."""
 
+from pathlib import Path
+
 import pytest
 
-from shared.config import ConfigError, Settings
+from shared.config import DEVELOPMENT_JWT_SECRETS, ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "s" * 32
 PEM = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"
@@ -109,3 +113,18 @@ def test_the_new_settings_survive_the_trip_through_the_environment():
     settings = Settings(jwt_public_key=PEM, jwt_algorithm="ES256", csv_neutralize_formulas=False)
 
     assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize("secret", sorted(DEVELOPMENT_JWT_SECRETS))
+def test_a_published_development_secret_is_refused_unless_dev_mode_says_so(secret):
+    with pytest.raises(ConfigError, match="DEV_MODE"):
+        Settings.from_env({"JWT_SECRET": secret})
+
+    assert Settings.from_env({"JWT_SECRET": secret, "DEV_MODE": "true"}).dev_mode is True
+
+
+def test_the_development_secrets_are_the_ones_the_repository_publishes():
+    published = (ROOT / "docker-compose.yml").read_text() + (
+        ROOT / "infra/local/run.py"
+    ).read_text()
+    assert all(secret in published for secret in DEVELOPMENT_JWT_SECRETS)

@@ -96,3 +96,32 @@ def test_a_refusal_says_why_without_quoting_the_token(overrides, detail):
     assert refused.value.headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     assert detail in refused.value.detail
     assert not any(part in refused.value.detail for part in token.split("."))
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_a_token_from_a_clock_20_seconds_ahead_is_accepted_within_the_leeway(claim):
+    settings = Settings(jwt_secret=SECRET)
+    token = jwt.encode(claims(settings, **{claim: int(time.time()) + 20}), SECRET)
+
+    assert TokenVerifier(settings).verify(token).user_id == "u1"
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_a_token_from_beyond_the_leeway_is_not_valid_yet(claim):
+    settings = Settings(jwt_secret=SECRET, jwt_leeway_seconds=10)
+    token = jwt.encode(claims(settings, **{claim: int(time.time()) + 20}), SECRET)
+
+    with pytest.raises(ApiError) as refused:
+        TokenVerifier(settings).verify(token)
+
+    assert refused.value.status == 401
+
+
+def test_a_token_expired_within_the_leeway_is_still_accepted_and_beyond_it_refused():
+    settings = Settings(jwt_secret=SECRET)
+    just_expired = jwt.encode(claims(settings, exp=int(time.time()) - 10), SECRET)
+    long_expired = jwt.encode(claims(settings, exp=int(time.time()) - 120), SECRET)
+
+    assert TokenVerifier(settings).verify(just_expired).user_id == "u1"
+    with pytest.raises(ApiError):
+        TokenVerifier(settings).verify(long_expired)
