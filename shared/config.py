@@ -177,7 +177,7 @@ class Settings:
             raise ConfigError(f"JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes")
         if self.jwt_secret in DEVELOPMENT_JWT_SECRETS and not self.dev_mode:
             raise ConfigError(
-                "JWT_SECRET is a published development secret; set DEV_MODE=true only in development"
+                "JWT_SECRET is a published development secret; only DEV_MODE=true accepts it"
             )
         if self.jwt_leeway_seconds < 0:
             raise ConfigError("JWT_LEEWAY_SECONDS must not be negative")
