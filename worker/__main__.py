@@ -29,7 +29,10 @@ def main() -> None:
         pool_size=settings.worker_concurrency,
     )
     lifecycle = Lifecycle(
-        make_session_factory(engine), settings.lease_seconds, settings.report_retention_hours * 3600
+        make_session_factory(engine),
+        settings.lease_seconds,
+        settings.report_retention_hours * 3600,
+        settings.max_attempts,
     )
     stopping = threading.Event()
     exporter = Exporter(
@@ -39,7 +42,6 @@ def main() -> None:
         stopping,
         settings.progress_interval_seconds,
         formats=formats_for(settings),
-        max_attempts=settings.max_attempts,
         max_export_seconds=settings.max_export_seconds,
     )
     worker = Worker(settings, exporter, stopping)

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from relay.sweeper import Sweeper
 from shared import demo
 from shared.messages import ReportRequested
+from shared.storage import report_object_key
 from tests.conftest import RUN_ID, fresh_database
 from tests.e2e.api_client import Answer
 from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually, fault_stack
@@ -163,7 +164,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     worker = stack.start_worker()
     stack.proxies["s3"].latency = 0.02  # an upload that lasts long enough to be cut short
     report_id = stack.request(parameters=FULL_YEAR, org=BIG_ORG).body["reportId"]
-    key = f"{BIG_ORG}/{report_id}.csv"
+    key = report_object_key(BIG_ORG, report_id, 1, "csv")  # the first attempt's
 
     def first_part_uploaded() -> bool:
         """the first part of the file is in storage"""
@@ -182,8 +183,9 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     stack.wait_terminal([report_id], timeout=60)
     report = stack.report(report_id)
     assert (report.status, report.attempts) == ("Completed", 2)
+    assert report.object_key == report_object_key(BIG_ORG, report_id, 2, "csv")
     expected = big_report_rows(stack)
-    url = stack.storage.presign_download(key, "big.csv", "text/csv", 60)
+    url = stack.storage.presign_download(report.object_key, "big.csv", "text/csv", 60)
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read()
     assert report.row_count == expected == body.count(b"\n") - 1
