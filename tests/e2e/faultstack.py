@@ -164,7 +164,9 @@ class FaultStack:
     def request(
         self, report_type: str = "sessions", parameters: dict | None = None, org: str = "acme"
     ) -> Answer:
-        return self.client(org).request_report(report_type, parameters or SMALL_REPORT)
+        return self.client(org).request_report(
+            report_type, SMALL_REPORT if parameters is None else parameters
+        )
 
     def submit(self, count: int, threads: int = 8, **request: Any) -> list[Answer]:
         """`count` POSTs over HTTP, `threads` at a time, each by a user of its own."""
