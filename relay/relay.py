@@ -46,6 +46,13 @@ class Relay:
             # unpublished, and they are sent again (consumers are idempotent).
             confirmed = self._publisher.publish(messages)
             mark_published(session, confirmed)
+        for message in messages:
+            if message.message_id in confirmed:
+                log.info(
+                    "relay.published report_id=%s message_id=%s",
+                    message.report_id,
+                    message.message_id,
+                )
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
         if self._publisher.unroutable:
@@ -54,7 +61,6 @@ class Relay:
             # gives them a queue before the next pass sends them.
             self._publisher.declare_topology()
             log.warning("relay.topology_declared unroutable=%d", len(self._publisher.unroutable))
-        log.debug("relay.published count=%d", len(confirmed))
         return len(confirmed)
 
     def listen(self) -> None:
