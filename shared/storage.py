@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -134,6 +135,7 @@ class Storage:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.bucket = settings.s3_bucket
+        self.key_prefix = settings.s3_key_prefix
         self._client = self._make_client(settings.s3_endpoint_url)
         # The Host header is signed, so URLs for clients are signed for the public endpoint.
         self._presigner = self._make_client(settings.presign_endpoint_url)
@@ -211,22 +213,36 @@ class Storage:
             raise _translate(exc) from exc
         return keys
 
+    def report_object_key(
+        self, org: str, report_id: uuid.UUID, attempt: int, extension: str
+    ) -> str:
+        """Where a report's file is written: under the key prefix, the one place keys are made.
+
+        `attempt` is the claim's fencing token; it is not part of the key yet, so every
+        attempt of a report writes the same object.
+        """
+        return f"{self.key_prefix}{org}/{report_id}.{extension}"
+
     def incomplete_uploads(self) -> list[dict[str, Any]]:
-        """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""
+        """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor
+        aborted (Key, UploadId, Initiated). Other applications' uploads are never listed."""
         uploads: list[dict[str, Any]] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
-            for page in paginator.paginate(Bucket=self.bucket):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key_prefix):
                 uploads.extend(page.get("Uploads", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
         return uploads
 
-    def abort_upload(self, key: str, upload_id: str) -> None:
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort one upload; False if it was already gone (another sweeper, or its worker)."""
         try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
                 raise _translate(exc) from exc
+            return False
         except botocore.exceptions.BotoCoreError as exc:
             raise _translate(exc) from exc
+        return True

@@ -179,7 +179,9 @@ class Exporter:
                 "invalid_parameters", f"Invalid parameters: {exc.messages}"
             ) from exc
 
-        key = f"{claim.org}/{claim.report_id}.{export_format.extension}"
+        key = self._storage.report_object_key(
+            claim.org, claim.report_id, claim.attempt, export_format.extension
+        )
         file_name = f"{claim.report_type}-{claim.report_id}.{export_format.extension}"
         deadline = time.monotonic() + self._max_export_seconds
         with LeaseKeeper(self._lifecycle, claim, self._progress_interval) as lease:

@@ -163,7 +163,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     worker = stack.start_worker()
     stack.proxies["s3"].latency = 0.02  # an upload that lasts long enough to be cut short
     report_id = stack.request(parameters=FULL_YEAR, org=BIG_ORG).body["reportId"]
-    key = f"{BIG_ORG}/{report_id}.csv"
+    key = stack.storage.report_object_key(BIG_ORG, report_id, 1, "csv")  # the first attempt
 
     def first_part_uploaded() -> bool:
         """the first part of the file is in storage"""
@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     report = stack.report(report_id)
     assert (report.status, report.attempts) == ("Completed", 2)
     expected = big_report_rows(stack)
-    url = stack.storage.presign_download(key, "big.csv", "text/csv", 60)
+    url = stack.storage.presign_download(report.object_key, "big.csv", "text/csv", 60)
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read()
     assert report.row_count == expected == body.count(b"\n") - 1
@@ -390,7 +390,7 @@ def test_two_relays_and_two_workers_account_for_every_one_of_500_requests(make_s
 
 # 10 -----------------------------------------------------------------------------------------
 def test_a_report_whose_message_was_purged_is_re_enqueued_and_completes(make_stack):
-    stack = make_stack(stuck_after_seconds=2, cleanup_interval_seconds=0.5)
+    stack = make_stack(stuck_after_seconds=3, cleanup_interval_seconds=0.5)
     stack.start_api()
     stack.start_relay()
     report_id = stack.request().body["reportId"]
