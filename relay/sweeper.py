@@ -23,10 +23,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay.stuck import StuckReports
+from shared import transitions
 from shared.broker import BrokerUnavailable
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
-from shared.storage import Storage, StorageError, StorageUnavailable
+from shared.storage import KEY_PREFIX, Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ BATCH = 500  # rows per transaction, so no sweep holds locks for long
 # find_expired: Completed reports past their retention, in (expires_at, id) order after a
 # cursor. The cursor walks one sweep past a report whose file could not be deleted, so that
 # report never stands in front of the ones behind it. No lock is taken: the files are
-# deleted after the transaction ends, and MARK_EXPIRED decides who expired a report.
+# deleted after the transaction ends, and transitions.EXPIRE decides who expired a report:
+# it matches only reports still Completed, so when two sweepers delete the same file (the
+# second delete of a missing object is a no-op in S3) exactly one of them counts the report.
 # Served by reports_expiring.
 FIND_EXPIRED = text(
     """
@@ -46,12 +49,6 @@ FIND_EXPIRED = text(
     ORDER BY expires_at, id
     LIMIT :limit
     """
-)
-
-# mark_expired: only reports still Completed, so when two sweepers delete the same file (a
-# second delete of a missing object is a no-op in S3) exactly one of them counts the report.
-MARK_EXPIRED = text(
-    "UPDATE reports SET status = 'Expired' WHERE id = ANY(:ids) AND status = 'Completed'"
 )
 
 # Before the first report: the start of find_expired's cursor.
@@ -177,7 +174,7 @@ class Sweeper:
             refused += len(rows) - len(gone)
             if gone:
                 with translate_errors(), self._sessions() as session, session.begin():
-                    expired += session.execute(MARK_EXPIRED, {"ids": gone}).rowcount
+                    expired += session.execute(transitions.EXPIRE.statement, {"ids": gone}).rowcount
             # Stopping between batches keeps SIGTERM prompt; the rest waits for the next round.
             if len(rows) < self._batch or self._stopping.is_set():
                 break
@@ -215,7 +212,7 @@ class Sweeper:
         cutoff = datetime.now(UTC) - timedelta(hours=self._settings.incomplete_upload_max_age_hours)
         uploads = self._storage.incomplete_uploads()
         aborted = 0
-        for upload in abandoned_uploads(uploads, cutoff, self._storage.key_prefix):
+        for upload in abandoned_uploads(uploads, cutoff, KEY_PREFIX):
             try:
                 if self._storage.abort_upload(upload["Key"], upload["UploadId"]):
                     aborted += 1

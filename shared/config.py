@@ -42,9 +42,6 @@ class Settings:
     aws_secret_access_key: str | None = None
     aws_region: str = "us-east-1"
     multipart_part_bytes: int = 8 * 1024 * 1024
-    # Every object Reportbox writes lives under this prefix, and the sweep aborts abandoned
-    # uploads only there: the bucket may be shared with other applications.
-    s3_key_prefix: str = "reports/"
 
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -91,6 +88,8 @@ class Settings:
     # lease expired this long ago) gets a new message: even a purged queue loses nothing.
     stuck_after_seconds: float = 300.0
     log_level: str = "INFO"
+    # Extra report types: comma-separated modules that each define REPORT_TYPE.
+    report_type_modules: str = ""
 
     def __post_init__(self) -> None:
         if self.jwt_algorithm is None:
@@ -161,18 +160,7 @@ class Settings:
             )
         if self.stuck_after_seconds <= 0:
             raise ConfigError("STUCK_AFTER_SECONDS must be above 0")
-        self._validate_storage()
         self._validate_timing()
-
-    def _validate_storage(self) -> None:
-        prefix = self.s3_key_prefix
-        # Empty, the upload abort would reach every upload in the bucket; without the slash,
-        # "reports" would also match another application's "reports-archive/".
-        if not prefix or not prefix.endswith("/") or prefix.startswith("/"):
-            raise ConfigError(
-                f"S3_KEY_PREFIX must be a folder such as 'reports/' (not empty, ending in '/', "
-                f"not starting with it), got {prefix!r}"
-            )
 
     def _validate_timing(self) -> None:
         """Refuse settings that contradict each other: each pair below cannot both hold."""
@@ -271,7 +259,6 @@ ENVIRONMENT: dict[str, str] = {
     "aws_access_key_id": "AWS_ACCESS_KEY_ID",
     "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
     "aws_region": "AWS_REGION",
-    "s3_key_prefix": "S3_KEY_PREFIX",
     "jwt_secret": "JWT_SECRET",
     "jwt_public_key": "JWT_PUBLIC_KEY",
     "jwt_algorithm": "JWT_ALGORITHM",
@@ -304,4 +291,5 @@ ENVIRONMENT: dict[str, str] = {
     "max_export_seconds": "WORKER_MAX_EXPORT_SECONDS",
     "shutdown_grace_seconds": "WORKER_SHUTDOWN_GRACE_SECONDS",
     "stuck_after_seconds": "STUCK_AFTER_SECONDS",
+    "report_type_modules": "REPORT_TYPE_MODULES",
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -48,6 +47,18 @@ def _answer_field(answer: dict[str, Any], name: str) -> str:
     if not value:
         raise StorageUnavailable(f"S3 answered without {name}: the response was cut short")
     return value
+
+
+# Every object Reportbox writes lives under this prefix, and the sweep lists and aborts
+# uploads only there: the bucket may be shared with other applications. A constant, not a
+# setting: changed on a running deployment, the sweep would no longer see the uploads left
+# under the old prefix.
+KEY_PREFIX = "reports/"
+
+
+def report_object_key(org: str, report_id: object, attempt: int, extension: str) -> str:
+    """Where one attempt of a report stores its file: each attempt has a key of its own."""
+    return f"{KEY_PREFIX}{org}/{report_id}/{attempt}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -135,7 +146,6 @@ class Storage:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.bucket = settings.s3_bucket
-        self.key_prefix = settings.s3_key_prefix
         self._client = self._make_client(settings.s3_endpoint_url)
         # The Host header is signed, so URLs for clients are signed for the public endpoint.
         self._presigner = self._make_client(settings.presign_endpoint_url)
@@ -213,23 +223,13 @@ class Storage:
             raise _translate(exc) from exc
         return keys
 
-    def report_object_key(
-        self, org: str, report_id: uuid.UUID, attempt: int, extension: str
-    ) -> str:
-        """Where a report's file is written: under the key prefix, the one place keys are made.
-
-        `attempt` is the claim's fencing token; it is not part of the key yet, so every
-        attempt of a report writes the same object.
-        """
-        return f"{self.key_prefix}{org}/{report_id}.{extension}"
-
     def incomplete_uploads(self) -> list[dict[str, Any]]:
         """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor
         aborted (Key, UploadId, Initiated). Other applications' uploads are never listed."""
         uploads: list[dict[str, Any]] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key_prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=KEY_PREFIX):
                 uploads.extend(page.get("Uploads", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc

@@ -21,6 +21,8 @@ class Query:
 
     sql: str
     params: Mapping[str, Any]
+    # The session's time zone while the query runs: it renders timestamps in it.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)

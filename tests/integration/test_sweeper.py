@@ -14,12 +14,12 @@ from relay.stuck import StuckReports
 from relay.sweeper import Sweeper
 from shared.db import make_engine, make_session_factory
 from shared.models import Report
-from shared.storage import Storage
+from shared.storage import KEY_PREFIX, Storage, report_object_key
 from tests.faultproxy import fault_proxy
 from tests.services import free_port, s3_client
 
 # A key S3 refuses to delete: far over its 1024-byte limit (moto answers 414, S3 400).
-UNDELETABLE_KEY = "reports/acme/" + "x" * 70_000 + ".csv"
+UNDELETABLE_KEY = f"{KEY_PREFIX}acme/" + "x" * 70_000 + ".csv"
 
 
 def status_of(sessions, report_id: uuid.UUID) -> str:
@@ -81,8 +81,7 @@ def sweep_backlog_cleared(settings, sessions):
 def test_a_failing_expire_step_does_not_stop_the_outbox_trim_or_the_stuck_check(
     settings, sessions, make_report, sweep_backlog_cleared
 ):
-    storage = Storage(settings)
-    key = storage.report_object_key("acme", uuid.uuid4(), 1, "csv")
+    key = report_object_key("acme", uuid.uuid4(), 1, "csv")
     report_id = expired_report(sessions, make_report, key, expired_ago_seconds=60)
     published_long_ago(sessions, report_id)
     # Nothing listens on this port: every S3 call is refused.
@@ -105,7 +104,7 @@ def test_a_report_whose_file_cannot_be_deleted_does_not_block_the_ones_behind_it
     storage = Storage(settings)
     # The undeletable one expired first, so it comes first in every batch and every round.
     stuck = expired_report(sessions, make_report, UNDELETABLE_KEY, expired_ago_seconds=3 * 3600)
-    keys = [storage.report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(3)]
+    keys = [report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(3)]
     for key in keys:
         put_object(storage, key)
     behind = [
@@ -132,7 +131,7 @@ def test_the_sweep_holds_no_transaction_open_while_s3_answers(
     engine = make_engine(short_idle)
     endpoint = urlsplit(settings.s3_endpoint_url)
     storage = Storage(settings)
-    keys = [storage.report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(2)]
+    keys = [report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(2)]
     for key in keys:
         put_object(storage, key)
     report_ids = [
@@ -181,7 +180,7 @@ def test_the_stuck_check_holds_no_transaction_open_while_the_broker_answers(
 
 def test_the_upload_abort_touches_only_reportbox_s_key_prefix(settings, sessions):
     storage = Storage(settings)
-    ours = storage.start_upload(storage.report_object_key("acme", uuid.uuid4(), 1, "csv"), "x")
+    ours = storage.start_upload(report_object_key("acme", uuid.uuid4(), 1, "csv"), "x")
     client = s3_client(settings)
     # Another application's uploads in the same bucket, one under a look-alike prefix.
     theirs = {

@@ -103,9 +103,6 @@ def test_settings_that_contradict_each_other_are_refused_at_start(refused, accep
     [
         {"PROGRESS_INTERVAL_SECONDS": "0"},
         {"CLEANUP_INTERVAL_SECONDS": "0"},
-        # Each of these would let the upload abort reach beyond Reportbox's own objects.
-        {"S3_KEY_PREFIX": "reports"},
-        {"S3_KEY_PREFIX": "/reports/"},
     ],
 )
 def test_a_value_the_sweep_or_the_lease_cannot_work_with_is_refused(environ):

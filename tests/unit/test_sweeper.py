@@ -1,12 +1,13 @@
 from datetime import UTC, datetime, timedelta
 
 from relay.sweeper import abandoned_uploads
+from shared.storage import KEY_PREFIX
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-PREFIX = "reports/"
+PREFIX = KEY_PREFIX
 
 
-def upload(age: timedelta, key: str = "reports/acme/r.csv") -> dict:
+def upload(age: timedelta, key: str = f"{KEY_PREFIX}acme/r/1.csv") -> dict:
     return {"Key": key, "UploadId": f"{key} {age}", "Initiated": NOW - age}
 
 
