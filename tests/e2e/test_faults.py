@@ -411,7 +411,8 @@ def test_two_relays_and_two_workers_account_for_every_one_of_500_requests(make_s
 
 # 10 -----------------------------------------------------------------------------------------
 def test_a_report_whose_message_was_purged_is_re_enqueued_and_completes(make_stack):
-    stack = make_stack(stuck_after_seconds=2, cleanup_interval_seconds=0.5)
+    # Above the fault stack's 2 s backoff cap: the settings refuse anything shorter.
+    stack = make_stack(stuck_after_seconds=3, cleanup_interval_seconds=0.5)
     stack.start_api()
     stack.start_relay()
     report_id = stack.request().body["reportId"]
