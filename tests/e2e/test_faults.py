@@ -96,6 +96,10 @@ def test_every_post_is_accepted_while_the_broker_is_cut_and_all_complete_after(m
     stack.start_api()
     stack.start_relay()
     stack.start_worker()
+    # Both up before the cut: a relay still starting on a loaded machine would first reach
+    # the broker after the restore, and never meet the cut this test is about.
+    eventually(lambda: "relay.started" in stack.log_text("relay"), timeout=60)
+    eventually(lambda: stack.consumers() == 1, timeout=60)
     stack.proxies["rabbitmq"].cut()
 
     answers = stack.submit(200)  # real HTTP POSTs
