@@ -1,13 +1,14 @@
 """make bench: Reportbox's quality bars (DESIGN.md section 7), each next to its own reference.
 
-Every number is compared with a limit measured in the same run on the same machine, so
-the ratios mean something on any machine. Prints a table, writes .run/bench.json, and
-exits non-zero only when something broke, never because a number is slow.
+Every number is compared with an independent limit measured in the same run on the same
+machine (a bare Flask view, raw pika, psql's \\copy), A and B alternating, so the ratios
+mean something on any machine. Every process involved has its CPU share measured. Prints
+a table, writes .run/bench.json and .run/bench.md, and exits non-zero only when something
+broke, never because a number is slow. BENCH_QUICK=1 makes every count small.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -17,27 +18,34 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.config import Settings
-from tests.perf import export_throughput, notify_latency, post_latency, relay_throughput
+from tests.perf import (
+    export_throughput,
+    notify_latency,
+    open_loop,
+    post_throughput,
+    relay_drain,
+    servers,
+)
+from tests.perf.rounds import ROUNDS
 from tests.perf.stack import ROOT, SESSIONS, bench_settings
-from tests.perf.table import Line, render
-from tests.processes import start_api, wait_until_ready
-from tests.services import free_port
+from tests.perf.table import Line, render, render_markdown
+from tests.perf.wrk import require_wrk
 
-API_WORKERS = 4
 OUTPUT = ROOT / ".run" / "bench.json"
+MARKDOWN = ROOT / ".run" / "bench.md"
 
 # (key in bench.json, heading, module): in the order of DESIGN.md's bars.
 STEPS = (
-    ("post_latency", "1. POST latency, 32 concurrent clients", post_latency),
-    ("export_throughput", "2. Worker CSV export (fresh process per export)", export_throughput),
-    ("relay_throughput", "3. Relay throughput", relay_throughput),
-    ("notify_latency", "4. NOTIFY wake-up (relay polls every 5 s)", notify_latency),
+    ("post_throughput", "1. POST throughput, closed loop (wrk)", post_throughput),
+    ("open_loop", "2. POST latency, open loop", open_loop),
+    ("notify_latency", "3. NOTIFY wake-up (relay polls every 5 s)", notify_latency),
+    ("relay_drain", "4. Relay drain", relay_drain),
+    ("export_throughput", "5. Worker CSV export (fresh process per export)", export_throughput),
 )
 
 log = logging.getLogger("bench")
@@ -60,40 +68,30 @@ class Bench:
         log.info("%s took %.1f s", key, time.perf_counter() - started)
 
 
-@contextlib.contextmanager
-def running_api(settings: Settings, bench: Bench) -> Iterator[int]:
-    """gunicorn serving the app on a free port; stopped by PID, and it must exit cleanly."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="reportbox-bench-") as log_dir:
-        api = start_api(settings, port, Path(log_dir), workers=API_WORKERS)
-        try:
-            wait_until_ready(f"http://127.0.0.1:{port}", api)
-            yield port
-        finally:
-            code = api.stop()
-            if code != 0:
-                bench.errors["api"] = f"gunicorn exited with {code}:\n{api.log()[-3000:]}"
-
-
 def measure_all(bench: Bench) -> None:
     log.info("creating the bench database with %s sessions", f"{SESSIONS:,}")
-    with bench_settings() as settings:
-        # Steps 1 and 4 share one gunicorn; it is stopped before the CPU-heavy steps.
-        with running_api(settings, bench) as port:
-            bench.step("post_latency", post_latency.measure, settings, port)
-            bench.step("notify_latency", notify_latency.measure, settings, port)
-        bench.step("relay_throughput", relay_throughput.measure, settings)
+    with (
+        bench_settings() as settings,
+        tempfile.TemporaryDirectory(prefix="reportbox-bench-") as work,
+    ):
+        work_dir = Path(work)
+        # The HTTP steps share two gunicorns; they are stopped before the CPU-heavy steps.
+        with servers.both(settings, work_dir) as (api, bare):
+            bench.step("post_throughput", post_throughput.measure, settings, api, bare, work_dir)
+            bench.step("open_loop", open_loop.measure, settings, api, work_dir)
+            bench.step("notify_latency", notify_latency.measure, settings, api.port)
+        bench.step("relay_drain", relay_drain.measure, settings, work_dir)
         bench.step("export_throughput", export_throughput.measure, settings)
 
 
-def table(bench: Bench) -> str:
+def sections(bench: Bench) -> list[tuple[str, list[Line]]]:
     sections: list[tuple[str, list[Line]]] = []
     for key, heading, module in STEPS:
         if key in bench.results:
             sections.append((heading, module.lines(bench.results[key])))
         else:
             sections.append((heading, [Line("FAILED", "see the error below")]))
-    return render(sections)
+    return sections
 
 
 def git_commit() -> str | None:
@@ -132,6 +130,7 @@ def main() -> int:
     for name in ("bench", "shared.demo", "tests.perf"):
         logging.getLogger(name).setLevel(logging.INFO)
     stop_on_sigterm()
+    require_wrk()
     bench = Bench()
     started_at, load = datetime.now(UTC), os.getloadavg()
     started = time.perf_counter()
@@ -140,13 +139,14 @@ def main() -> int:
     write_json(bench, started_at, seconds, load)
 
     print()
-    print(table(bench))
-    print(
-        f"\n{os.cpu_count()} CPUs, load average {load[0]:.2f} at start, {seconds:.0f} s in all. "
-        "The 32 client threads share the CPUs with gunicorn, PostgreSQL and RabbitMQ,\n"
-        "so step 1 measures the whole machine under load, not the server alone. "
-        f"Numbers: {OUTPUT.relative_to(ROOT)}"
+    print(render(sections(bench)))
+    footer = (
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at start, {seconds:.0f} s in all; "
+        f"medians of {ROUNDS} alternating rounds (min-max in brackets). CPU shares in cores: "
+        "postgres and rabbitmq count every process of the shared servers."
     )
+    MARKDOWN.write_text(render_markdown(sections(bench)) + "\n\n" + footer + "\n")
+    print(f"\n{footer}\nNumbers: {OUTPUT.relative_to(ROOT)}, table: {MARKDOWN.relative_to(ROOT)}")
     for key, error in bench.errors.items():
         print(f"\n{key} FAILED:\n{error}", file=sys.stderr)
     return 1 if bench.errors else 0

@@ -20,8 +20,7 @@ from relay.relay import Relay
 from shared.broker import declare_topology
 from shared.config import Settings
 from shared.db import OUTBOX_CHANNEL, libpq_url, make_engine, make_session_factory
-from tests.perf.post_latency import BODY, PATH, headers
-from tests.perf.stack import execute, purge_work_queue
+from tests.perf.stack import execute, make_token, purge_work_queue
 from tests.perf.table import Line, ratio
 
 POLL_SECONDS = 5.0
@@ -91,9 +90,16 @@ class QueueWatcher:
         self._connection.close()
 
 
+PATH = "/api/v1/reports/sessions"
+BODY = {"format": "csv", "parameters": {"fromDate": "2026-01-01", "toDate": "2026-01-31"}}
+
+
 def post_report(connection: http.client.HTTPConnection, settings: Settings) -> str:
-    # A new user each time, as in post_latency: no worker runs, so reports stay Pending.
-    connection.request("POST", PATH, json.dumps(BODY), headers(settings))
+    # A new user each time: no worker runs, so reports stay Pending, and one user would meet
+    # the refusal of an identical active request (409).
+    token = make_token(settings)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection.request("POST", PATH, json.dumps(BODY), headers)
     response = connection.getresponse()
     payload = response.read()
     if response.status != 202:

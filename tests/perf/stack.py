@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import time
 import uuid
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 ORG = "bench"
-SESSIONS = 1_000_000
+SESSIONS = 100_000 if os.environ.get("BENCH_QUICK") == "1" else 1_000_000
 ALBUMS = 400
 RUN_ID = uuid.uuid4().hex[:10]
 

@@ -1,10 +1,13 @@
-"""The printed table: one line per number, next to the reference measured in the same run."""
+"""The printed table and its Markdown twin: one line per number, next to its reference.
+
+A line that carries a bar says whether it was met; the other lines give its detail.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-HEADINGS = ("measurement", "result", "reference (same run)", "ratio")
+HEADINGS = ("measurement", "result", "reference (same run)", "ratio", "bar", "goal")
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,8 @@ class Line:
     result: str
     reference: str = ""
     ratio: str = ""
+    verdict: str = ""  # "met", "missed", or "" for a line that only reports
+    goal: str = ""
 
 
 def ratio(value: float, reference: float, better: str) -> str:
@@ -22,6 +27,10 @@ def ratio(value: float, reference: float, better: str) -> str:
     quotient = value / reference
     shown = f"{quotient:.2f}" if quotient >= 0.1 else f"{quotient:.1g}"  # 0.0009, not 0.00
     return f"{shown} ({better} is better)"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 def render(sections: list[tuple[str, list[Line]]]) -> str:
@@ -39,8 +48,29 @@ def render(sections: list[tuple[str, list[Line]]]) -> str:
     return "\n".join(out)
 
 
-def _cells(line: Line) -> tuple[str, str, str, str]:
-    return ("  " + line.measurement, line.result, line.reference, line.ratio)
+def render_markdown(sections: list[tuple[str, list[Line]]]) -> str:
+    out = ["| " + " | ".join(HEADINGS) + " |", "|" + "---|" * len(HEADINGS)]
+    for title, lines in sections:
+        out.append(f"| **{_escape(title)}** |" + " |" * (len(HEADINGS) - 1))
+        for line in lines:
+            cells = (line.measurement, line.result, line.reference, line.ratio, line.verdict)
+            out.append("| " + " | ".join(_escape(cell) for cell in (*cells, line.goal)) + " |")
+    return "\n".join(out)
+
+
+def _escape(cell: str) -> str:
+    return cell.replace("|", "\\|")
+
+
+def _cells(line: Line) -> tuple[str, ...]:
+    return (
+        "  " + line.measurement,
+        line.result,
+        line.reference,
+        line.ratio,
+        line.verdict,
+        line.goal,
+    )
 
 
 def _row(cells: tuple[str, ...], widths: list[int]) -> str:
