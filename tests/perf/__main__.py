@@ -29,7 +29,9 @@ from tests.perf import (
     open_loop,
     post_throughput,
     relay_drain,
+    relay_lag,
     servers,
+    small_drain,
 )
 from tests.perf.rounds import ROUNDS
 from tests.perf.stack import ROOT, SESSIONS, bench_settings
@@ -44,8 +46,10 @@ STEPS = (
     ("post_throughput", "1. POST throughput, closed loop (wrk)", post_throughput),
     ("open_loop", "2. POST latency, open loop", open_loop),
     ("notify_latency", "3. NOTIFY wake-up (relay polls every 5 s)", notify_latency),
-    ("relay_drain", "4. Relay drain", relay_drain),
-    ("export_throughput", "5. Worker CSV export (fresh process per export)", export_throughput),
+    ("relay_lag", "4. Relay lag at 200 req/s", relay_lag),
+    ("relay_drain", "5. Relay drain", relay_drain),
+    ("export_throughput", "6. Worker CSV export (fresh process per export)", export_throughput),
+    ("small_drain", "7. Small reports drain, scale-out", small_drain),
 )
 
 log = logging.getLogger("bench")
@@ -80,8 +84,10 @@ def measure_all(bench: Bench) -> None:
             bench.step("post_throughput", post_throughput.measure, settings, api, bare, work_dir)
             bench.step("open_loop", open_loop.measure, settings, api, work_dir)
             bench.step("notify_latency", notify_latency.measure, settings, api.port)
+            bench.step("relay_lag", relay_lag.measure, settings, api, work_dir)
         bench.step("relay_drain", relay_drain.measure, settings, work_dir)
         bench.step("export_throughput", export_throughput.measure, settings)
+        bench.step("small_drain", small_drain.measure, settings, work_dir)
 
 
 def sections(bench: Bench) -> list[tuple[str, list[Line]]]:

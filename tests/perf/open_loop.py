@@ -102,22 +102,32 @@ async def generate(port: int, tokens: list[str], rate: int, seconds: float) -> d
     }
 
 
-def measure(settings: Settings, api: Server, work_dir: Path) -> dict[str, Any]:
+def run_generator(
+    settings: Settings, api: Server, work_dir: Path, seconds: float, others: dict[str, Any]
+) -> dict[str, Any]:
+    """The generator at RATE against the API for `seconds`; its result and every CPU share."""
     tokens = write_tokens(settings, work_dir / "open-loop-tokens.txt", USERS)
     execute(settings, "TRUNCATE reports, outbox")
-
     argv = [sys.executable, "-m", "tests.perf.open_loop", str(api.port), str(tokens)]
     generator = subprocess.Popen(
-        [*argv, str(RATE), str(SECONDS)], stdout=subprocess.PIPE, text=True
+        [*argv, str(RATE), str(seconds)], stdout=subprocess.PIPE, text=True
     )
-    with CpuShares(
-        {"api": lambda: pids_of(api.process.pid), "generator": lambda: pids_of(generator.pid)}
-    ) as cpu:
-        out, _ = generator.communicate(timeout=SECONDS + 120)
-    execute(settings, "TRUNCATE reports, outbox")
+    groups = {
+        "api": lambda: pids_of(api.process.pid),
+        "generator": lambda: pids_of(generator.pid),
+        **others,
+    }
+    with CpuShares(groups) as cpu:
+        out, _ = generator.communicate(timeout=seconds + 120)
     if generator.returncode != 0:
         raise RuntimeError(f"the open-loop generator exited with {generator.returncode}")
     return {**json.loads(out.splitlines()[-1]), "cpu": cpu.shares()}
+
+
+def measure(settings: Settings, api: Server, work_dir: Path) -> dict[str, Any]:
+    result = run_generator(settings, api, work_dir, SECONDS, {})
+    execute(settings, "TRUNCATE reports, outbox")
+    return result
 
 
 def lines(data: dict[str, Any]) -> list[Line]:

@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from shared import demo
+from shared.broker import declare_topology
 from shared.config import Settings
 from shared.db import libpq_url
 from shared.storage import Storage
@@ -81,6 +82,12 @@ def bench_settings() -> Iterator[Settings]:
         )
         # The bucket lives in moto's memory and goes away with the moto process.
         Storage(settings).ensure_bucket()
+        # Declared here, once, so every step may purge or count the queues from the start.
+        connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+        try:
+            declare_topology(connection.channel(), settings)
+        finally:
+            connection.close()
         try:
             yield settings
         finally:
