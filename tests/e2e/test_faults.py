@@ -94,8 +94,11 @@ def wait_until_exporting(stack: FaultStack, report_id: str) -> None:
 def test_every_post_is_accepted_while_the_broker_is_cut_and_all_complete_after(make_stack):
     stack = make_stack()
     stack.start_api()
-    stack.start_relay()
+    relay = stack.start_relay()
     stack.start_worker()
+    # Started, the relay connects to the broker at once: it meets the cut, however slowly
+    # a loaded machine started it (it could otherwise start only after the restore).
+    eventually(lambda: "relay.started" in relay.log(), timeout=60)
     stack.proxies["rabbitmq"].cut()
 
     answers = stack.submit(200)  # real HTTP POSTs
