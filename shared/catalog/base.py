@@ -29,7 +29,7 @@ class Query:
 
     sql: str
     params: Mapping[str, Any]
-    # The export session's time zone: timestamps are rendered in it, with their offset.
+    # The session's time zone while the query runs: it renders timestamps in it.
     timezone: str = "UTC"
     # For formats that print a cover (PDF): the report's title and its parameters as shown.
     title: str = ""
