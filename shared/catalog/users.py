@@ -40,7 +40,9 @@ def build_query(org: str, parameters: Parameters) -> Query:
     if parameters.get("created_from"):
         where.add("u.created_at >= %(start)s", start=start_of_day(parameters["created_from"], zone))
     if parameters.get("created_to"):
-        where.add("u.created_at < %(end)s", end=end_of_day_exclusive(parameters["created_to"], zone))
+        where.add(
+            "u.created_at < %(end)s", end=end_of_day_exclusive(parameters["created_to"], zone)
+        )
     where.add_if(parameters.get("country"), "u.country = %(country)s", "country")
     where.add_if(parameters.get("plan"), "u.plan = %(plan)s", "plan")
     sql = f"""

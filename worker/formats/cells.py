@@ -68,14 +68,15 @@ def rfc3339(column: Column, timezone: str) -> sql.Composable:
     """The column as RFC 3339 text when it is a timestamp; otherwise None is not returned:
     callers check the type first (see timestamp_or_none)."""
     whole = 'YYYY-MM-DD"T"HH24:MI:SS'
+    offset = ""  # a timestamp without time zone has no offset to show
     if column.type_oid == TIMESTAMPTZ:
         offset = '"Z"' if timezone == "UTC" else "TZH:TZM"
-    else:
-        offset = ""  # a timestamp without time zone has no offset to show
     return sql.SQL(
         "CASE WHEN date_trunc('second', {c}) = {c} THEN to_char({c}, {whole})"
         " ELSE to_char({c}, {fraction}) END"
-    ).format(c=column.ref, whole=_literal(whole + offset), fraction=_literal(whole + ".US" + offset))
+    ).format(
+        c=column.ref, whole=_literal(whole + offset), fraction=_literal(whole + ".US" + offset)
+    )
 
 
 def is_timestamp(column: Column) -> bool:

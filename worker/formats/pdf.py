@@ -62,7 +62,8 @@ FONT_CANDIDATES = (
 REGULAR, BOLD = "ReportboxSans", "ReportboxSans-Bold"
 
 ROWS = sql.SQL(
-    "SELECT count(*) OVER () AS total, {cells} FROM (SELECT * FROM ({query}\n) AS q LIMIT {limit}) AS q"
+    "SELECT count(*) OVER () AS total, {cells}"
+    " FROM (SELECT * FROM ({query}\n) AS q LIMIT {limit}) AS q"
 )
 
 

@@ -35,4 +35,6 @@ def sampled_widths(
         query.params,
     )
     values = cursor.fetchone() or [0] * len(columns)
-    return [max(len(column.name), int(value)) for column, value in zip(columns, values, strict=True)]
+    return [
+        max(len(column.name), int(value)) for column, value in zip(columns, values, strict=True)
+    ]

@@ -210,8 +210,13 @@ def workbook_rels(sheets: int) -> str:
         f"Target={quoteattr(f'worksheets/sheet{n}.xml')}/>"
         for n in range(1, sheets + 1)
     )
-    styles = f'<Relationship Id="rId{sheets + 1}" Type="{RELATIONSHIPS}/styles" Target="styles.xml"/>'
-    return f'{XML_DECLARATION}<Relationships xmlns="{PACKAGE_RELATIONSHIPS}">{entries}{styles}</Relationships>\n'
+    styles = (
+        f'<Relationship Id="rId{sheets + 1}" Type="{RELATIONSHIPS}/styles" Target="styles.xml"/>'
+    )
+    return (
+        f'{XML_DECLARATION}<Relationships xmlns="{PACKAGE_RELATIONSHIPS}">'
+        f"{entries}{styles}</Relationships>\n"
+    )
 
 
 def content_types(sheets: int) -> str:
@@ -245,9 +250,7 @@ class XlsxFormat:
 
     def stream(self, cursor: psycopg.Cursor, query: Query, counter: RowCounter) -> Iterator[bytes]:
         columns = cells.describe(cursor, query)
-        widths = [
-            min(width + 2, MAX_WIDTH) for width in sampled_widths(cursor, query, columns)
-        ]
+        widths = [min(width + 2, MAX_WIDTH) for width in sampled_widths(cursor, query, columns)]
         head = sheet_head(columns, widths)
         statement = rows_statement(query, columns, self.rows_per_sheet)
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
