@@ -59,23 +59,22 @@ def projected(query: Query, columns: Sequence[Column], render: Render) -> sql.Co
     )
 
 
-def _literal(text: str) -> sql.Composable:
-    # Format strings are ours, never the client's: a plain literal is safe and plannable.
-    return sql.Literal(text)
-
-
 def rfc3339(column: Column, timezone: str) -> sql.Composable:
-    """The column as RFC 3339 text when it is a timestamp; otherwise None is not returned:
-    callers check the type first (see timestamp_or_none)."""
-    whole = 'YYYY-MM-DD"T"HH24:MI:SS'
-    offset = ""  # a timestamp without time zone has no offset to show
-    if column.type_oid == TIMESTAMPTZ:
-        offset = '"Z"' if timezone == "UTC" else "TZH:TZM"
-    return sql.SQL(
-        "CASE WHEN date_trunc('second', {c}) = {c} THEN to_char({c}, {whole})"
-        " ELSE to_char({c}, {fraction}) END"
-    ).format(
-        c=column.ref, whole=_literal(whole + offset), fraction=_literal(whole + ".US" + offset)
+    """A timestamp column as RFC 3339 text (NULL stays NULL).
+
+    PostgreSQL's own text output of a timestamp (DateStyle ISO, the default) is RFC 3339
+    but for the space before the time and the offset: it shows fractions of a second only
+    when there are some. Replacing the space is several times cheaper than to_char().
+    """
+    if column.type_oid != TIMESTAMPTZ:
+        return sql.SQL("replace({}::text, ' ', 'T')").format(column.ref)  # no offset to show
+    if timezone == "UTC":
+        return sql.SQL("replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'").format(
+            column.ref
+        )
+    # The wall-clock time in the session's zone, then its offset there as +01:00.
+    return sql.SQL("replace({c}::timestamp::text, ' ', 'T') || to_char({c}, 'TZH:TZM')").format(
+        c=column.ref
     )
 
 
