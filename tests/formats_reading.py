@@ -7,7 +7,10 @@ import gzip
 import io
 import json
 import re
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 from openpyxl.utils.escape import unescape
@@ -84,3 +87,75 @@ def _index_of(lines: list[str], header: list[str]) -> int | None:
         if lines[i : i + len(header)] == header:
             return i
     return None
+
+
+# ------------------------------------------- what the source query's values look like in each
+
+
+def source_rows(cursor, query) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The report query's own header and rows, as psycopg returns them (its session's zone
+    must be the query's)."""
+    cursor.execute(query.sql, query.params)
+    return [column.name for column in cursor.description], cursor.fetchall()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _rfc3339(value: datetime, timezone: str) -> str:
+    shown = value.astimezone(ZoneInfo(timezone)).isoformat()
+    return shown[:-6] + "Z" if timezone == "UTC" and shown.endswith("+00:00") else shown
+
+
+def shown_as(format_name: str, value: Any, timezone: str) -> Any:
+    """value as format_name's reader gives it back, worked out independently of the writers."""
+    if isinstance(value, datetime):
+        if format_name == "xlsx":
+            return value.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+        return _rfc3339(value, timezone)
+    if isinstance(value, bool):
+        return {"csv": "t" if value else "f", "pdf": "true" if value else "false"}.get(
+            format_name.removesuffix(".gz"), value
+        )
+    if isinstance(value, int | Decimal):
+        return str(value) if format_name in ("csv", "csv.gz", "pdf") else value
+    if value is None:
+        return "" if format_name in ("csv", "csv.gz", "pdf") else None
+    if format_name in ("csv", "csv.gz") and str(value).startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def assert_same_rows(format_name: str, body: bytes, query, header, rows) -> None:
+    """The file holds exactly the query's rows and values, in order."""
+    expected = [[shown_as(format_name, v, query.timezone) for v in row] for row in rows]
+    if format_name == "pdf":
+        got = pdf_cells(body, header)
+        assert len(got) == len(expected)
+        for cells, wanted in zip(got, expected, strict=True):
+            for cell, value in zip(cells, wanted, strict=True):
+                shown = " ".join(str(value).split("\n"))
+                if cell.endswith("\u2026"):  # cut to the column's width
+                    assert shown.startswith(cell[:-1]), (cell, shown)
+                else:
+                    assert cell == shown, (cells, wanted)
+        return
+    got_header, got = read_rows(format_name, body)
+    if format_name not in ("jsonl", "json") or got:
+        assert got_header == header
+    assert len(got) == len(expected)
+    for cells, wanted in zip(got, expected, strict=True):
+        if format_name == "xlsx":
+            assert all(_close(c, w) for c, w in zip(cells, wanted, strict=True)), (cells, wanted)
+        elif format_name == "json" or format_name == "jsonl":
+            assert cells == [float(w) if isinstance(w, Decimal) else w for w in wanted]
+        else:
+            assert cells == wanted
+
+
+def _close(cell: Any, wanted: Any) -> bool:
+    if isinstance(wanted, datetime):  # Excel keeps a date as a float number of days
+        return isinstance(cell, datetime) and abs((cell - wanted).total_seconds()) < 0.001
+    if isinstance(wanted, Decimal):
+        return cell == float(wanted)
+    return cell == wanted
