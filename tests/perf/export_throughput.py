@@ -122,10 +122,12 @@ def psql_copy_command(settings: Settings, case: Case) -> list[str]:
     ]
 
 
-def run(env: dict[str, str], command: list[str]) -> subprocess.CompletedProcess[str]:
+def run(
+    env: dict[str, str], command: list[str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     # PGTZ: the worker sets its session to UTC; psql should format timestamps the same way.
     answer = subprocess.run(
-        command, cwd=ROOT, env={**env, "PGTZ": "UTC"}, capture_output=True, text=True, timeout=300
+        command, cwd=ROOT, env={**env, "PGTZ": "UTC"}, capture_output=True, text=True, timeout=timeout
     )
     if answer.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({answer.returncode}):\n{answer.stderr[-2000:]}")
