@@ -127,7 +127,12 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     # PGTZ: the worker sets its session to UTC; psql should format timestamps the same way.
     answer = subprocess.run(
-        command, cwd=ROOT, env={**env, "PGTZ": "UTC"}, capture_output=True, text=True, timeout=timeout
+        command,
+        cwd=ROOT,
+        env={**env, "PGTZ": "UTC"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if answer.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({answer.returncode}):\n{answer.stderr[-2000:]}")

@@ -69,9 +69,7 @@ def rfc3339(column: Column, timezone: str) -> sql.Composable:
     if column.type_oid != TIMESTAMPTZ:
         return sql.SQL("replace({}::text, ' ', 'T')").format(column.ref)  # no offset to show
     if timezone == "UTC":
-        return sql.SQL("replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'").format(
-            column.ref
-        )
+        return sql.SQL("replace(({} AT TIME ZONE 'UTC')::text, ' ', 'T') || 'Z'").format(column.ref)
     # The wall-clock time in the session's zone, then its offset there as +01:00.
     return sql.SQL("replace({c}::timestamp::text, ' ', 'T') || to_char({c}, 'TZH:TZM')").format(
         c=column.ref
