@@ -53,8 +53,8 @@ def standard_schema(own: type[InputSchema], column_names: Sequence[str]) -> type
         load_default=DEFAULT_TIMEZONE,
         validate=[validate.Length(min=1, max=64), _known_timezone],
         metadata={
-            "description": "IANA time zone: dates are days in it, timestamps are shown in it.",
-            "examples": ["UTC", "Europe/Berlin"],
+            "description": "An IANA time zone name such as Europe/Berlin: dates are days in "
+            "it, timestamps are shown in it."
         },
     )
     return type(own.__name__, (own,), {"columns": columns, "timezone": timezone})
