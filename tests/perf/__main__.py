@@ -25,6 +25,7 @@ from typing import Any
 
 from tests.perf import (
     export_throughput,
+    format_throughput,
     notify_latency,
     open_loop,
     post_throughput,
@@ -50,6 +51,7 @@ STEPS = (
     ("relay_drain", "5. Relay drain", relay_drain),
     ("export_throughput", "6. Worker CSV export (fresh process per export)", export_throughput),
     ("small_drain", "7. Small reports drain, scale-out", small_drain),
+    ("format_throughput", "8. Every format (fresh process per export)", format_throughput),
 )
 
 log = logging.getLogger("bench")
@@ -87,6 +89,7 @@ def measure_all(bench: Bench) -> None:
             bench.step("relay_lag", relay_lag.measure, settings, api, work_dir)
         bench.step("relay_drain", relay_drain.measure, settings, work_dir)
         bench.step("export_throughput", export_throughput.measure, settings)
+        bench.step("format_throughput", format_throughput.measure, settings)
         bench.step("small_drain", small_drain.measure, settings, work_dir)
 
 
