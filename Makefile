@@ -32,7 +32,11 @@ integration: install
 e2e: install
 	$(BIN)/pytest tests/e2e
 
+# wrk is Debian's package (apt-get install -y wrk); pandas is the bench extra.
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk; } || \
+		{ echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m tests.perf
 
 # A longer run of the two-relays-two-workers scenario with random kills and service cuts.

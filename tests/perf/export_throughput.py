@@ -24,8 +24,9 @@ from api.reports import admission, service
 from shared.catalog import get_report_type
 from shared.config import Settings
 from shared.db import libpq_url, make_engine
+from tests.perf.rounds import alternate, median_ratio, summarise
 from tests.perf.stack import ORG, ROOT
-from tests.perf.table import Line, ratio
+from tests.perf.table import Line, ratio, verdict
 from tests.processes import process_env
 
 REPORT_TYPE = "sessions"
@@ -53,43 +54,75 @@ BASELINE = "from tests.perf.export_once import peak_rss_kb; print(peak_rss_kb())
 
 def measure(settings: Settings) -> dict[str, Any]:
     env = process_env(settings)
-    results = {case.name: measure_case(settings, env, case) for case in CASES}
+    results = {
+        case.name: measure_case(settings, env, case, with_pandas=index == 0)
+        for index, case in enumerate(CASES)
+    }
     big, small = (results[case.name] for case in CASES)
+    big_rss, small_rss = (side["worker"]["max_rss_kb"]["median"] for side in (big, small))
     return {
         "cases": results,
         "baseline_rss_kb": int(run(env, [sys.executable, "-c", BASELINE]).stdout),
-        "rss_ratio_big_to_small": round(
-            big["worker"]["max_rss_kb"] / small["worker"]["max_rss_kb"], 3
-        ),
+        "rss_ratio_big_to_small": round(big_rss / small_rss, 3),
+        "rss_growth_mib": round((big_rss - small_rss) / 1024, 1),
     }
 
 
-def measure_case(settings: Settings, env: dict[str, str], case: Case) -> dict[str, Any]:
+def export_with_worker(settings: Settings, env: dict[str, str], case: Case) -> dict[str, Any]:
     report_id = request_report(settings, case)
-    copy_command = psql_copy_command(settings, case)
-    run(env, copy_command)  # warms the cache (and sets hint bits) for both sides alike
+    argv = [sys.executable, "-m", "tests.perf.export_once", str(report_id)]
+    exported = json.loads(run(env, argv).stdout)
+    return {**exported, "rows_per_second": round(exported["rows"] / exported["seconds"], 1)}
+
+
+def copy_with_psql(env: dict[str, str], copy_command: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     copied = run(env, copy_command)
-    psql_seconds = time.perf_counter() - started
-    psql_rows = int(copied.stdout.split()[-1])  # psql reports "COPY <rows>"
+    seconds = time.perf_counter() - started
+    rows = int(copied.stdout.split()[-1])  # psql reports "COPY <rows>"
+    return {"seconds": round(seconds, 3), "rows": rows, "rows_per_second": round(rows / seconds, 1)}
 
-    exported = json.loads(
-        run(env, [sys.executable, "-m", "tests.perf.export_once", str(report_id)]).stdout
-    )
-    if exported["rows"] != psql_rows:
-        raise RuntimeError(f"{case.name}: worker wrote {exported['rows']} rows, psql {psql_rows}")
-    worker_rate = exported["rows"] / exported["seconds"]
-    psql_rate = psql_rows / psql_seconds
-    return {
-        "parameters": case.parameters,
-        "worker": {**exported, "rows_per_second": round(worker_rate, 1)},
-        "psql": {
-            "seconds": round(psql_seconds, 3),
-            "rows": psql_rows,
-            "rows_per_second": round(psql_rate, 1),
-        },
-        "ratio": round(worker_rate / psql_rate, 3),
+
+def export_with_pandas(env: dict[str, str], case: Case) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "tests.perf.pandas_reference", case.from_date, case.to_date]
+    exported = json.loads(run(env, argv).stdout)
+    return {**exported, "rows_per_second": round(exported["rows"] / exported["seconds"], 1)}
+
+
+def measure_case(
+    settings: Settings, env: dict[str, str], case: Case, with_pandas: bool
+) -> dict[str, Any]:
+    copy_command = psql_copy_command(settings, case)
+    run(env, copy_command)  # warms the cache (and sets hint bits) for every side alike
+    sides = {
+        "worker": lambda: export_with_worker(settings, env, case),
+        "psql": lambda: copy_with_psql(env, copy_command),
     }
+    if with_pandas:
+        sides["pandas"] = lambda: export_with_pandas(env, case)
+    runs = alternate(sides)
+    rows = {run_["rows"] for side in runs.values() for run_ in side}
+    if len(rows) != 1:
+        raise RuntimeError(f"{case.name}: the sides wrote different row counts {rows}")
+    keys = {
+        "worker": ("rows_per_second", "seconds", "max_rss_kb"),
+        "psql": ("rows_per_second", "seconds"),
+    }
+    keys["pandas"] = keys["worker"]
+    summary = {name: summarise(side, keys[name]) for name, side in runs.items()}
+    out = {
+        "parameters": case.parameters,
+        "rows": rows.pop(),
+        "bytes": runs["worker"][0]["bytes"],
+        **summary,
+        "ratio": median_ratio(summary["worker"], summary["psql"], "rows_per_second"),
+    }
+    if with_pandas:
+        out["speed_vs_pandas"] = median_ratio(
+            summary["worker"], summary["pandas"], "rows_per_second"
+        )
+        out["memory_vs_pandas"] = median_ratio(summary["worker"], summary["pandas"], "max_rss_kb")
+    return out
 
 
 def request_report(settings: Settings, case: Case, format_name: str = "csv") -> uuid.UUID:
@@ -139,25 +172,50 @@ def run(
     return answer
 
 
+def _rate(side: dict[str, Any]) -> str:
+    rate = side["rows_per_second"]
+    return f"{rate['median']:,.0f} rows/s ({rate['min']:,.0f}-{rate['max']:,.0f})"
+
+
 def lines(data: dict[str, Any]) -> list[Line]:
     out = []
     for name, case in data["cases"].items():
         worker, psql = case["worker"], case["psql"]
         out.append(
             Line(
-                f"CSV {name}: {worker['rows']:,} rows, {worker['bytes'] / 1e6:.0f} MB",
-                f"{worker['rows_per_second']:,.0f} rows/s ({worker['seconds']:.2f} s)",
-                f"psql \\copy {psql['rows_per_second']:,.0f} rows/s ({psql['seconds']:.2f} s)",
-                ratio(worker["rows_per_second"], psql["rows_per_second"], "higher"),
+                f"CSV {name}: {case['rows']:,} rows, {case['bytes'] / 1e6:.0f} MB",
+                _rate(worker),
+                f"psql \\copy {_rate(psql)}",
+                ratio(
+                    worker["rows_per_second"]["median"], psql["rows_per_second"]["median"], "higher"
+                ),
+                verdict(case["ratio"] >= 0.9),
+                "A >= 0.90 B rows/s",
             )
         )
-    big, small = (data["cases"][case.name]["worker"]["max_rss_kb"] for case in CASES)
+        if "pandas" in case:
+            pandas = case["pandas"]
+            speed, memory = case["speed_vs_pandas"], case["memory_vs_pandas"]
+            met = speed >= 5 and memory <= 0.2
+            out.append(
+                Line(
+                    f"  against pandas read_sql + to_csv + put_object, {name}",
+                    f"{speed:.1f}x faster, {memory:.2f} of the memory",
+                    f"pandas {_rate(pandas)}, {pandas['max_rss_kb']['median'] / 1024:.0f} MiB",
+                    "",
+                    verdict(met),
+                    ">= 5x faster, <= 1/5 memory",
+                )
+            )
+    big, small = (data["cases"][case.name]["worker"]["max_rss_kb"]["median"] for case in CASES)
     out.append(
         Line(
-            "peak RSS, whole year vs 36 days",
-            f"{big / 1024:.0f} MiB vs {small / 1024:.0f} MiB",
+            f"peak RSS, {CASES[0].name} vs {CASES[1].name}",
+            f"{big / 1024:.0f} MiB vs {small / 1024:.0f} MiB (+{data['rss_growth_mib']:.0f} MiB)",
             f"imports only {data['baseline_rss_kb'] / 1024:.0f} MiB",
             f"{data['rss_ratio_big_to_small']:.2f} (1.0 = flat)",
+            verdict(data["rss_growth_mib"] <= 20),
+            "within 20 MB",
         )
     )
     return out
