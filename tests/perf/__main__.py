@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.perf import (
+    end_to_end,
     export_throughput,
     format_throughput,
     notify_latency,
@@ -50,8 +51,9 @@ STEPS = (
     ("relay_lag", "4. Relay lag at 200 req/s", relay_lag),
     ("relay_drain", "5. Relay drain", relay_drain),
     ("export_throughput", "6. Worker CSV export (fresh process per export)", export_throughput),
-    ("small_drain", "7. Small reports drain, scale-out", small_drain),
-    ("format_throughput", "8. Every format (fresh process per export)", format_throughput),
+    ("end_to_end", "7. End to end, one 1,000-row report at a time", end_to_end),
+    ("small_drain", "8. Small reports drain, scale-out", small_drain),
+    ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
 )
 
 log = logging.getLogger("bench")
@@ -89,8 +91,9 @@ def measure_all(bench: Bench) -> None:
             bench.step("relay_lag", relay_lag.measure, settings, api, work_dir)
         bench.step("relay_drain", relay_drain.measure, settings, work_dir)
         bench.step("export_throughput", export_throughput.measure, settings)
-        bench.step("format_throughput", format_throughput.measure, settings)
+        bench.step("end_to_end", end_to_end.measure, settings, work_dir)
         bench.step("small_drain", small_drain.measure, settings, work_dir)
+        bench.step("format_throughput", format_throughput.measure, settings)
 
 
 def sections(bench: Bench) -> list[tuple[str, list[Line]]]:

@@ -11,6 +11,7 @@ bigger machines. Goal: <= 3 ms of worker CPU per report.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 
 from api.reports import admission, service
+from infra.local.processes import ManagedProcess
 from shared.catalog import get_report_type
 from shared.config import Settings
 from shared.db import make_engine
@@ -26,11 +28,12 @@ from shared.demo import COUNTRIES, DEVICES
 from shared.messages import ReportRequested
 from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.notify_latency import wait_until_listening
+from tests.perf.profiling import PROFILE, profiled, stop_profiled
 from tests.perf.rounds import alternate, median_ratio, scaled, summarise
 from tests.perf.stack import ORG, broker_channel, execute, purge_work_queue
 from tests.perf.table import Line, verdict
 from tests.perf.tokens import FIRST_DAY, USERS
-from tests.processes import start_relay, start_worker
+from tests.processes import process_env, start_relay
 
 REPORTS = scaled(2000, 200)
 GIVE_UP_SECONDS = 300
@@ -101,7 +104,15 @@ def drain(settings: Settings, work_dir: Path, workers: int) -> dict[str, Any]:
     execute(settings, "TRUNCATE reports, outbox")
     purge_work_queue(settings)
     relay = start_relay(settings, work_dir, name=f"relay-drain-{workers}")
-    started = [start_worker(settings, work_dir, name=f"worker-{i}") for i in range(workers)]
+    started = [
+        ManagedProcess(
+            f"worker-{i}",
+            profiled([sys.executable, "-m", "worker"], f"worker-small-{workers}-{i}"),
+            process_env(settings),
+            work_dir,
+        )
+        for i in range(workers)
+    ]
     engine = make_engine(settings, pool_size=1)
     try:
         wait_until_listening(settings, timeout=60)
@@ -120,6 +131,9 @@ def drain(settings: Settings, work_dir: Path, workers: int) -> dict[str, Any]:
                 time.sleep(0.1)
             seconds = time.perf_counter() - committed
     finally:
+        if PROFILE:
+            for worker in started:
+                stop_profiled(worker.pid)
         codes = [process.stop() for process in (relay, *started)]
         engine.dispose()
     if progress.completed != REPORTS or any(codes):
