@@ -32,9 +32,14 @@ def export_cursor(
         driver = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(timezone)))
-                cursor.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(timeout_ms))
+                # One round trip for the three settings (without parameters psycopg sends
+                # them as one simple query): each export of a small report pays it.
+                cursor.execute(
+                    sql.SQL(
+                        "SET TRANSACTION READ ONLY; SET LOCAL TIME ZONE {};"
+                        " SET LOCAL statement_timeout = {}"
+                    ).format(sql.Literal(timezone), timeout_ms)
+                )
                 yield cursor
         finally:
             try:
