@@ -34,6 +34,10 @@ STREAMED = ("csv", "csv.gz", "jsonl", "json", "xlsx")
 # A loaded machine can make XlsxWriter take minutes for a million rows.
 SLOW_STEP_TIMEOUT = 1800.0
 PDF_CASE = Case("18 days", "2026-01-01", "2026-01-18")  # about 49,000 of the sessions
+# XlsxWriter writes about 1,500 rows/s here: a million rows would take over ten minutes of
+# the bench's fifteen, so it runs on the smaller case, and its rows/s (flat in the row
+# count) is the reference for both.
+XLSXWRITER_CASE = CASES[-1]
 
 
 def measure(settings: Settings) -> dict[str, Any]:
@@ -60,7 +64,8 @@ def measure_case(settings: Settings, env: dict[str, str], case: Case) -> dict[st
     for name in STREAMED:
         results[name] = export(settings, env, case, name)
     results["gzip -6"] = gzip_reference(settings, results["csv"]["object_key"])
-    results["xlsxwriter"] = xlsxwriter_reference(env, case)
+    if case is XLSXWRITER_CASE:
+        results["xlsxwriter"] = xlsxwriter_reference(env, case)
     for result in results.values():
         result["rows_per_second"] = round(result["rows"] / result["seconds"], 1)
     return results
@@ -105,6 +110,7 @@ def pdf_pages(settings: Settings, key: str) -> int:
 
 def lines(data: dict[str, Any]) -> list[Line]:
     out = []
+    xlsxwriter = data["cases"][XLSXWRITER_CASE.name]["xlsxwriter"]
     for name, case in data["cases"].items():
         psql_rate = case["psql"]["rows"] / case["psql"]["seconds"]
         csv = case["csv"]
@@ -114,8 +120,9 @@ def lines(data: dict[str, Any]) -> list[Line]:
             "jsonl": (f"csv {csv['rows_per_second']:,.0f} rows/s", csv["rows_per_second"]),
             "json": (f"csv {csv['rows_per_second']:,.0f} rows/s", csv["rows_per_second"]),
             "xlsx": (
-                f"XlsxWriter constant_memory {case['xlsxwriter']['rows_per_second']:,.0f} rows/s",
-                case["xlsxwriter"]["rows_per_second"],
+                f"XlsxWriter constant_memory {xlsxwriter['rows_per_second']:,.0f} rows/s"
+                f" ({XLSXWRITER_CASE.name})",
+                xlsxwriter["rows_per_second"],
             ),
         }
         for format_name in STREAMED:

@@ -23,7 +23,7 @@ from tests.perf.tokens import USERS, write_tokens
 from tests.perf.wrk import finish_wrk, start_wrk
 
 CONNECTIONS = 32
-SECONDS = scaled(10, 3)
+SECONDS = scaled(8, 3)
 WARM_UP_SECONDS = scaled(3, 1)
 KEYS = ("per_second", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "errors")
 

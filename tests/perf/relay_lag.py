@@ -31,7 +31,7 @@ from tests.perf.stack import execute, purge_work_queue
 from tests.perf.table import Line, verdict
 from tests.processes import start_relay
 
-SECONDS = scaled(30, 5)
+SECONDS = scaled(20, 5)
 GIVE_UP_SECONDS = 60
 
 
