@@ -63,6 +63,7 @@ class Bench:
     def __init__(self) -> None:
         self.results: dict[str, Any] = {}
         self.errors: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
 
     def step(self, key: str, measure: Callable[..., dict[str, Any]], *args: Any) -> None:
         """Run one measurement; a failure is recorded and the others still run."""
@@ -73,7 +74,8 @@ class Bench:
         except Exception:
             self.errors[key] = traceback.format_exc()
             log.error("%s failed:\n%s", key, self.errors[key])
-        log.info("%s took %.1f s", key, time.perf_counter() - started)
+        self.seconds[key] = round(time.perf_counter() - started, 1)
+        log.info("%s took %.1f s", key, self.seconds[key])
 
 
 def measure_all(bench: Bench) -> None:
@@ -121,6 +123,7 @@ def write_json(bench: Bench, started_at: datetime, seconds: float, load: tuple) 
         "commit": git_commit(),
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(value, 2) for value in load],
+        "step_seconds": bench.seconds,
         "results": bench.results,
         "errors": bench.errors,
     }
@@ -154,7 +157,8 @@ def main() -> int:
     print(render(sections(bench)))
     footer = (
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at start, {seconds:.0f} s in all; "
-        f"medians of {ROUNDS} alternating rounds (min-max in brackets). CPU shares in cores: "
+        f"medians of {ROUNDS} alternating rounds (2 for the small drain; min-max in brackets). "
+        "CPU shares in cores: "
         "postgres and rabbitmq count every process of the shared servers."
     )
     MARKDOWN.write_text(render_markdown(sections(bench)) + "\n\n" + footer + "\n")

@@ -20,10 +20,12 @@ def scaled(full: int | float, quick: int | float) -> Any:
     return quick if QUICK else full
 
 
-def alternate(sides: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """Run each side once per round, in the given order, ROUNDS times; every run's result."""
+def alternate(
+    sides: dict[str, Callable[[], dict[str, Any]]], rounds: int = ROUNDS
+) -> dict[str, list[dict[str, Any]]]:
+    """Run each side once per round, in the given order; every run's result."""
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, measure in sides.items():
             runs[name].append(measure())
     return runs
