@@ -12,6 +12,7 @@ from api import health, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
+from api.openapi import views as openapi
 from api.reports import views as reports
 from shared.catalog import register_modules
 from shared.config import Settings
@@ -20,7 +21,7 @@ from shared.logs import configure_logging
 from shared.storage import Storage
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz"}
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", *openapi.PUBLIC_ENDPOINTS}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
-    for blueprint in (health.blueprint, report_types.blueprint, reports.blueprint):
+    for blueprint in (
+        health.blueprint,
+        report_types.blueprint,
+        reports.blueprint,
+        openapi.blueprint,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -7,6 +7,18 @@ import uuid
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 
 from api.errors import ApiError
+from api.openapi.declarations import (
+    DOWNLOAD_LOCATION,
+    HTML,
+    IDEMPOTENT_REPLAYED,
+    LOCATION,
+    NO_STORE,
+    RETRY_AFTER,
+    Operation,
+    Success,
+    documented,
+    idempotency_key,
+)
 from api.reports import admission, presenter, service
 from api.reports.schemas import (
     AcceptedSchema,
@@ -45,6 +57,27 @@ def _present(report) -> dict:
 
 
 @blueprint.post("/<report_type_name>")
+@documented(
+    Operation(
+        summary="Request a report",
+        per_report_type=True,
+        request_headers=(idempotency_key(MAX_IDEMPOTENCY_KEY),),
+        success=Success(
+            202,
+            "Accepted and durable: the report is Pending; poll Location.",
+            AcceptedSchema,
+            headers=(LOCATION, RETRY_AFTER, IDEMPOTENT_REPLAYED),
+        ),
+        errors={
+            403: "The token's roles may not request this report type.",
+            409: "An identical report is already Pending or Processing (existingReportId).",
+            415: "The body is not application/json.",
+            422: "Invalid fields, or an Idempotency-Key reused with another request.",
+            429: "Too many of this user's reports are Pending or Processing.",
+            503: "The database is unavailable; nothing was written.",
+        },
+    )
+)
 def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]]:
     report_type = service.find_report_type(report_type_name)
     service.check_may_request(g.principal, report_type)
@@ -80,6 +113,17 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
 
 
 @blueprint.get("")
+@documented(
+    Operation(
+        summary="The caller's reports, newest first (an admin's: the org's)",
+        query=HistoryQuerySchema,
+        success=Success(200, "One page of the history.", ReportPageSchema),
+        errors={
+            422: "Invalid or unknown query parameters.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def list_reports() -> Response:
     filters = load_or_422(_HISTORY_QUERY_SCHEMA, request.args.to_dict())
     reports, total = service.list_reports(_deps().sessions, g.principal, filters)
@@ -93,18 +137,58 @@ def list_reports() -> Response:
 
 
 @blueprint.get("/<uuid:report_id>")
+@documented(
+    Operation(
+        summary="A report: status, progress, file and a fresh download URL",
+        success=Success(200, "The report.", ReportSchema),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def get_report(report_id: uuid.UUID) -> Response:
     report = service.get_visible_report(_deps().sessions, g.principal, report_id)
     return jsonify(_REPORT_SCHEMA.dump(_present(report)))
 
 
 @blueprint.delete("/<uuid:report_id>")
+@documented(
+    Operation(
+        summary="Cancel a report",
+        description="Pending → Cancelled at once; Processing → cancelRequested, and the "
+        "worker stops it within seconds.",
+        success=Success(202, "The report, cancelled or with cancelRequested.", ReportSchema),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            409: "The report is finished already.",
+            503: "The database is unavailable; nothing was written.",
+        },
+    )
+)
 def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
     report = service.cancel_report(_deps().sessions, g.principal, report_id)
     return jsonify(_REPORT_SCHEMA.dump(_present(report))), 202
 
 
 @blueprint.get("/<uuid:report_id>/download")
+@documented(
+    Operation(
+        summary="Download a Completed report's file",
+        success=Success(
+            302,
+            "A redirect to a URL presigned just now.",
+            content_type=HTML,
+            headers=(DOWNLOAD_LOCATION, NO_STORE),
+        ),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            409: "The report is not Completed: there is no file yet.",
+            410: "The report has expired; its file was deleted.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def download_report(report_id: uuid.UUID) -> Response:
     report = service.get_visible_report(_deps().sessions, g.principal, report_id)
     link = presenter.require_download_link(
