@@ -141,10 +141,16 @@ def _path_parameters(rule: Rule, operation: Operation) -> list[dict[str, Any]]:
             "in": "path",
             "name": camelcase(match["name"]),
             "required": True,
-            "schema": _CONVERTER_SCHEMAS[match["converter"] or "default"],
+            "schema": _converter_schema(rule, match["converter"] or "default"),
         }
         for match in _VARIABLE.finditer(rule.rule)
     ]
+
+
+def _converter_schema(rule: Rule, name: str) -> dict[str, Any]:
+    """What a path variable matches: the converter's own openapi_schema, or werkzeug's."""
+    converter = rule.map.converters[name]
+    return dict(getattr(converter, "openapi_schema", None) or _CONVERTER_SCHEMAS[name])
 
 
 def _operation(

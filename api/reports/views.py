@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from api.errors import ApiError
 from api.openapi.declarations import (
@@ -42,6 +45,31 @@ RETRY_AFTER_SECONDS = 2
 MAX_IDEMPOTENCY_KEY = 200
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
+
+
+class ReportIdConverter(BaseConverter):
+    """A report id in a path: anything that is not a UUID names no report, so 404.
+
+    werkzeug's uuid converter refuses to match instead, and GET /reports/abc then matched
+    only POST /reports/<report_type_name>: a 405 that told the client the wrong thing.
+    """
+
+    openapi_schema: ClassVar[dict[str, str]] = {"type": "string", "format": "uuid"}
+
+    def to_python(self, value: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise NotFound("There is no such report.") from None
+
+    def to_url(self, value: uuid.UUID) -> str:
+        return str(value)
+
+
+# Runs at registration before the routes below are added, which need the converter.
+blueprint.record_once(
+    lambda state: state.app.url_map.converters.setdefault("report_id", ReportIdConverter)
+)
 
 
 def _deps():
@@ -136,7 +164,7 @@ def list_reports() -> Response:
     return jsonify(_REPORT_PAGE_SCHEMA.dump(page))
 
 
-@blueprint.get("/<uuid:report_id>")
+@blueprint.get("/<report_id:report_id>")
 @documented(
     Operation(
         summary="A report: status, progress, file and a fresh download URL",
@@ -152,7 +180,7 @@ def get_report(report_id: uuid.UUID) -> Response:
     return jsonify(_REPORT_SCHEMA.dump(_present(report)))
 
 
-@blueprint.delete("/<uuid:report_id>")
+@blueprint.delete("/<report_id:report_id>")
 @documented(
     Operation(
         summary="Cancel a report",
@@ -171,7 +199,7 @@ def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
     return jsonify(_REPORT_SCHEMA.dump(_present(report))), 202
 
 
-@blueprint.get("/<uuid:report_id>/download")
+@blueprint.get("/<report_id:report_id>/download")
 @documented(
     Operation(
         summary="Download a Completed report's file",

@@ -186,6 +186,10 @@ def test_real_answers_of_every_operation_match_the_document(
     check(client.get(f"/api/v1/reports/{report_id}", headers=admin), 200)
     check(client.get(f"/api/v1/reports/{report_id}"), 401)
     check(client.get(f"/api/v1/reports/{uuid.uuid4()}", headers=admin), 404)
+    # Not a UUID names no report either: 404, not the 405 of the POST route beside it.
+    check(client.get("/api/v1/reports/not-a-uuid", headers=admin), 404)
+    check(client.delete("/api/v1/reports/not-a-uuid", headers=admin), 404)
+    check(client.get("/api/v1/reports/not-a-uuid/download", headers=admin), 404)
     check(client.get(f"/api/v1/reports/{report_id}/download", headers=admin), 409)
     check(client.get(f"/api/v1/reports/{report_id}/download"), 401)
     check(client.get(f"/api/v1/reports/{uuid.uuid4()}/download", headers=admin), 404)
