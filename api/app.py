@@ -8,20 +8,25 @@ from flask import Flask, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import health, report_types
+from api import health, metrics, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
 from api.openapi import views as openapi
 from api.reports import views as reports
 from shared.catalog import register_modules
-from shared.config import Settings
+from shared.config import Settings, settings_or_exit
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", *openapi.PUBLIC_ENDPOINTS}
+PUBLIC_ENDPOINTS = {
+    "health.healthz",
+    "health.readyz",
+    "metrics.metrics",
+    *openapi.PUBLIC_ENDPOINTS,
+}
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,8 @@ class Dependencies:
 
 def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
-        settings = Settings.from_env()
-        configure_logging("api", settings.log_level)
+        settings = settings_or_exit()
+        configure_logging("api", settings.log_level, settings.log_format)
     register_modules(settings.report_type_modules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -63,8 +68,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
+    metrics.instrument(app)
     for blueprint in (
         health.blueprint,
+        metrics.blueprint,
         report_types.blueprint,
         reports.blueprint,
         openapi.blueprint,

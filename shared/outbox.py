@@ -15,7 +15,7 @@ from shared.broker import OutgoingMessage
 # publish the same row in one pass. Served by the partial index outbox_unpublished.
 CLAIM_BATCH = text(
     """
-    SELECT id, message_id, message_type, body
+    SELECT id, message_id, message_type, body, report_id
     FROM outbox
     WHERE published_at IS NULL
     ORDER BY id
@@ -24,15 +24,31 @@ CLAIM_BATCH = text(
     """
 )
 
-MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE message_id = ANY(:ids)")
+# Returns how long each row waited from its commit (created_at, the API's transaction) to now.
+MARK_PUBLISHED = text(
+    """
+    UPDATE outbox SET published_at = now() WHERE message_id = ANY(:ids)
+    RETURNING extract(epoch FROM clock_timestamp() - created_at) AS waited_seconds
+    """
+)
 
 
 def claim_batch(session: Session, limit: int) -> list[OutgoingMessage]:
     rows = session.execute(CLAIM_BATCH, {"limit": limit}).all()
-    return [OutgoingMessage(str(row.message_id), row.message_type, bytes(row.body)) for row in rows]
+    return [
+        OutgoingMessage(
+            str(row.message_id),
+            row.message_type,
+            bytes(row.body),
+            None if row.report_id is None else str(row.report_id),
+        )
+        for row in rows
+    ]
 
 
-def mark_published(session: Session, message_ids: Collection[str]) -> None:
-    if message_ids:
-        ids = [uuid.UUID(message_id) for message_id in message_ids]
-        session.execute(MARK_PUBLISHED, {"ids": ids})
+def mark_published(session: Session, message_ids: Collection[str]) -> list[float]:
+    """Mark the rows published; how many seconds each waited since its commit."""
+    if not message_ids:
+        return []
+    ids = [uuid.UUID(message_id) for message_id in message_ids]
+    return [float(row.waited_seconds) for row in session.execute(MARK_PUBLISHED, {"ids": ids})]

@@ -4,8 +4,9 @@ import signal
 import threading
 
 from shared.catalog import register_modules
-from shared.config import Settings
+from shared.config import settings_or_exit
 from shared.db import make_engine, make_session_factory
+from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
 from worker.exporter import Exporter
@@ -15,8 +16,8 @@ from worker.worker import Worker
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    configure_logging("worker", settings.log_level)
+    settings = settings_or_exit()
+    configure_logging("worker", settings.log_level, settings.log_format)
     register_modules(settings.report_type_modules)
     # One connection per export thread, plus one for each thread's lease keeper.
     pool_size = settings.worker_concurrency * 2 + 1
@@ -46,10 +47,13 @@ def main() -> None:
         formats=formats_for(settings),
         max_export_seconds=settings.max_export_seconds,
     )
-    worker = Worker(settings, exporter, stopping)
+    readiness = Readiness(engine)
+    stop_health = start_if_configured(settings.metrics_port, readiness)
+    worker = Worker(settings, exporter, stopping, on_broker=readiness.broker_connected)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     worker.run()
+    stop_health()
     engine.dispose()
     source.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from api.errors import ApiError
+from api.metrics import REPORTS_CREATED
 from api.openapi.declarations import (
     DOWNLOAD_LOCATION,
     HTML,
@@ -43,6 +45,8 @@ _REPORT_SCHEMA = ReportSchema()
 
 RETRY_AFTER_SECONDS = 2
 MAX_IDEMPOTENCY_KEY = 200
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -123,6 +127,16 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         idempotency_key=_idempotency_key(),
         max_active=_deps().settings.max_active_reports_per_user,
     )
+    log.info(
+        "report.accepted report_id=%s message_id=%s type=%s format=%s replayed=%s",
+        accepted.report_id,
+        accepted.message_id,
+        accepted.report_type,
+        loaded["format"],
+        accepted.replayed,
+    )
+    if not accepted.replayed:
+        REPORTS_CREATED.labels(accepted.report_type, loaded["format"]).inc()
     status_url = _status_url(accepted.report_id)
     # A replay repeats the first answer, which always said Pending.
     body = _ACCEPTED_SCHEMA.dump(
