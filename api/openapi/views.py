@@ -43,6 +43,7 @@ PAGE = """<!DOCTYPE html>
       dom_id: "#swagger-ui",
       deepLinking: true,
       persistAuthorization: true,
+      validatorUrl: null,  // no badge from validator.swagger.io: the page stays offline
     });
   </script>
 </body>
