@@ -130,7 +130,7 @@ def _paths(rule: Rule, operation: Operation) -> Iterator[tuple[str, ReportType |
     if len(rule.arguments) != 1:
         raise UndocumentedRoute(f"{rule.rule}: one path per report type needs one variable")
     for report_type in REPORT_TYPES.values():
-        yield _VARIABLE.sub(report_type.name, rule.rule), report_type
+        yield _VARIABLE.sub(lambda _, name=report_type.name: name, rule.rule), report_type
 
 
 def _path_parameters(rule: Rule, operation: Operation) -> list[dict[str, Any]]:
