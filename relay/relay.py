@@ -63,6 +63,12 @@ class Relay:
                 )
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
+        if self._publisher.unroutable:
+            # No queue is bound any more: deleted, or deleted to be re-created with other
+            # arguments. The returned rows stay unpublished; declaring the topology again
+            # gives them a queue before the next pass sends them.
+            self._publisher.declare_topology()
+            log.warning("relay.topology_declared unroutable=%d", len(self._publisher.unroutable))
         return len(confirmed)
 
     def listen(self) -> None:
