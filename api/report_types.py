@@ -1,4 +1,4 @@
-"""/api/v1/report-types: the catalog, with each type's parameters as JSON Schema."""
+"""/api/v1/report-types: each type's formats, columns, and parameters as JSON Schema."""
 
 from __future__ import annotations
 
@@ -16,12 +16,19 @@ _converter = OpenAPIConverter(
 )
 
 
+class ColumnSchema(Schema):
+    name = fields.String()
+    type = fields.String()
+    description = fields.String()
+
+
 class ReportTypeSchema(Schema):
     name = fields.String()
     title = fields.String()
     description = fields.String()
     formats = fields.List(fields.String())
     roles = fields.List(fields.String())
+    columns = fields.List(fields.Nested(ColumnSchema))
     parameters = fields.Dict(metadata={"description": "The type's parameters as JSON Schema."})
 
 
@@ -35,7 +42,7 @@ _CATALOG_SCHEMA = CatalogSchema()
 @blueprint.get("")
 @documented(
     Operation(
-        summary="The report types, with their formats, roles and parameters",
+        summary="The report types, with their formats, roles, columns and parameters",
         tag="report types",
         success=Success(200, "The catalog.", CatalogSchema),
     )
@@ -51,7 +58,13 @@ def list_report_types() -> Response:
                         "description": report_type.description,
                         "formats": list(report_type.formats),
                         "roles": sorted(report_type.roles),
-                        "parameters": _converter.schema2jsonschema(report_type.parameters_schema),
+                        "columns": [
+                            {"name": c.name, "type": c.type, "description": c.description}
+                            for c in report_type.columns
+                        ],
+                        # Derived from the very schema that validates requests, standard
+                        # parameters (columns, timezone) included.
+                        "parameters": _converter.schema2jsonschema(report_type.schema_class),
                     }
                     for report_type in REPORT_TYPES.values()
                 ]

@@ -74,7 +74,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
     )
     spec.components.schema("Problem", schema=ProblemSchema)
     for report_type in REPORT_TYPES.values():
-        spec.components.schema(parameters_name(report_type), schema=report_type.parameters_schema)
+        spec.components.schema(parameters_name(report_type), schema=report_type.schema_class)
         spec.components.schema(
             request_name(report_type), component=_request_body(spec, report_type)
         )
@@ -96,7 +96,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
 
 def parameters_name(report_type: ReportType) -> str:
-    return report_type.parameters_schema.__name__
+    return report_type.schema_class.__name__  # the type's own name: SessionsParameters
 
 
 def request_name(report_type: ReportType) -> str:
@@ -204,7 +204,7 @@ def _request_body(spec: APISpec, report_type: ReportType) -> dict[str, Any]:
     """ReportRequestSchema, with this type's formats and its parameter schema filled in."""
     converter = spec.plugins[0].converter
     body = converter.schema2jsonschema(ReportRequestSchema)
-    parameters = converter.schema2jsonschema(report_type.parameters_schema)
+    parameters = converter.schema2jsonschema(report_type.schema_class)
     body["properties"]["format"] = {"type": "string", "enum": list(report_type.formats)}
     body["properties"]["parameters"] = {
         "$ref": f"#/components/schemas/{parameters_name(report_type)}"
