@@ -72,6 +72,7 @@ class ReportPageSchema(CamelSchema):
 class HistoryQuerySchema(CamelSchema):
     status = fields.String(validate=validate.OneOf([status.value for status in ReportStatus]))
     report_type = fields.String(validate=validate.Length(min=1, max=100))
+    format = fields.String(validate=validate.Length(min=1, max=20))
     created_from = fields.AwareDateTime(default_timezone=UTC)
     created_to = fields.AwareDateTime(default_timezone=UTC)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
