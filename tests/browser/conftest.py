@@ -9,7 +9,9 @@ the real endpoint, so downloads go straight to it.
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,7 +40,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / ".run" / "screenshots"
 BIG_ORG = "bigco"
 BIG_SESSIONS = 300_000  # about 15 MB of CSV: seconds of Processing through the slow proxy
-S3_LATENCY = 0.02  # seconds per chunk the worker sends to S3
+S3_LATENCY = 0.04  # seconds per chunk the worker sends to S3
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
 UI_TIMEOUT_MS = 30_000  # the machine is shared: generous waits on conditions, never sleeps
 
@@ -57,7 +59,9 @@ class BrowserStack:
 
 
 @pytest.fixture(scope="package")
-def browser_stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Iterator[BrowserStack]:
+def browser_stack(
+    settings: Settings, postgres_url: str, tmp_path_factory
+) -> Iterator[BrowserStack]:
     log_dir = tmp_path_factory.mktemp("browser-logs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -66,7 +70,11 @@ def browser_stack(settings: Settings, postgres_url: str, tmp_path_factory) -> It
         fresh_database(postgres_url, f"reportbox_browser_{RUN_ID}") as database_url,
         fault_proxy(endpoint.hostname, endpoint.port) as worker_s3,
     ):
-        demo.fill(database_url, [BIG_ORG], BIG_SESSIONS, users=None, albums=50)
+        # The big org fills while the processes start: it is only read once a test asks.
+        pool = ThreadPoolExecutor(max_workers=1)
+        filling = pool.submit(
+            demo.fill, database_url, [BIG_ORG], BIG_SESSIONS, users=None, albums=50
+        )
         worker_s3.latency = S3_LATENCY
         settings = settings.with_overrides(
             database_url=database_url,
@@ -90,10 +98,14 @@ def browser_stack(settings: Settings, postgres_url: str, tmp_path_factory) -> It
         )
         try:
             wait_until_ready(base_url, processes[0])
+            filling.result()
             yield BrowserStack(
                 base_url, settings, make_session_factory(engine), worker_s3, *processes
             )
         finally:
+            pool.shutdown()
+            for process in processes:  # all at once: each takes a moment to leave
+                process.signal(signal.SIGTERM)
             codes = {process.name: process.stop() for process in processes}
             engine.dispose()
             delete_broker_topology(settings)
@@ -140,6 +152,19 @@ def sign_in_with_token(page: Page, base_url: str, token: str) -> None:
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="Request a report")).to_be_visible()
+
+
+def api_requests(page: Page) -> list[str]:
+    """Every request the page sends to /api/v1 from now on, as "METHOD path?query"."""
+    sent: list[str] = []
+
+    def record(request) -> None:
+        path = urlsplit(request.url)
+        if path.path.startswith("/api/v1/"):
+            sent.append(f"{request.method} {path.path}?{path.query}")
+
+    page.on("request", record)
+    return sent
 
 
 def report_item(page: Page, report_id: str):

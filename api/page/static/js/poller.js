@@ -1,15 +1,25 @@
-// When to ask the API again: only while something is in flight, faster while it is
-// Processing, never while the tab is hidden or the person paused live updates.
+// When to ask the API again: only while something is in flight, every 2 s while a report is
+// Processing, less often while reports only wait (Pending), and never while the tab is
+// hidden or the person paused live updates.
 
 export const PROCESSING_POLL_MS = 2000;
+// A report that has just been requested is often done within a second: ask again soon, then
+// back off to the slowest pace the longer it waits.
+export const PENDING_FIRST_POLL_MS = 1000;
 export const PENDING_POLL_MS = 5000;
 
-// The delay before the next refresh, or null for none (a pure decision, see Poller).
-export function nextPollDelay(reports, { hidden, paused }) {
+function pendingDelay(reports, now) {
+  const youngest = Math.min(...reports.map((report) => now - Date.parse(report.createdAt)));
+  const delay = Number.isFinite(youngest) ? youngest / 2 : PENDING_POLL_MS;
+  return Math.round(Math.min(PENDING_POLL_MS, Math.max(PENDING_FIRST_POLL_MS, delay)));
+}
+
+// The delay before the next refresh in ms, or null for none (a pure decision, see Poller).
+export function nextPollDelay(reports, { hidden, paused, now = Date.now() }) {
   if (hidden || paused) return null;
-  const active = reports.filter((report) => report.status === "Pending" || report.status === "Processing");
-  if (active.some((report) => report.status === "Processing")) return PROCESSING_POLL_MS;
-  if (active.length) return PENDING_POLL_MS;
+  if (reports.some((report) => report.status === "Processing")) return PROCESSING_POLL_MS;
+  const pending = reports.filter((report) => report.status === "Pending");
+  if (pending.length) return pendingDelay(pending, now);
   return null;
 }
 
@@ -72,7 +82,7 @@ export class Poller {
     if (this.paused) this.onState("Live updates paused.", "paused");
     else if (hidden) this.onState("Live updates wait while this tab is hidden.", "hidden");
     else if (delay === null) this.onState("Live updates off: nothing is in progress.", "idle");
-    else this.onState(`Live updates every ${delay / 1000} s while reports are in progress.`, "polling");
+    else this.onState(`Live updates while reports are in progress (next in ${Math.round(delay / 100) / 10} s).`, "polling");
     if (delay !== null) this.timer = window.setTimeout(() => this.now(), delay);
   }
 }
