@@ -1,9 +1,10 @@
 """The browser tests: api, relay and worker as real processes, and Debian's Chromium driven
 by Playwright. One stack for the package, one browser per module, a fresh context per test.
 
-The worker reaches S3 through a fault proxy that slows every chunk, so a report of the big
-org stays Processing long enough to watch (and cancel) from the page; the API presigns for
-the real endpoint, so downloads go straight to it.
+The worker reads report rows from PostgreSQL through a fault proxy that slows every chunk,
+so a report of the big org stays Processing long enough to watch (and cancel) from the page,
+with its progress rising steadily; everything else (the worker's own bookkeeping, the API,
+S3) goes direct. Cutting the proxy makes an export fail for real.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import demo
@@ -40,7 +42,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / ".run" / "screenshots"
 BIG_ORG = "bigco"
 BIG_SESSIONS = 300_000  # about 15 MB of CSV: seconds of Processing through the slow proxy
-S3_LATENCY = 0.04  # seconds per chunk the worker sends to S3
+SOURCE_LATENCY = 0.04  # seconds per chunk of rows the worker reads (64 KiB at most)
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
 UI_TIMEOUT_MS = 30_000  # the machine is shared: generous waits on conditions, never sleeps
 
@@ -52,7 +54,7 @@ class BrowserStack:
     base_url: str
     settings: Settings
     sessions: sessionmaker[Session]
-    worker_s3: FaultProxy
+    worker_source: FaultProxy
     api: Process
     relay: Process
     worker: Process
@@ -65,17 +67,17 @@ def browser_stack(
     log_dir = tmp_path_factory.mktemp("browser-logs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    endpoint = urlsplit(settings.s3_endpoint_url)
+    server = make_url(postgres_url)
     with (
         fresh_database(postgres_url, f"reportbox_browser_{RUN_ID}") as database_url,
-        fault_proxy(endpoint.hostname, endpoint.port) as worker_s3,
+        fault_proxy(server.host, server.port) as worker_source,
     ):
         # The big org fills while the processes start: it is only read once a test asks.
         pool = ThreadPoolExecutor(max_workers=1)
         filling = pool.submit(
             demo.fill, database_url, [BIG_ORG], BIG_SESSIONS, users=None, albums=50
         )
-        worker_s3.latency = S3_LATENCY
+        worker_source.latency = SOURCE_LATENCY
         settings = settings.with_overrides(
             database_url=database_url,
             source_database_url=database_url,
@@ -84,11 +86,11 @@ def browser_stack(
             public_base_url=base_url,
             dev_mode=True,  # the page offers demo sign-in
             max_attempts=1,  # a transient fault fails the report at once (the Failed row)
-            multipart_part_bytes=5 * 1024 * 1024,
             progress_interval_seconds=0.25,
         )
+        through_proxy = make_url(database_url).set(host="127.0.0.1", port=worker_source.port)
         worker_settings = settings.with_overrides(
-            s3_endpoint_url=f"http://127.0.0.1:{worker_s3.port}"
+            source_database_url=through_proxy.render_as_string(hide_password=False)
         )
         engine = make_engine(settings)
         processes = (
@@ -100,7 +102,7 @@ def browser_stack(
             wait_until_ready(base_url, processes[0])
             filling.result()
             yield BrowserStack(
-                base_url, settings, make_session_factory(engine), worker_s3, *processes
+                base_url, settings, make_session_factory(engine), worker_source, *processes
             )
         finally:
             pool.shutdown()

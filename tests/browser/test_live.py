@@ -1,5 +1,5 @@
 """Live history: progress of a large report, cancel, every outcome side by side, and quiet
-polling, with the real worker exporting through a slowed S3 connection."""
+polling, with the real worker reading its rows through a slowed database connection."""
 
 from __future__ import annotations
 
@@ -42,15 +42,15 @@ def test_progress_moves_and_the_history_shows_processing_completed_and_failed(
     sign_in_with_token(page, browser_stack.base_url, token)
     completed = request_report(page, "sessions", {"fromDate": "2026-01-01", "toDate": "2026-01-02"})
     expect(report_item(page, completed)).to_have_attribute("data-status", "Completed")
-    # A real failure: the worker cannot reach S3, and WORKER_MAX_ATTEMPTS=1 makes it final.
-    browser_stack.worker_s3.cut()
+    # A real failure: the worker cannot reach the rows, and WORKER_MAX_ATTEMPTS=1 makes it final.
+    browser_stack.worker_source.cut()
     try:
         failed = request_report(
             page, "sessions", {"fromDate": "2026-01-03", "toDate": "2026-01-04"}
         )
         expect(report_item(page, failed)).to_have_attribute("data-status", "Failed")
     finally:
-        browser_stack.worker_s3.restore()
+        browser_stack.worker_source.restore()
     big = request_report(page, "sessions", FULL_YEAR)
     try:
         row = report_item(page, big)

@@ -109,6 +109,18 @@ def test_a_sessions_report_completes_and_its_download_matches_the_source(
     assert download.suggested_filename.endswith(".csv")
     expect(row.locator(".outcome")).to_contain_text(f"{len(expected)} rows")
 
+    # Filters live in the URL, format included (filtered by the API, not the page).
+    page.goto(f"{browser_stack.base_url}/?status=Completed&type=sessions&format=csv")
+    expect(report_item(page, report_id)).to_be_visible()
+    expect(page.get_by_label("Status")).to_have_value("Completed")
+    page.goto(f"{browser_stack.base_url}/?format=jsonl")
+    expect(page.locator("#history-summary")).to_have_text("No report matches these filters.")
+    expect(page.locator("#filter-format")).to_have_value("jsonl")
+    page.get_by_label("Status").select_option("Completed")
+    page.get_by_role("button", name="Clear").click()
+    expect(report_item(page, report_id)).to_be_visible()
+    assert page.url == f"{browser_stack.base_url}/"
+
 
 def test_a_bad_date_range_is_shown_beside_the_date_field_and_nothing_is_written(
     browser_stack, new_page, make_token
@@ -139,7 +151,7 @@ def test_a_bad_date_range_is_shown_beside_the_date_field_and_nothing_is_written(
 
 
 def test_a_parameter_with_markup_is_shown_as_text(browser_stack, new_page, make_token):
-    page = new_page()
+    page = new_page(permissions=["clipboard-read", "clipboard-write"])
     sign_in_with_token(page, browser_stack.base_url, make_token(sub=unique_user("xss"), org="acme"))
     hostile = "<script>window.owned=1</script><b>x</b>"
 
@@ -153,6 +165,19 @@ def test_a_parameter_with_markup_is_shown_as_text(browser_stack, new_page, make_
     assert row.locator("script, b").count() == 0
     assert page.evaluate("window.owned") is None
     screenshot(page, "markup-shown-as-text")
+
+    # Run again puts the same values back into the form, as values.
+    page.locator("#param-device").fill("")
+    row.get_by_role("button", name="Run again").click()
+    expect(page.locator("#param-device")).to_have_value(hostile)
+    expect(page.locator("#param-toDate")).to_have_value("2026-01-01")
+    # Copy as curl: the same request, with $TOKEN, never the token itself.
+    row.get_by_role("button", name="Copy as curl").click()
+    expect(page.locator("#announcer")).to_contain_text("copied")
+    command = page.evaluate("navigator.clipboard.readText()")
+    assert '"device":"<script>window.owned=1</script><b>x</b>"' in command
+    assert "$TOKEN" in command
+    assert page.evaluate("sessionStorage.getItem('reportbox.token')") not in command
 
 
 def test_another_org_sees_none_of_it(browser_stack, new_page, make_token):

@@ -26,7 +26,8 @@ const api = new Api(currentToken, (detail) => signOut(`The API refused the token
 const history = new History(api, { announce, alert, runAgain: (report) => runAgain(report) });
 const form = new RequestForm(api, {
   announce,
-  onRequested: () => history.go({ ...history.filters, id: undefined, page: 1 }),
+  // The newest first, unfiltered: the new report is at the top, and the poller watches it.
+  onRequested: () => history.go({ page: 1 }),
   showReport: (reportId) => history.showReport(reportId),
 });
 const poller = new Poller(
