@@ -235,6 +235,7 @@ def test_the_sweep_trims_published_outbox_rows_and_keeps_the_rest(sessions, sett
 def test_the_sweep_aborts_abandoned_multipart_uploads(sessions, settings):
     storage = Storage(settings)
     abandoned = storage.start_upload("acme/abandoned.csv", "text/csv")
+    abandoned.write(b"x" * settings.multipart_part_bytes)  # a first part begins the upload
 
     # Which uploads are old enough is unit-tested (moto reports every upload as begun in
     # 2010); this shows the sweep finds and aborts them on a real endpoint.
