@@ -49,9 +49,16 @@ def _answer_field(answer: dict[str, Any], name: str) -> str:
     return value
 
 
+# Every object Reportbox writes lives under this prefix, and the sweep lists and aborts
+# uploads only there: the bucket may be shared with other applications. A constant, not a
+# setting: changed on a running deployment, the sweep would no longer see the uploads left
+# under the old prefix.
+KEY_PREFIX = "reports/"
+
+
 def report_object_key(org: str, report_id: object, attempt: int, extension: str) -> str:
     """Where one attempt of a report stores its file: each attempt has a key of its own."""
-    return f"{org}/{report_id}/{attempt}.{extension}"
+    return f"{KEY_PREFIX}{org}/{report_id}/{attempt}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -224,21 +231,25 @@ class Storage:
         return keys
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
-        """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""
+        """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor
+        aborted (Key, UploadId, Initiated). Other applications' uploads are never listed."""
         uploads: list[dict[str, Any]] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
-            for page in paginator.paginate(Bucket=self.bucket):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=KEY_PREFIX):
                 uploads.extend(page.get("Uploads", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
         return uploads
 
-    def abort_upload(self, key: str, upload_id: str) -> None:
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort one upload; False if it was already gone (another sweeper, or its worker)."""
         try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
                 raise _translate(exc) from exc
+            return False
         except botocore.exceptions.BotoCoreError as exc:
             raise _translate(exc) from exc
+        return True
