@@ -31,7 +31,7 @@ function hintFor(kind, property) {
   }
   if (kind === "text" && property.maxLength !== undefined) parts.push(`Up to ${property.maxLength} characters.`);
   if (property.default !== undefined && kind !== "multi") parts.push(`Default: ${property.default}.`);
-  if (kind === "multi") parts.push("None ticked means all, in this order.");
+  if (kind === "multi" && !property.description) parts.push("None ticked means all, in this order.");
   return parts.join(" ");
 }
 
