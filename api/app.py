@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import health, metrics, report_types
+from api import health, metrics, page, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
@@ -26,6 +26,7 @@ PUBLIC_ENDPOINTS = {
     "health.readyz",
     "metrics.metrics",
     *openapi.PUBLIC_ENDPOINTS,
+    *page.PUBLIC_ENDPOINTS,
 }
 
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         report_types.blueprint,
         reports.blueprint,
         openapi.blueprint,
+        page.blueprint,
     ):
         app.register_blueprint(blueprint)
     return app

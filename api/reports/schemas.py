@@ -76,6 +76,7 @@ class ReportPageSchema(CamelSchema):
 class HistoryQuerySchema(CamelSchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     report_type = fields.String(validate=validate.Length(min=1, max=100))
+    format = fields.String(validate=validate.Length(min=1, max=20))
     created_from = fields.AwareDateTime(default_timezone=UTC)
     created_to = fields.AwareDateTime(default_timezone=UTC)
     # Bounded so that the row offset it implies stays a PostgreSQL bigint.
