@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,9 +28,9 @@ def save_verified(chunks: Iterable[bytes], path: Path, expected: ReportFile) -> 
     of `path` never sees a partial or corrupt file, and a mismatch leaves nothing behind
     (an existing file at `path` stays as it was).
     """
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
-    )
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    # O_EXCL: never write into someone else's file; mode 0o666 less the umask, as any new file.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         digest = hashlib.sha256()
         size = 0

@@ -17,7 +17,7 @@ MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is shortened, so a scrip
 
 POLL_FIRST = 1.0  # seconds, when the server suggested nothing
 POLL_FACTOR = 1.5
-POLL_CAP = 5.0  # seconds: progress stays fresh on a terminal
+POLL_CAP = 3.0  # seconds: progress stays fresh on a terminal (the server writes it each second)
 POLL_JITTER = 0.2  # up to 20 % later, so many waiting clients spread out
 
 Random = Callable[[], float]

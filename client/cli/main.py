@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
@@ -35,6 +36,15 @@ examples:
   reportbox list --status Completed --json
 
 {EXIT_CODES_HELP}"""
+
+
+def report_id(value: str) -> str:
+    """A report id must be a UUID; anything else could only be answered with a confusing 404."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a report id (a UUID)") from None
+    return value
 
 
 class Parser(argparse.ArgumentParser):
@@ -143,10 +153,10 @@ def build_parser() -> Parser:
     _wait_options(request)
 
     status = command("status", "show a report once")
-    status.add_argument("report_id", metavar="ID")
+    status.add_argument("report_id", metavar="ID", type=report_id)
 
     watch = command("watch", "follow a report with progress until it ends")
-    watch.add_argument("report_id", metavar="ID")
+    watch.add_argument("report_id", metavar="ID", type=report_id)
     _wait_options(watch)
 
     history = command("list", "list your reports, newest first")
@@ -159,13 +169,13 @@ def build_parser() -> Parser:
     history.add_argument("--all", action="store_true", help="every page")
 
     download = command("download", "download a Completed report, checking its sha256")
-    download.add_argument("report_id", metavar="ID")
+    download.add_argument("report_id", metavar="ID", type=report_id)
     download.add_argument(
         "-o", "--output", default=".", metavar="PATH", help="file or directory (the current one)"
     )
 
     cancel = command("cancel", "cancel a Pending or Processing report")
-    cancel.add_argument("report_id", metavar="ID")
+    cancel.add_argument("report_id", metavar="ID", type=report_id)
     return parser
 
 
