@@ -13,6 +13,7 @@ from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
 from api.reports import views as reports
+from shared.catalog import register_modules
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = Settings.from_env()
         configure_logging("api", settings.log_level)
+    register_modules(settings.report_type_modules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     engine = make_engine(settings, statement_timeout_ms=settings.api_statement_timeout_ms)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from shared.inputs import InputSchema
 
 
 def camelcase(name: str) -> str:
@@ -10,6 +12,6 @@ def camelcase(name: str) -> str:
     return head + "".join(part.title() for part in tail)
 
 
-class CamelSchema(Schema):
+class CamelSchema(InputSchema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         field_obj.data_key = camelcase(field_obj.data_key or field_name)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay.stuck import StuckReports
+from shared import transitions
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
 from shared.storage import Storage, StorageError
@@ -33,7 +34,6 @@ CLAIM_EXPIRED = text(
     """
 )
 
-MARK_EXPIRED = text("UPDATE reports SET status = 'Expired' WHERE id = ANY(:ids)")
 
 # trim_outbox: published rows are history once the retention has passed. SKIP LOCKED keeps
 # two sweepers apart; a batch at a time keeps each transaction short.
@@ -117,7 +117,7 @@ class Sweeper:
                 for row in rows:
                     if row.object_key:
                         self._storage.delete(row.object_key)
-                session.execute(MARK_EXPIRED, {"ids": [row.id for row in rows]})
+                session.execute(transitions.EXPIRE.statement, {"ids": [row.id for row in rows]})
             expired += len(rows)
             if len(rows) < BATCH:
                 return expired

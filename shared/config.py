@@ -88,6 +88,8 @@ class Settings:
     # lease expired this long ago) gets a new message: even a purged queue loses nothing.
     stuck_after_seconds: float = 300.0
     log_level: str = "INFO"
+    # Extra report types: comma-separated modules that each define REPORT_TYPE.
+    report_type_modules: str = ""
 
     def __post_init__(self) -> None:
         if self.jwt_algorithm is None:
@@ -251,4 +253,5 @@ ENVIRONMENT: dict[str, str] = {
     "max_export_seconds": "WORKER_MAX_EXPORT_SECONDS",
     "shutdown_grace_seconds": "WORKER_SHUTDOWN_GRACE_SECONDS",
     "stuck_after_seconds": "STUCK_AFTER_SECONDS",
+    "report_type_modules": "REPORT_TYPE_MODULES",
 }

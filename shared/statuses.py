@@ -31,9 +31,11 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.PENDING: frozenset(
         {ReportStatus.PROCESSING, ReportStatus.CANCELLED, ReportStatus.FAILED}
     ),
-    # Processing → Processing is a takeover of a report whose lease ran out.
+    # Processing → Processing is a takeover of a report whose lease ran out (or a cancel
+    # request, which the worker then carries out); → Pending hands it back to the queue.
     ReportStatus.PROCESSING: frozenset(
         {
+            ReportStatus.PENDING,
             ReportStatus.PROCESSING,
             ReportStatus.COMPLETED,
             ReportStatus.FAILED,

@@ -49,6 +49,11 @@ def _answer_field(answer: dict[str, Any], name: str) -> str:
     return value
 
 
+def report_object_key(org: str, report_id: object, attempt: int, extension: str) -> str:
+    """Where one attempt of a report stores its file: each attempt has a key of its own."""
+    return f"{org}/{report_id}/{attempt}.{extension}"
+
+
 @dataclass(frozen=True)
 class UploadedObject:
     key: str

@@ -130,3 +130,8 @@ def s3_client(settings):
         aws_secret_access_key=settings.aws_secret_access_key,
         region_name=settings.aws_region,
     )
+
+
+def objects_of(storage, report_id) -> list[str]:
+    """The keys of every object any attempt of the report stored."""
+    return [key for key in storage.object_keys() if str(report_id) in key]

@@ -3,6 +3,7 @@
 import signal
 import threading
 
+from shared.catalog import register_modules
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
@@ -16,6 +17,7 @@ from worker.worker import Worker
 def main() -> None:
     settings = Settings.from_env()
     configure_logging("worker", settings.log_level)
+    register_modules(settings.report_type_modules)
     # One connection per export thread, plus one for each thread's lease keeper.
     pool_size = settings.worker_concurrency * 2 + 1
     engine = make_engine(
@@ -29,7 +31,10 @@ def main() -> None:
         pool_size=settings.worker_concurrency,
     )
     lifecycle = Lifecycle(
-        make_session_factory(engine), settings.lease_seconds, settings.report_retention_hours * 3600
+        make_session_factory(engine),
+        settings.lease_seconds,
+        settings.report_retention_hours * 3600,
+        settings.max_attempts,
     )
     stopping = threading.Event()
     exporter = Exporter(
@@ -39,7 +44,6 @@ def main() -> None:
         stopping,
         settings.progress_interval_seconds,
         formats=formats_for(settings),
-        max_attempts=settings.max_attempts,
         max_export_seconds=settings.max_export_seconds,
     )
     worker = Worker(settings, exporter, stopping)

@@ -1,7 +1,12 @@
-"""Turns one report request into one object in storage and a Completed (or Failed) row."""
+"""Turns one report request into one object in storage and a terminal row, and says how it went.
+
+The exporter decides nothing about the broker: it returns an Outcome, and worker.py alone maps
+outcomes to acks, retries and dead letters.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
@@ -14,28 +19,41 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine
 
 from shared.catalog import Query, get_report_type
-from shared.db import DatabaseUnavailable, translate_errors
-from shared.storage import Storage, StorageError, StorageUnavailable, UploadedObject
+from shared.db import DatabaseUnavailable
+from shared.storage import (
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    UploadedObject,
+    report_object_key,
+)
 from worker.formats import FORMATS, ExportFormat
+from worker.interrupt import Interrupt, StopReason
 from worker.lease import LeaseKeeper
 from worker.lifecycle import Claim, Lifecycle
+from worker.source import cancel_running_query, estimate_rows, export_cursor
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # claims of one report before a transient fault counts as final
 MAX_EXPORT_SECONDS = 3600.0  # an export that runs longer fails with code "timeout"
 WAIT_POLL = 2.0  # seconds between looks at a report another worker holds
 
 UNREACHABLE = {DatabaseUnavailable: "the database", StorageUnavailable: "the file storage"}
 
 
-class Disposition(enum.Enum):
-    """What to tell the broker about the message once the work is done."""
+class Outcome(enum.Enum):
+    """How one delivery of a report request ended, as far as the report is concerned."""
 
-    ACK = "ack"
-    RETRY = "retry"  # a transient fault: again after a backoff, without holding a prefetch slot
-    REQUEUE = "requeue"  # not ours to finish now (shutting down): straight back to the queue
-    DEAD_LETTER = "dead-letter"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # a permanent fault, or an unexpected error: the report is Failed
+    SKIPPED = "skipped"  # already finished, or not ours to build
+    CLAIM_LOST = "claim-lost"  # another worker took it over; that worker finishes it
+    HANDED_BACK = "handed-back"  # released at shutdown, for another worker to take at once
+    STOPPING = "stopping"  # shutting down while another worker held the report
+    RETRY_LATER = "retry-later"  # a transient fault; the report was released
+    GAVE_UP = "gave-up"  # out of attempts: the report is Failed
+    UNKNOWN_REPORT = "unknown-report"  # the message names no report
 
 
 class PermanentFailure(Exception):
@@ -47,16 +65,12 @@ class PermanentFailure(Exception):
         self.message = message
 
 
-class ClaimLost(Exception):
-    """Another worker took the report over mid-export."""
+class Stopped(Exception):
+    """The export stopped before its end, for the reason given."""
 
-
-class CancelRequested(Exception):
-    """The client cancelled the report while it was being built."""
-
-
-class HandedBack(Exception):
-    """The worker is shutting down and its grace period ran out: give the report back."""
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 class Exporter:
@@ -69,7 +83,6 @@ class Exporter:
         progress_interval: float = 1.0,
         formats: Mapping[str, ExportFormat] = FORMATS,
         *,
-        max_attempts: int = MAX_ATTEMPTS,
         max_export_seconds: float = MAX_EXPORT_SECONDS,
     ) -> None:
         self._progress_interval = progress_interval
@@ -78,34 +91,43 @@ class Exporter:
         self._source = source
         self._storage = storage
         self._stopping = stopping
-        self._max_attempts = max_attempts
         self._max_export_seconds = max_export_seconds
         self._handing_back = threading.Event()
+        self._running: set[Interrupt] = set()
+        self._running_lock = threading.Lock()
 
     def hand_back(self) -> None:
-        """Make the exports in progress stop between two chunks and release their reports."""
+        """Stop the exports in progress, their queries included, and release their reports."""
         self._handing_back.set()
+        with self._running_lock:
+            running = list(self._running)
+        for interrupt in running:
+            interrupt.request(StopReason.HANDED_BACK)
 
-    def process(self, report_id: uuid.UUID) -> Disposition:
+    def process(self, report_id: uuid.UUID) -> Outcome:
         """Build the report if it is ours to build; idempotent for redelivered messages."""
         while True:
             claim = self._lifecycle.claim(report_id)
             if claim is not None:
                 return self._export_claimed(claim)
+            attempts = self._lifecycle.give_up(report_id)
+            if attempts is not None:
+                log.error("export.gave_up report_id=%s attempts=%d", report_id, attempts)
+                return Outcome.GAVE_UP
             state = self._lifecycle.state(report_id)
             if state is None:
                 log.error("export.unknown_report report_id=%s", report_id)
-                return Disposition.DEAD_LETTER
+                return Outcome.UNKNOWN_REPORT
             if state.status != "Processing":
                 log.info("export.skipped report_id=%s status=%s", report_id, state.status)
-                return Disposition.ACK
+                return Outcome.SKIPPED
             # Another worker holds a live lease. It may be a duplicate message, or the
             # redelivery of a message whose worker just died: wait until the report ends
             # or the lease runs out, then claim (or skip) it.
             if self._stopping.wait(WAIT_POLL):
-                return Disposition.REQUEUE
+                return Outcome.STOPPING
 
-    def _export_claimed(self, claim: Claim) -> Disposition:
+    def _export_claimed(self, claim: Claim) -> Outcome:
         log.info(
             "export.started report_id=%s type=%s attempt=%d",
             claim.report_id,
@@ -114,48 +136,67 @@ class Exporter:
         )
         try:
             if claim.cancel_requested:  # taken over from a worker that died after a cancel
-                raise CancelRequested()
+                raise Stopped(StopReason.CANCEL_REQUESTED)
             self._build(claim)
-        except CancelRequested:
-            self._lifecycle.cancel(claim)
-            log.info("export.cancelled report_id=%s", claim.report_id)
-            return Disposition.ACK
+        except Stopped as stopped:
+            return self._stopped(claim, stopped.reason)
         except PermanentFailure as failure:
-            log.warning(
-                "export.failed report_id=%s code=%s message=%s",
-                claim.report_id,
-                failure.code,
-                failure.message,
-            )
-            self._lifecycle.fail(claim, failure.code, failure.message)
-            return Disposition.ACK
-        except ClaimLost:
-            log.warning("export.claim_lost report_id=%s", claim.report_id)
-            return Disposition.ACK
-        except HandedBack:
-            log.warning("export.handed_back report_id=%s", claim.report_id)
-            self._release(claim)
-            return Disposition.REQUEUE
+            return self._failed(claim, failure.code, failure.message)
         except (DatabaseUnavailable, StorageUnavailable) as exc:
             return self._transient(claim, exc)
-        return Disposition.ACK
+        except Exception as exc:
+            # Whatever else an export raises is a bug, not a fault that passes: retrying it
+            # would loop. The report ends Failed; the traceback goes to the log only.
+            log.exception("export.unexpected_error report_id=%s", claim.report_id)
+            return self._failed(
+                claim,
+                "internal",
+                f"The export stopped on an unexpected error ({type(exc).__name__}).",
+            )
+        return Outcome.COMPLETED
 
-    def _transient(self, claim: Claim, exc: Exception) -> Disposition:
-        """Retry later, or after the last attempt fail the report and dead-letter the message."""
-        if claim.attempt >= self._max_attempts:
+    def _failed(self, claim: Claim, code: str, message: str) -> Outcome:
+        log.warning("export.failed report_id=%s code=%s message=%s", claim.report_id, code, message)
+        try:
+            self._lifecycle.fail(claim, code, message)
+        except DatabaseUnavailable:
+            return self._transient(claim, DatabaseUnavailable("could not record the failure"))
+        return Outcome.FAILED
+
+    def _stopped(self, claim: Claim, reason: StopReason) -> Outcome:
+        if reason is StopReason.CANCEL_REQUESTED:
+            self._lifecycle.cancel(claim)
+            log.info("export.cancelled report_id=%s", claim.report_id)
+            return Outcome.CANCELLED
+        if reason is StopReason.CLAIM_LOST:
+            log.warning("export.claim_lost report_id=%s", claim.report_id)
+            return Outcome.CLAIM_LOST
+        if reason is StopReason.HANDED_BACK:
+            log.warning("export.handed_back report_id=%s", claim.report_id)
+            self._release(claim)
+            return Outcome.HANDED_BACK
+        return self._failed(
+            claim,
+            "timeout",
+            f"The export took longer than the maximum of {self._max_export_seconds:g} seconds.",
+        )
+
+    def _transient(self, claim: Claim, exc: Exception) -> Outcome:
+        """Retry later, or after the last attempt fail the report."""
+        if claim.attempt >= self._lifecycle.max_attempts:
             what = UNREACHABLE.get(type(exc), "a service it needs")
             message = f"Gave up after {claim.attempt} attempts: {what} could not be reached."
             log.error("export.gave_up report_id=%s error=%s", claim.report_id, exc)
             try:
                 self._lifecycle.fail(claim, "unavailable", message)
             except DatabaseUnavailable:
-                return Disposition.RETRY  # the next delivery takes over once the lease ran out
-            return Disposition.DEAD_LETTER
+                return Outcome.RETRY_LATER  # the next delivery gives up once the lease ran out
+            return Outcome.GAVE_UP
         log.warning(
             "export.retrying report_id=%s attempt=%d error=%s", claim.report_id, claim.attempt, exc
         )
         self._release(claim)
-        return Disposition.RETRY
+        return Outcome.RETRY_LATER
 
     def _release(self, claim: Claim) -> None:
         """Hand the report back at once, so the next delivery need not wait for the lease."""
@@ -179,11 +220,20 @@ class Exporter:
                 "invalid_parameters", f"Invalid parameters: {exc.messages}"
             ) from exc
 
-        key = f"{claim.org}/{claim.report_id}.{export_format.extension}"
+        # Each attempt writes an object of its own: one that lost its claim can never
+        # overwrite the file that another attempt completed.
+        key = report_object_key(claim.org, claim.report_id, claim.attempt, export_format.extension)
+        self._delete_earlier_attempts(claim, export_format.extension)
         file_name = f"{claim.report_type}-{claim.report_id}.{export_format.extension}"
+        interrupt = Interrupt()
         deadline = time.monotonic() + self._max_export_seconds
-        with LeaseKeeper(self._lifecycle, claim, self._progress_interval) as lease:
-            uploaded, rows = self._stream_to_storage(key, export_format, query, lease, deadline)
+        with (
+            self._tracked(interrupt),
+            LeaseKeeper(
+                self._lifecycle, claim, self._progress_interval, interrupt, deadline
+            ) as lease,
+        ):
+            uploaded, rows = self._stream_to_storage(key, export_format, query, lease, interrupt)
         if not self._lifecycle.complete(
             claim, uploaded, file_name, export_format.content_type, rows
         ):
@@ -195,15 +245,35 @@ class Exporter:
             uploaded.size_bytes,
         )
 
+    def _delete_earlier_attempts(self, claim: Claim, extension: str) -> None:
+        """An attempt that died after its upload left an object no row names. This claim
+        matched, so the report is not Completed and none of them is anybody's file."""
+        for attempt in range(1, claim.attempt):
+            self._storage.delete(report_object_key(claim.org, claim.report_id, attempt, extension))
+
+    @contextlib.contextmanager
+    def _tracked(self, interrupt: Interrupt) -> Iterator[None]:
+        """While the export runs, hand_back() can reach its interrupt."""
+        with self._running_lock:
+            self._running.add(interrupt)
+        try:
+            if self._handing_back.is_set():
+                interrupt.request(StopReason.HANDED_BACK)
+            yield
+        finally:
+            with self._running_lock:
+                self._running.discard(interrupt)
+
     def _not_completed(self, claim: Claim, uploaded: UploadedObject) -> None:
-        """COMPLETE matched no row: a cancel won the race, or another worker took over."""
+        """COMPLETE matched no row: a cancel won the race, or another worker took over.
+
+        Either way this attempt's object is nobody's file: it goes, then the outcome is told.
+        """
+        self._storage.delete(uploaded.key)
         state = self._lifecycle.state(claim.report_id)
         if state is not None and state.cancel_requested:
-            # Cancelled must never be downloadable: the file goes, then the status is set.
-            self._storage.delete(uploaded.key)
-            raise CancelRequested()
-        # Taken over after our lease ran out: the new holder writes the same key.
-        raise ClaimLost()
+            raise Stopped(StopReason.CANCEL_REQUESTED)
+        raise Stopped(StopReason.CLAIM_LOST)
 
     def _stream_to_storage(
         self,
@@ -211,11 +281,11 @@ class Exporter:
         export_format: ExportFormat,
         query: Query,
         lease: LeaseKeeper,
-        deadline: float,
+        interrupt: Interrupt,
     ) -> tuple[UploadedObject, int]:
         try:
             with self._storage.start_upload(key, export_format.content_type) as upload:
-                for chunk in self._rows(export_format, query, lease, deadline):
+                for chunk in self._rows(export_format, query, lease, interrupt):
                     upload.write(chunk)
                 return upload.complete(), lease.rows_processed
         except StorageUnavailable:
@@ -224,55 +294,30 @@ class Exporter:
             raise PermanentFailure("storage_failed", "The file could not be stored.") from exc
 
     def _rows(
-        self, export_format: ExportFormat, query: Query, lease: LeaseKeeper, deadline: float
+        self, export_format: ExportFormat, query: Query, lease: LeaseKeeper, interrupt: Interrupt
     ) -> Iterator[bytes]:
-        timeout_ms = max(int(self._max_export_seconds * 1000), 1)  # 0 would mean none
-        with translate_errors(), self._source.connect() as connection:
-            driver = connection.connection.driver_connection
+        timeout_ms = int(self._max_export_seconds * 1000)
+        with export_cursor(self._source, timeout_ms, query.timezone) as cursor:
+            interrupt.attach(lambda: cancel_running_query(cursor))
             try:
-                with driver.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION READ ONLY")
-                    cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-                    # The connection's own statement timeout is short; this one query may
-                    # take as long as an export may.
-                    cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-                    lease.rows_total = estimate_rows(cursor, query)
-                    for chunk in export_format.stream(cursor, query, lease):
-                        self._check_still_wanted(lease, deadline)
-                        yield chunk
+                _check(interrupt)
+                lease.rows_total = estimate_rows(cursor, query)
+                for chunk in export_format.stream(cursor, query, lease):
+                    _check(interrupt)
+                    yield chunk
             except psycopg.errors.QueryCanceled as exc:
-                raise self._timed_out() from exc
+                # Cancelled by the interrupt, or the server's statement timeout: the deadline.
+                raise Stopped(interrupt.reason or StopReason.DEADLINE) from exc
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as exc:
                 log.error("export.query_failed error=%s", exc)
                 raise PermanentFailure("query_failed", "The report query failed.") from exc
             finally:
-                try:
-                    driver.rollback()
-                except psycopg.Error:
-                    pass  # a broken connection is discarded by the pool
-
-    def _check_still_wanted(self, lease: LeaseKeeper, deadline: float) -> None:
-        """Between two chunks: stop when the export is no longer this worker's to finish."""
-        if lease.lost.is_set():
-            raise ClaimLost()
-        if lease.cancel_requested.is_set():
-            raise CancelRequested()
-        if self._handing_back.is_set():
-            raise HandedBack()
-        if time.monotonic() > deadline:
-            raise self._timed_out()
-
-    def _timed_out(self) -> PermanentFailure:
-        return PermanentFailure(
-            "timeout",
-            f"The export took longer than the maximum of {self._max_export_seconds:g} seconds.",
-        )
+                interrupt.detach()
 
 
-def estimate_rows(cursor: psycopg.Cursor, query: Query) -> int:
-    """The planner's row estimate: free, and close enough for a progress bar."""
-    cursor.execute(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
-    plan = cursor.fetchone()[0]
-    return max(int(plan[0]["Plan"]["Plan Rows"]), 0)
+def _check(interrupt: Interrupt) -> None:
+    """Between two chunks: stop when the export is no longer this worker's to finish."""
+    if interrupt.reason is not None:
+        raise Stopped(interrupt.reason)

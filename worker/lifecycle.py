@@ -1,5 +1,5 @@
-"""The worker's writes to a report row. Each is one conditional UPDATE, so concurrent
-workers, redeliveries and cancels are decided by PostgreSQL, never by a read-then-write."""
+"""The worker's writes to a report row: the transitions of shared/transitions.py, and the
+lease renewal that carries progress."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import transitions
+from shared.config import Settings
 from shared.db import translate_errors
 from shared.storage import UploadedObject
 
@@ -43,23 +45,6 @@ class ReportState:
     cancel_requested: bool
 
 
-# claim_report: Pending → Processing, or takes over a Processing report whose lease ran out
-# (its worker died). Two deliveries of the same message race here and exactly one UPDATE
-# matches; attempts is the fencing token that later writes must present.
-CLAIM = text(
-    """
-    UPDATE reports
-    SET status = 'Processing',
-        started_at = coalesce(started_at, now()),
-        lease_expires_at = now() + make_interval(secs => :lease_seconds),
-        attempts = attempts + 1,
-        rows_processed = 0
-    WHERE id = :report_id
-      AND (status = 'Pending' OR (status = 'Processing' AND lease_expires_at < now()))
-    RETURNING id, org, report_type, format, parameters, attempts, cancel_requested
-    """
-)
-
 STATE = text(
     """
     SELECT status, lease_expires_at, coalesce(lease_expires_at > now(), false) AS lease_live,
@@ -68,9 +53,8 @@ STATE = text(
     """
 )
 
-# The fenced writes below match only while this worker still holds the claim: a takeover
-# after an expired lease bumps attempts. RENEW also carries progress, and tells the worker
-# whether a cancel was requested.
+# Extends the lease while this worker still holds the claim (fenced like the transitions),
+# records progress, and tells the worker whether a cancel was requested.
 RENEW = text(
     """
     UPDATE reports
@@ -82,61 +66,31 @@ RENEW = text(
     """
 )
 
-COMPLETE = text(
-    """
-    UPDATE reports
-    SET status = 'Completed', completed_at = now(), lease_expires_at = NULL,
-        object_key = :object_key, file_name = :file_name, content_type = :content_type,
-        size_bytes = :size_bytes, row_count = :row_count, rows_processed = :row_count,
-        rows_total = :row_count, sha256 = :sha256,
-        expires_at = now() + make_interval(secs => :retention_seconds)
-    WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt
-      AND NOT cancel_requested
-    """
-)
-
-# complete vs cancel: the API's cancel sets cancel_requested only while the report is
-# Processing, and COMPLETE refuses once it is set, so exactly one of the two wins.
-CANCEL = text(
-    """
-    UPDATE reports
-    SET status = 'Cancelled', completed_at = now(), lease_expires_at = NULL
-    WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt AND cancel_requested
-    """
-)
-
-FAIL = text(
-    """
-    UPDATE reports
-    SET status = 'Failed', completed_at = now(), lease_expires_at = NULL,
-        error_code = :code, error_message = :message
-    WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt
-    """
-)
-
-# Hands a report back after a transient fault, so the next delivery can claim it at once.
-RELEASE = text(
-    """
-    UPDATE reports SET status = 'Pending', lease_expires_at = NULL
-    WHERE id = :report_id AND status = 'Processing' AND attempts = :attempt
-    """
-)
-
 
 class Lifecycle:
     def __init__(
-        self, session_factory: sessionmaker[Session], lease_seconds: int, retention_seconds: float
+        self,
+        session_factory: sessionmaker[Session],
+        lease_seconds: int,
+        retention_seconds: float,
+        max_attempts: int = Settings.max_attempts,
     ) -> None:
         self._sessions = session_factory
         self.lease_seconds = lease_seconds
         self._retention_seconds = retention_seconds
+        self.max_attempts = max_attempts
 
     def _write(self, statement: Any, **params: Any) -> Any:
         with translate_errors(), self._sessions() as session, session.begin():
             return session.execute(statement, params)
 
     def claim(self, report_id: uuid.UUID) -> Claim | None:
-        row = self._write(CLAIM, report_id=report_id, lease_seconds=self.lease_seconds).first()
+        row = self._write(
+            transitions.CLAIM.statement,
+            report_id=report_id,
+            lease_seconds=self.lease_seconds,
+            max_attempts=self.max_attempts,
+        ).first()
         if row is None:
             return None
         return Claim(
@@ -148,6 +102,17 @@ class Lifecycle:
             row.attempts,
             row.cancel_requested,
         )
+
+    def give_up(self, report_id: uuid.UUID) -> int | None:
+        """Fail an unheld report that used all its attempts; its attempt count, or None."""
+        row = self._write(
+            transitions.GIVE_UP.statement,
+            report_id=report_id,
+            max_attempts=self.max_attempts,
+            code="gave_up",
+            message=f"Gave up after {self.max_attempts} attempts: none of them could finish.",
+        ).first()
+        return None if row is None else row.attempts
 
     def state(self, report_id: uuid.UUID) -> ReportState | None:
         with translate_errors(), self._sessions() as session:
@@ -179,7 +144,7 @@ class Lifecycle:
         row_count: int,
     ) -> bool:
         result = self._write(
-            COMPLETE,
+            transitions.COMPLETE.statement,
             report_id=claim.report_id,
             attempt=claim.attempt,
             object_key=uploaded.key,
@@ -194,15 +159,23 @@ class Lifecycle:
 
     def fail(self, claim: Claim, code: str, message: str) -> bool:
         result = self._write(
-            FAIL, report_id=claim.report_id, attempt=claim.attempt, code=code, message=message
+            transitions.FAIL.statement,
+            report_id=claim.report_id,
+            attempt=claim.attempt,
+            code=code,
+            message=message,
         )
         return result.rowcount == 1
 
     def cancel(self, claim: Claim) -> bool:
         """Record that this worker stopped because a cancel was requested."""
-        result = self._write(CANCEL, report_id=claim.report_id, attempt=claim.attempt)
+        result = self._write(
+            transitions.CANCEL_RUNNING.statement, report_id=claim.report_id, attempt=claim.attempt
+        )
         return result.rowcount == 1
 
     def release(self, claim: Claim) -> bool:
-        result = self._write(RELEASE, report_id=claim.report_id, attempt=claim.attempt)
+        result = self._write(
+            transitions.RELEASE.statement, report_id=claim.report_id, attempt=claim.attempt
+        )
         return result.rowcount == 1

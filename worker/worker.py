@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -12,11 +13,49 @@ from shared.broker import BrokerUnavailable, Consumer, Delivery
 from shared.config import Settings
 from shared.db import DatabaseUnavailable
 from shared.messages import ReportRequested, UndecodableMessage
-from worker.exporter import Disposition, Exporter
+from worker.exporter import Exporter, Outcome
 
 log = logging.getLogger(__name__)
 
 HAND_BACK_WAIT = 10.0  # seconds for exports to notice the hand-back and release their reports
+
+
+class Disposition(enum.Enum):
+    """What to tell the broker about the message once the work is done."""
+
+    ACK = "ack"
+    RETRY = "retry"  # again after a backoff, without holding a prefetch slot
+    REQUEUE = "requeue"  # not ours to finish now (shutting down): straight back to the queue
+    DEAD_LETTER = "dead-letter"
+
+
+DISPOSITIONS: dict[Outcome, Disposition] = {
+    Outcome.COMPLETED: Disposition.ACK,
+    Outcome.CANCELLED: Disposition.ACK,
+    Outcome.FAILED: Disposition.ACK,
+    Outcome.SKIPPED: Disposition.ACK,
+    Outcome.CLAIM_LOST: Disposition.ACK,  # the worker that took over acks its own delivery
+    Outcome.HANDED_BACK: Disposition.REQUEUE,
+    Outcome.STOPPING: Disposition.REQUEUE,
+    Outcome.RETRY_LATER: Disposition.RETRY,
+    Outcome.GAVE_UP: Disposition.DEAD_LETTER,  # kept for an operator to look at
+    Outcome.UNKNOWN_REPORT: Disposition.DEAD_LETTER,
+}
+
+
+def disposition(outcome: Outcome | None, retries: int, max_retries: int) -> Disposition:
+    """The broker's part of an outcome; None is a message that does not decode.
+
+    A message already retried max_retries times is dead-lettered rather than retried
+    again: nothing can then circle forever. Its report, if still active, is found by the
+    stuck-report check and gets a new message once the fault has passed.
+    """
+    if outcome is None:
+        return Disposition.DEAD_LETTER
+    decided = DISPOSITIONS[outcome]
+    if decided is Disposition.RETRY and retries >= max_retries:
+        return Disposition.DEAD_LETTER
+    return decided
 
 
 class Worker:
@@ -31,6 +70,9 @@ class Worker:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
+        # Retries of one message before it is dead-lettered: each claim may retry once, and
+        # faults before a claim (the database down) get as many again.
+        self._max_retries = settings.max_attempts * 2
 
     def run(self) -> None:
         log.info(
@@ -73,15 +115,21 @@ class Worker:
 
     def _handle(self, delivery: Delivery) -> None:
         try:
-            self._settle(delivery, self._dispose(delivery))
+            outcome = self._outcome(delivery)
         except Exception:
+            # Outside any export (decoding, claiming): retried with a backoff, a bounded
+            # number of times, never requeued straight away in a loop.
             log.exception("worker.unexpected_error message_id=%s", delivery.message_id)
-            delivery.reject(requeue=True)
+            outcome = Outcome.RETRY_LATER
+        try:
+            self._settle(delivery, disposition(outcome, delivery.retries, self._max_retries))
+        except Exception:
+            log.exception("worker.settle_failed message_id=%s", delivery.message_id)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    def _dispose(self, delivery: Delivery) -> Disposition:
+    def _outcome(self, delivery: Delivery) -> Outcome | None:
         try:
             message = ReportRequested.decode(delivery.body)
         except UndecodableMessage as exc:
@@ -91,12 +139,12 @@ class Worker:
                 exc,
                 exc.body[:200],
             )
-            return Disposition.DEAD_LETTER
+            return None
         try:
             return self._exporter.process(message.report_id)
         except DatabaseUnavailable as exc:
             log.warning("worker.database_unavailable report_id=%s error=%s", message.report_id, exc)
-            return Disposition.RETRY
+            return Outcome.RETRY_LATER
 
     def _settle(self, delivery: Delivery, disposition: Disposition) -> None:
         if disposition is Disposition.ACK:

@@ -9,6 +9,8 @@ from marshmallow import fields, validate
 from api.camel import CamelSchema
 from shared.statuses import ReportStatus
 
+MAX_PAGE = 1_000_000
+
 
 class ReportRequestSchema(CamelSchema):
     format = fields.String(required=True)
@@ -74,5 +76,6 @@ class HistoryQuerySchema(CamelSchema):
     report_type = fields.String(validate=validate.Length(min=1, max=100))
     created_from = fields.AwareDateTime(default_timezone=UTC)
     created_to = fields.AwareDateTime(default_timezone=UTC)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded so that the row offset it implies stays a PostgreSQL bigint.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

@@ -6,15 +6,15 @@ import uuid
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
 from api.errors import ApiError, flatten_messages
+from shared import transitions
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.models import Report
-from shared.statuses import ACTIVE, ReportStatus
 
 
 def find_report_type(name: str) -> ReportType:
@@ -105,23 +105,10 @@ def cancel_report(
     COMPLETE refuses once cancel_requested is set, and this matches only unfinished reports.
     """
     report = get_visible_report(sessions, principal, report_id)
-    pending = Report.status == ReportStatus.PENDING.value
-    statement = (
-        update(Report)
-        .where(
-            Report.id == report.id,
-            Report.status.in_([status.value for status in ACTIVE]),
-        )
-        .values(
-            cancel_requested=True,
-            status=case((pending, ReportStatus.CANCELLED.value), else_=Report.status),
-            completed_at=case((pending, func.now()), else_=Report.completed_at),
-        )
-        .returning(Report)
-        .execution_options(synchronize_session=False)
-    )
     with translate_errors(), sessions.begin() as session:
-        cancelled = session.scalars(statement).first()
+        cancelled = session.execute(
+            transitions.REQUEST_CANCEL.statement, {"report_id": report.id}
+        ).first()
     if cancelled is None:
         current = get_visible_report(sessions, principal, report_id)
         raise ApiError(
@@ -129,4 +116,4 @@ def cancel_report(
             "Conflict",
             f"The report is {current.status}; only Pending or Processing reports can be cancelled.",
         )
-    return cancelled
+    return get_visible_report(sessions, principal, report_id)

@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
+
+from shared.inputs import FullMatch, InputSchema, report_date
 
 Parameters = Mapping[str, Any]
 
@@ -19,6 +21,8 @@ class Query:
 
     sql: str
     params: Mapping[str, Any]
+    # The session's time zone while the query runs: it renders timestamps in it.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -28,11 +32,11 @@ class ReportType:
     description: str
     roles: frozenset[str]
     formats: tuple[str, ...]
-    parameters_schema: type[Schema]
+    parameters_schema: type[InputSchema]
     build_query: Callable[[str, Parameters], Query]
 
     @cached_property
-    def _schema(self) -> Schema:
+    def _schema(self) -> InputSchema:
         return self.parameters_schema()
 
     def load_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,7 +53,7 @@ class ReportType:
 
 def country_code(**kwargs: Any) -> fields.String:
     return fields.String(
-        validate=validate.Regexp(r"^[A-Z]{2}$", error="must be an ISO 3166 two-letter code"),
+        validate=FullMatch(r"[A-Z]{2}", error="must be an ISO 3166 two-letter code"),
         **kwargs,
     )
 
@@ -96,13 +100,13 @@ class Where:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
 
-class SessionWindow(Schema):
+class SessionWindow(InputSchema):
     """fromDate and toDate (ISO dates, inclusive, UTC) over demo.sessions, at most a year."""
 
     MAX_DAYS = 366
 
-    from_date = fields.Date(required=True, data_key="fromDate")
-    to_date = fields.Date(required=True, data_key="toDate")
+    from_date = report_date(required=True, data_key="fromDate")
+    to_date = report_date(required=True, data_key="toDate")
 
     @validates_schema
     def _range(self, data: dict, **_: object) -> None:

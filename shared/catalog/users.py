@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import fields, validate, validates_schema
 
 from shared.catalog.base import (
     Parameters,
@@ -14,13 +14,14 @@ from shared.catalog.base import (
     end_of_day_exclusive,
     start_of_day,
 )
+from shared.inputs import InputSchema, report_date
 
 PLANS = ("free", "family", "premium", "student")
 
 
-class UsersParameters(Schema):
-    created_from = fields.Date(data_key="createdFrom")
-    created_to = fields.Date(data_key="createdTo")
+class UsersParameters(InputSchema):
+    created_from = report_date(data_key="createdFrom")
+    created_to = report_date(data_key="createdTo")
     country = country_code()
     plan = fields.String(validate=validate.OneOf(PLANS))
 

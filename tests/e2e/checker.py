@@ -1,17 +1,18 @@
 """The end-of-run audit of the promise "every 202 ends in a terminal status, exactly once".
 
-Reusable by any test or soak run: give it the database, the bucket's keys, the ids that
-got a 202 and the workers' logs; it returns the figures, and all but `accepted`,
-`completed` and `failed` must be zero.
+Reusable by any test or soak run: give it the database, the bucket's keys, a way to read an
+object, the ids that got a 202 and the workers' logs; it returns the figures, and all but
+`accepted`, `completed` and `failed` must be zero.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +33,13 @@ UNPUBLISHED = text(
       AND convert_from(body, 'UTF8')::jsonb ->> 'reportId' = ANY(:ids)
     """
 )
-COMPLETED_AMONG = text("SELECT id FROM reports WHERE status = 'Completed' AND id = ANY(:ids)")
+# The file each Completed report names, and what its row says about it.
+COMPLETED_FILES = text(
+    """
+    SELECT id, object_key, size_bytes, sha256 FROM reports
+    WHERE status = 'Completed' AND id = ANY(:ids)
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -41,25 +48,35 @@ class Figures:
     completed: int
     failed: int
     lost: int  # answered 202 but not in a terminal status
-    duplicated: int  # reports with more than one object or more than one completion
-    unexpected: int  # objects that belong to no Completed report
+    duplicated: int  # reports marked Completed more than once
+    unexpected: int  # objects of these reports that no Completed report names
     missing: int  # Completed reports whose object is not in the bucket
+    corrupt: int  # Completed reports whose object's bytes differ from its size or sha256
     stuck: int  # outbox rows of these reports never published
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.unexpected or self.missing or self.stuck)
+        return not (
+            self.lost
+            or self.duplicated
+            or self.unexpected
+            or self.missing
+            or self.corrupt
+            or self.stuck
+        )
 
     def __str__(self) -> str:
         return " ".join(f"{name}={value}" for name, value in asdict(self).items())
 
 
 def report_id_of(key: str) -> uuid.UUID | None:
-    """The report an object key belongs to: `<org>/<report id>.<extension>`."""
-    try:
-        return uuid.UUID(key.rpartition("/")[2].partition(".")[0])
-    except ValueError:
-        return None
+    """The report an object key belongs to: the path segment that is a report id."""
+    for segment in key.split("/"):
+        try:
+            return uuid.UUID(segment.partition(".")[0])
+        except ValueError:
+            continue
+    return None
 
 
 def completions(worker_logs: Iterable[Path]) -> collections.Counter[uuid.UUID]:
@@ -75,33 +92,37 @@ def check(
     sessions: sessionmaker[Session],
     object_keys: Iterable[str],
     accepted: Collection[uuid.UUID | str],
-    worker_logs: Iterable[Path] = (),
+    worker_logs: Iterable[Path],
+    read_object: Callable[[str], bytes],
 ) -> Figures:
+    """read_object(key) gives an object's bytes: each Completed report's must match its row."""
     ids = [uuid.UUID(str(report_id)) for report_id in accepted]
-    keys = list(object_keys)
-    objects_per_report = collections.Counter(report_id_of(key) for key in keys)
-    owners = [report_id for report_id in objects_per_report if report_id is not None]
+    wanted = set(ids)
+    keys = {key for key in object_keys if report_id_of(key) in wanted}
     with sessions() as session:
         statuses = {row.id: row.status for row in session.execute(STATUSES, {"ids": ids})}
         stuck = session.execute(UNPUBLISHED, {"ids": [str(i) for i in ids]}).scalar_one()
-        completed_owners = set(session.execute(COMPLETED_AMONG, {"ids": owners}).scalars())
+        files = session.execute(COMPLETED_FILES, {"ids": ids}).all()
     done = completions(worker_logs)
-    completed = {report_id for report_id in ids if statuses.get(report_id) == "Completed"}
+    named = {row.object_key for row in files}
+    present = [row for row in files if row.object_key in keys]
     figures = Figures(
         accepted=len(ids),
-        completed=len(completed),
+        completed=len(files),
         failed=sum(1 for report_id in ids if statuses.get(report_id) == "Failed"),
         lost=sum(1 for report_id in ids if statuses.get(report_id) not in TERMINAL),
-        duplicated=sum(
-            1 for report_id in ids if objects_per_report[report_id] > 1 or done[report_id] > 1
-        ),
-        unexpected=sum(
-            count
-            for report_id, count in objects_per_report.items()
-            if report_id not in completed_owners
-        ),
-        missing=sum(1 for report_id in completed if objects_per_report[report_id] == 0),
+        duplicated=sum(1 for report_id in ids if done[report_id] > 1),
+        unexpected=len(keys - named),
+        missing=len(files) - len(present),
+        corrupt=0
+        if read_object is None
+        else sum(1 for row in present if _differs(row, read_object)),
         stuck=stuck,
     )
     log.info("checker %s", figures)
     return figures
+
+
+def _differs(row, read_object: Callable[[str], bytes]) -> bool:
+    body = read_object(row.object_key)
+    return len(body) != row.size_bytes or hashlib.sha256(body).hexdigest() != row.sha256

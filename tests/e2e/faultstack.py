@@ -6,6 +6,7 @@ requests are accepted whatever is cut."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import subprocess
 import time
@@ -30,7 +31,7 @@ from tests.e2e import checker
 from tests.e2e.api_client import Answer, ApiClient
 from tests.faultproxy import FaultProxy
 from tests.processes import Process, start_api, start_relay, start_worker, wait_until_ready
-from tests.services import free_port
+from tests.services import free_port, s3_client
 
 # Knobs that make failures and recoveries take seconds, not minutes.
 FAST = {
@@ -163,7 +164,9 @@ class FaultStack:
     def request(
         self, report_type: str = "sessions", parameters: dict | None = None, org: str = "acme"
     ) -> Answer:
-        return self.client(org).request_report(report_type, parameters or SMALL_REPORT)
+        return self.client(org).request_report(
+            report_type, SMALL_REPORT if parameters is None else parameters
+        )
 
     def submit(self, count: int, threads: int = 8, **request: Any) -> list[Answer]:
         """`count` POSTs over HTTP, `threads` at a time, each by a user of its own."""
@@ -210,6 +213,13 @@ class FaultStack:
             query = text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             return session.execute(query).scalar_one()
 
+    @functools.cached_property
+    def _s3(self) -> Any:
+        return s3_client(self.direct)
+
+    def read_object(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self.direct.s3_bucket, Key=key)["Body"].read()
+
     def check(self, report_ids: list[str], settle: float = 30.0) -> checker.Figures:
         """The checker's figures once the system has settled: a relay whose commit was cut
         after the broker's confirm publishes again on its next pass, after its reconnect
@@ -217,7 +227,11 @@ class FaultStack:
         deadline = time.monotonic() + settle
         while True:
             figures = checker.check(
-                self.sessions, self.storage.object_keys(), report_ids, self.logs("worker")
+                self.sessions,
+                self.storage.object_keys(),
+                report_ids,
+                self.logs("worker"),
+                read_object=self.read_object,
             )
             if figures.ok or time.monotonic() >= deadline:
                 return figures

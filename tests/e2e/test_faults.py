@@ -22,6 +22,7 @@ from sqlalchemy import text
 from relay.sweeper import Sweeper
 from shared import demo
 from shared.messages import ReportRequested
+from shared.storage import report_object_key
 from tests.conftest import RUN_ID, fresh_database
 from tests.e2e.api_client import Answer
 from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually, fault_stack
@@ -34,6 +35,7 @@ BIG_ORG = "bigco"
 BIG_SESSIONS = 300_000  # about 15 MB of CSV: three multipart parts of 5 MiB
 RELAY_KILLS = 6  # at least; more while the burst lasts
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
+THROWAWAY_TYPES = "tests.report_types.sleepy,tests.report_types.broken"
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +165,7 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     worker = stack.start_worker()
     stack.proxies["s3"].latency = 0.02  # an upload that lasts long enough to be cut short
     report_id = stack.request(parameters=FULL_YEAR, org=BIG_ORG).body["reportId"]
-    key = f"{BIG_ORG}/{report_id}.csv"
+    key = report_object_key(BIG_ORG, report_id, 1, "csv")  # the first attempt's
 
     def first_part_uploaded() -> bool:
         """the first part of the file is in storage"""
@@ -182,8 +184,9 @@ def test_a_worker_killed_mid_upload_leaves_no_object_and_the_report_completes_on
     stack.wait_terminal([report_id], timeout=60)
     report = stack.report(report_id)
     assert (report.status, report.attempts) == ("Completed", 2)
+    assert report.object_key == report_object_key(BIG_ORG, report_id, 2, "csv")
     expected = big_report_rows(stack)
-    url = stack.storage.presign_download(key, "big.csv", "text/csv", 60)
+    url = stack.storage.presign_download(report.object_key, "big.csv", "text/csv", 60)
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read()
     assert report.row_count == expected == body.count(b"\n") - 1
@@ -344,30 +347,48 @@ def test_relay_and_worker_ride_out_a_postgresql_cut_and_finish_what_was_in_fligh
 
 
 # 8 ------------------------------------------------------------------------------------------
-def test_sigterm_mid_export_hands_the_report_back_so_it_is_never_stuck(make_stack, big_database):
-    # A lease far longer than the test: only a released claim lets the report go on at once.
-    stack = make_stack(database_url=big_database, shutdown_grace_seconds=1, lease_seconds=120)
+def test_sigterm_mid_export_hands_the_report_back_so_it_is_never_stuck(make_stack):
+    # A query that sleeps for an hour and a lease far longer than the test: the report can
+    # neither finish before the signal nor be taken over, only handed back.
+    stack = make_stack(
+        shutdown_grace_seconds=1, lease_seconds=120, report_type_modules=THROWAWAY_TYPES
+    )
     stack.start_api()
     stack.start_relay()
     worker = stack.start_worker()
-    stack.proxies["s3"].latency = 0.01
-    report_id = stack.request(parameters=FULL_YEAR, org=BIG_ORG).body["reportId"]
-    wait_until_exporting(stack, report_id)
+    report_id = stack.request("sleepy", {"seconds": 3600}).body["reportId"]
+    eventually(lambda: stack.report(report_id).status == "Processing", timeout=30)
 
-    started = time.monotonic()
-    assert worker.stop(timeout=30) == 0
-    assert time.monotonic() - started < 15
+    assert worker.stop(timeout=30) == 0  # the hand-back cut the running query short
 
     report = stack.report(report_id)
-    assert (report.status, report.lease_expires_at) == ("Pending", None)
+    assert (report.status, report.lease_expires_at, report.attempts) == ("Pending", None, 1)
     assert stack.queue_depth(stack.direct.work_queue) == 1
     assert f"export.handed_back report_id={report_id}" in stack.log_text("worker")
-    stack.proxies["s3"].latency = 0
     stack.start_worker()
-    stack.wait_terminal([report_id], timeout=60)
+    eventually(lambda: stack.report(report_id).attempts == 2, timeout=30)  # at once, no lease
+    admin = stack.client(roles=("admin",))
+    assert admin.request("DELETE", f"/api/v1/reports/{report_id}").status == 202
+    stack.wait_terminal([report_id], timeout=30)
+    assert stack.report(report_id).status == "Cancelled"
+
+
+def test_an_export_that_raises_what_nobody_expected_fails_once_and_is_acked(make_stack):
+    stack = make_stack(report_type_modules=THROWAWAY_TYPES)
+    stack.start_api()
+    stack.start_relay()
+    stack.start_worker()
+
+    report_id = stack.request("broken", {}).body["reportId"]
+
+    stack.wait_terminal([report_id], timeout=30)
     report = stack.report(report_id)
-    assert (report.status, report.attempts) == ("Completed", 2)
-    assert report.row_count == big_report_rows(stack)
+    assert (report.status, report.error_code, report.attempts) == ("Failed", "internal", 1)
+    assert "OverflowError" in report.error_message
+    assert set(stack.stop_all().values()) == {0}  # every ack reached the broker by then
+    assert stack.queue_depth(stack.direct.work_queue) == 0
+    assert stack.queue_depth(stack.direct.dead_letter_queue) == 0
+    assert stack.queue_depth(stack.direct.retry_queue) == 0
 
 
 # 9 ------------------------------------------------------------------------------------------

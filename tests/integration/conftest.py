@@ -97,10 +97,16 @@ def make_exporter(settings: Settings, sessions, engine):
     from worker.exporter import Exporter
     from worker.lifecycle import Lifecycle
 
-    def make(storage_settings: Settings | None = None, retention_seconds: float = 3600.0):
-        lifecycle = Lifecycle(sessions, settings.lease_seconds, retention_seconds)
+    def make(
+        storage_settings: Settings | None = None,
+        retention_seconds: float = 3600.0,
+        max_attempts: int = settings.max_attempts,
+        **options,
+    ):
+        lifecycle = Lifecycle(sessions, settings.lease_seconds, retention_seconds, max_attempts)
         storage = Storage(storage_settings or settings)
-        return Exporter(lifecycle, engine, storage, threading.Event(), progress_interval=0.1)
+        options.setdefault("progress_interval", 0.1)
+        return Exporter(lifecycle, engine, storage, threading.Event(), **options)
 
     return make
 
@@ -121,3 +127,13 @@ def read_object(settings: Settings):
         return client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read()
 
     return read
+
+
+@pytest.fixture
+def throwaway_types(monkeypatch):
+    """The test report types sleepy and broken, registered for this test only."""
+    from shared.catalog import REPORT_TYPES
+    from tests.report_types import broken, sleepy
+
+    for module in (sleepy, broken):
+        monkeypatch.setitem(REPORT_TYPES, module.REPORT_TYPE.name, module.REPORT_TYPE)

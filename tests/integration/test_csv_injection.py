@@ -12,7 +12,7 @@ from shared.catalog import Query, get_report_type
 from shared.db import libpq_url
 from shared.demo import HOSTILE_DISPLAY_NAMES
 from shared.models import Report
-from worker.exporter import Disposition
+from worker.exporter import Outcome
 from worker.formats import FORMATS
 from worker.formats.csv import CsvFormat
 
@@ -118,7 +118,7 @@ def test_the_users_report_carries_the_hostile_demo_users_neutralised(
 ):
     report = make_report("users", parameters={}, org=org)
 
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.COMPLETED
 
     with sessions() as session:
         done = session.get(Report, report.id)

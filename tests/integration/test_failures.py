@@ -22,7 +22,7 @@ from shared.models import Report
 from shared.storage import Storage
 from tests.conftest import delete_broker_topology
 from tests.services import free_port
-from worker.exporter import Disposition, Exporter
+from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
 
 DEFINITIONS = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq" / "definitions.json"
@@ -44,8 +44,8 @@ def reload(sessions, report_id) -> Report:
         return session.get(Report, report_id)
 
 
-def exporter_for(settings: Settings, sessions, engine, **options) -> Exporter:
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, 3600)
+def exporter_for(settings: Settings, sessions, engine, max_attempts=5, **options) -> Exporter:
+    lifecycle = Lifecycle(sessions, settings.lease_seconds, 3600, max_attempts)
     return Exporter(lifecycle, engine, Storage(settings), threading.Event(), **options)
 
 
@@ -182,9 +182,9 @@ def test_a_transient_fault_is_retried_until_the_last_attempt_then_fails_readably
     released = reload(sessions, report.id)
     last = exporter.process(report.id)
 
-    assert first is Disposition.RETRY
+    assert first is Outcome.RETRY_LATER
     assert (released.status, released.lease_expires_at) == ("Pending", None)
-    assert last is Disposition.DEAD_LETTER
+    assert last is Outcome.GAVE_UP
     failed = reload(sessions, report.id)
     assert (failed.status, failed.attempts, failed.error_code) == ("Failed", 2, "unavailable")
     assert failed.error_message == (
@@ -198,7 +198,7 @@ def test_an_export_past_the_maximum_duration_fails_with_code_timeout(
     exporter = exporter_for(settings, sessions, engine, max_export_seconds=0.001)
     report = make_report(parameters={"fromDate": "2026-01-01", "toDate": "2026-12-31"})
 
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.FAILED
 
     failed = reload(sessions, report.id)
     assert (failed.status, failed.error_code) == ("Failed", "timeout")
@@ -213,11 +213,11 @@ def test_a_hand_back_releases_the_report_for_the_next_worker_at_once(
     exporter.hand_back()  # as the worker does when its shutdown grace ran out
     report = make_report()
 
-    assert exporter.process(report.id) is Disposition.REQUEUE
+    assert exporter.process(report.id) is Outcome.HANDED_BACK
 
     handed_back = reload(sessions, report.id)
     assert (handed_back.status, handed_back.lease_expires_at) == ("Pending", None)
-    assert exporter_for(settings, sessions, engine).process(report.id) is Disposition.ACK
+    assert exporter_for(settings, sessions, engine).process(report.id) is Outcome.COMPLETED
     assert reload(sessions, report.id).status == "Completed"
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from relay.relay import Relay
 from shared.models import Report
-from shared.storage import Storage
+from shared.storage import Storage, report_object_key
 from tests.integration.broker_helpers import drain_queue
-from worker.exporter import Disposition, Exporter
+from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
 
@@ -42,11 +42,11 @@ def test_a_message_becomes_an_object_and_a_completed_report(
 ):
     report = make_report(org="globex")
 
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.COMPLETED
 
     done = reload(sessions, report.id)
     assert done.status == "Completed"
-    assert done.object_key == f"globex/{report.id}.csv"
+    assert done.object_key == report_object_key("globex", report.id, 1, "csv")
     body = read_object(done.object_key)
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0] == [
@@ -69,7 +69,7 @@ def test_a_redelivered_message_for_a_finished_report_is_a_no_op(exporter, make_r
     exporter.process(report.id)
     first = reload(sessions, report.id)
 
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.SKIPPED
 
     again = reload(sessions, report.id)
     assert (again.attempts, again.completed_at, again.sha256) == (
@@ -80,7 +80,7 @@ def test_a_redelivered_message_for_a_finished_report_is_a_no_op(exporter, make_r
 
 
 def test_a_message_for_an_unknown_report_is_dead_lettered(exporter):
-    assert exporter.process(uuid.uuid4()) is Disposition.DEAD_LETTER
+    assert exporter.process(uuid.uuid4()) is Outcome.UNKNOWN_REPORT
 
 
 def test_parameters_that_no_longer_validate_fail_the_report_with_a_readable_error(
@@ -88,7 +88,7 @@ def test_parameters_that_no_longer_validate_fail_the_report_with_a_readable_erro
 ):
     report = make_report(parameters={"fromDate": "2026-01-01"})  # bypasses the API's check
 
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.FAILED
 
     failed = reload(sessions, report.id)
     assert failed.status == "Failed"
@@ -111,7 +111,7 @@ def test_a_report_with_a_live_lease_elsewhere_is_taken_over_once_the_lease_runs_
         )
 
     started = time.monotonic()
-    assert exporter.process(report.id) is Disposition.ACK
+    assert exporter.process(report.id) is Outcome.COMPLETED
 
     assert time.monotonic() - started >= 1.5
     done = reload(sessions, report.id)

@@ -23,7 +23,7 @@ from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
-from worker.exporter import Disposition, Exporter
+from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
 
 
@@ -55,15 +55,15 @@ def main() -> None:
     )
 
     started = time.perf_counter()
-    disposition = exporter.process(report_id)
+    result = exporter.process(report_id)
     seconds = time.perf_counter() - started
 
     with sessions() as session:
         outcome = session.execute(OUTCOME, {"id": report_id}).one()
     engine.dispose()
     source.dispose()
-    if disposition is not Disposition.ACK or outcome.status != "Completed":
-        sys.exit(f"export ended {disposition} {outcome.status}: {outcome.error_message}")
+    if result is not Outcome.COMPLETED or outcome.status != "Completed":
+        sys.exit(f"export ended {result} {outcome.status}: {outcome.error_message}")
     print(
         json.dumps(
             {

@@ -1,0 +1,1 @@
+"""Throwaway report types for tests, registered through REPORT_TYPE_MODULES."""

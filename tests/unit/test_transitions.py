@@ -1,0 +1,46 @@
+"""The statements that run agree with the transition table, and are the only ones that run."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shared import transitions
+from shared.statuses import ReportStatus, can_transition
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = ("api", "relay", "worker", "shared")
+STATUS_LITERAL = re.compile("'({})'".format("|".join(status.value for status in ReportStatus)))
+
+
+@pytest.mark.parametrize("transition", transitions.ALL, ids=lambda t: t.name)
+def test_every_move_of_every_statement_is_allowed_by_the_table(transition):
+    assert transition.moves
+    for current, new in transition.moves:
+        assert can_transition(current, new), (transition.name, current, new)
+
+
+@pytest.mark.parametrize("transition", transitions.ALL, ids=lambda t: t.name)
+def test_a_statement_names_exactly_the_statuses_of_its_moves(transition):
+    named = set(STATUS_LITERAL.findall(transition.sql))
+    declared = {status.value for move in transition.moves for status in move}
+    # A move within one status (a takeover, a cancel request) sets nothing new.
+    assert named == declared
+
+
+def test_no_product_module_but_transitions_sets_a_status():
+    setting = re.compile(r"SET\s+status\s*=|status\s*=\s*case\(|\.values\([^)]*status=", re.I)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in PRODUCT
+        for path in (ROOT / package).rglob("*.py")
+        if path.name != "transitions.py"
+        and "migrations" not in path.parts
+        and setting.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_names_are_unique():
+    names = [transition.name for transition in transitions.ALL]
+    assert len(names) == len(set(names))
