@@ -56,14 +56,24 @@ def retry_delay(attempt: int, retry_after: float | None, rng: Random = random.ra
 
 
 class PollSchedule:
-    """The pauses between looks at a running report: Retry-After first, then growing."""
+    """The pauses between looks at a running report.
+
+    The first look waits for the Retry-After of the request's answer, if there was one;
+    then the pauses grow from POLL_FIRST to POLL_CAP. A Retry-After on a later answer is
+    honoured for that pause alone.
+    """
 
     def __init__(self, retry_after: float | None = None, rng: Random = random.random) -> None:
-        self._next = min(retry_after, MAX_RETRY_AFTER) if retry_after is not None else POLL_FIRST
+        self._first = retry_after
+        self._next = POLL_FIRST
         self._rng = rng
 
     def next_delay(self, retry_after: float | None = None) -> float:
-        """Seconds to sleep before the next look; never shorter than a Retry-After given."""
-        base = min(retry_after, MAX_RETRY_AFTER) if retry_after is not None else self._next
-        self._next = min(max(base, POLL_FIRST) * POLL_FACTOR, POLL_CAP)
+        """Seconds to sleep before the next look; never shorter than a Retry-After."""
+        if retry_after is None:
+            retry_after, self._first = self._first, None
+        if retry_after is not None:
+            base = min(retry_after, MAX_RETRY_AFTER)
+        else:
+            base, self._next = self._next, min(self._next * POLL_FACTOR, POLL_CAP)
         return base * (1.0 + POLL_JITTER * self._rng())
