@@ -45,8 +45,8 @@ class Client:
     `max_retries` times after a connection error or a 429/502/503/504 answer, honouring
     Retry-After; any other refusal raises at once (see `client.errors`).
 
-    `http`, `sleep` and `rng` are for tests: a preconfigured httpx.Client, and the clock
-    and randomness the backoff uses.
+    `http` is an httpx.Client of the caller's to use (and close) instead of a new one;
+    `sleep` and `rng` are for tests: the clock and randomness the backoff uses.
     """
 
     def __init__(
@@ -197,7 +197,7 @@ class Client:
         file. Raises ReportFailed for a Failed report and NotDownloadable when there is no
         file (still running, Cancelled or Expired). Returns the path written.
         """
-        current = report if isinstance(report, Report) and report.download_url else self.get(report)
+        current = self.get(report)  # a fresh look: a download URL from earlier may have expired
         if current.status == FAILED:
             raise ReportFailed(current)
         if current.status != COMPLETED or current.file is None or not current.download_url:

@@ -66,9 +66,10 @@ def raise_for_refusal(response: httpx.Response, *, storage: bool = False) -> Non
 
 
 def _where(url: str) -> str:
-    """Scheme, host and port only: a presigned URL's query string is a credential."""
+    """Scheme, host and port only: a presigned URL's query and a URL's user:password@ are
+    credentials."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 class Transport:
@@ -88,12 +89,14 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.max_retries = max_retries
+        self._owns_http = http is None  # one passed in is the caller's to close
         self._http = http or httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
         self._sleep = sleep
         self._rng = rng
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def request(
         self,

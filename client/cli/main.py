@@ -94,7 +94,7 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _wait_options(parser: argparse.ArgumentParser) -> None:
+def _wait_options(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="stop waiting after this long (exit 6)"
     )
@@ -102,7 +102,7 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
         "-o",
         "--output",
         metavar="PATH",
-        help="download the file here once Completed (a directory keeps its name)",
+        help=output_help,
     )
 
 
@@ -150,14 +150,14 @@ def build_parser() -> Parser:
     request.add_argument(
         "-w", "--wait", action="store_true", help="wait with progress until it ends"
     )
-    _wait_options(request)
+    _wait_options(request, "once Completed, download to this file or directory (implies --wait)")
 
     status = command("status", "show a report once")
     status.add_argument("report_id", metavar="ID", type=report_id)
 
     watch = command("watch", "follow a report with progress until it ends")
     watch.add_argument("report_id", metavar="ID", type=report_id)
-    _wait_options(watch)
+    _wait_options(watch, "once Completed, download to this file or directory")
 
     history = command("list", "list your reports, newest first")
     history.add_argument(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from client.models import Report
+from client.models import PENDING, Report
 
 BAR_WIDTH = 24  # characters
 PLAIN_INTERVAL = 5.0  # seconds between plain lines while nothing but the row count changes
@@ -33,7 +33,7 @@ def rows_text(report: Report) -> str:
     progress = report.progress
     if progress.rows_total:
         return f"{progress.rows_processed:,} / {progress.rows_total:,} rows"
-    return f"{progress.rows_processed:,} rows"
+    return f"{progress.rows_processed:,} row{'' if progress.rows_processed == 1 else 's'}"
 
 
 def bar(percent: float | None, width: int = BAR_WIDTH) -> str:
@@ -46,7 +46,7 @@ def describe(report: Report, now: datetime | None = None) -> str:
     parts = [report.status]
     if report.cancel_requested and not report.is_terminal:
         parts.append("(cancel requested)")
-    if report.status != "Pending":
+    if report.status != PENDING:
         parts.append(rows_text(report))
     if report.progress.percent is not None:
         parts.append(f"{report.progress.percent:.1f}%")

@@ -170,7 +170,7 @@ def test_plain_lines_come_on_each_change_of_status_else_at_most_every_interval()
         progress.show(report(status, rows_processed=rows))
     assert stream.getvalue().splitlines() == [
         "report r-1: Pending",
-        "report r-1: Processing  1 rows",
+        "report r-1: Processing  1 row",
         "report r-1: Processing  3 rows",
         "report r-1: Completed  4 rows",
     ]

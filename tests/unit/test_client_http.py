@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import httpx
 import pytest
 
 from client import (
@@ -77,10 +78,17 @@ def sleeps() -> list[float]:
     return []
 
 
+@pytest.fixture(scope="module")
+def http():
+    # One for all tests: building an httpx.Client (its TLS context) is the slow part.
+    with httpx.Client(timeout=10) as http:
+        yield http
+
+
 @pytest.fixture
-def client(server: ScriptedServer, sleeps: list[float]):
+def client(server: ScriptedServer, sleeps: list[float], http: httpx.Client):
     # rng 1.0: the backoff's jitter at its top, so the delays are known.
-    with Client(server.url, "the-token", sleep=sleeps.append, rng=lambda: 1.0) as client:
+    with Client(server.url, "t", sleep=sleeps.append, rng=lambda: 1.0, http=http) as client:
         yield client
 
 
@@ -100,7 +108,7 @@ def test_a_retryable_answer_is_retried_with_the_same_idempotency_key(
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
     assert first.body == second.body
     assert json.loads(first.body) == {"format": "csv", "parameters": {"fromDate": "2026-01-01"}}
-    assert first.headers["authorization"] == "Bearer the-token"
+    assert first.headers["authorization"] == "Bearer t"
 
 
 def test_a_dropped_connection_is_retried_with_backoff_and_the_same_key(server, client, sleeps):
@@ -139,11 +147,11 @@ def test_after_the_retries_the_last_refusal_is_raised(server, client, sleeps):
     assert len(sleeps) == 2
 
 
-def test_an_unreachable_server_is_unavailable_after_the_retries(sleeps):
+def test_an_unreachable_server_is_unavailable_after_the_retries(sleeps, http):
     with ScriptedServer() as gone:
         url = gone.url
     with (
-        Client(url, "the-token", sleep=sleeps.append, rng=lambda: 0.0) as client,
+        Client(url, "t", sleep=sleeps.append, rng=lambda: 0.0, http=http) as client,
         pytest.raises(Unavailable, match="after 3 attempts"),
     ):
         client.report_types()
@@ -284,12 +292,9 @@ def test_wait_honours_retry_after_then_backs_off_until_terminal(server, client, 
     assert sleeps == pytest.approx([3.6, 1.2, 1.8])
 
 
-def test_wait_raises_wait_timeout_with_the_last_report(server, sleeps):
+def test_wait_raises_wait_timeout_with_the_last_report(server, client):
     server.add(200, report("Processing"))
-    with (
-        Client(server.url, "t", sleep=sleeps.append) as client,
-        pytest.raises(WaitTimeout) as raised,
-    ):
+    with pytest.raises(WaitTimeout) as raised:
         client.wait(REPORT_ID, timeout=0)
     assert raised.value.report.status == "Processing"
 
