@@ -14,7 +14,7 @@ from api.bodies import parse_json_body
 from api.errors import register_error_handlers
 from api.reports import views as reports
 from shared.catalog import register_modules
-from shared.config import Settings
+from shared.config import Settings, settings_or_exit
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
@@ -34,8 +34,8 @@ class Dependencies:
 
 def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
-        settings = Settings.from_env()
-        configure_logging("api", settings.log_level)
+        settings = settings_or_exit()
+        configure_logging("api", settings.log_level, settings.log_format)
     register_modules(settings.report_type_modules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -6,15 +6,15 @@ import threading
 
 from relay.relay import Relay
 from relay.sweeper import Sweeper
-from shared.config import Settings
+from shared.config import settings_or_exit
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    configure_logging("relay", settings.log_level)
+    settings = settings_or_exit()
+    configure_logging("relay", settings.log_level, settings.log_format)
     engine = make_engine(
         settings, statement_timeout_ms=settings.db_statement_timeout_ms, pool_size=3
     )

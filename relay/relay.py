@@ -46,9 +46,15 @@ class Relay:
             # unpublished, and they are sent again (consumers are idempotent).
             confirmed = self._publisher.publish(messages)
             mark_published(session, confirmed)
+        for message in messages:
+            if message.message_id in confirmed:
+                log.info(
+                    "relay.published report_id=%s message_id=%s",
+                    message.report_id,
+                    message.message_id,
+                )
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
-        log.debug("relay.published count=%d", len(confirmed))
         return len(confirmed)
 
     def listen(self) -> None:

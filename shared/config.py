@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
@@ -88,6 +89,9 @@ class Settings:
     # lease expired this long ago) gets a new message: even a purged queue loses nothing.
     stuck_after_seconds: float = 300.0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line
+    # Relay and worker serve /metrics, /healthz and /readyz here; None serves nothing.
+    metrics_port: int | None = None
     # Extra report types: comma-separated modules that each define REPORT_TYPE.
     report_type_modules: str = ""
 
@@ -160,6 +164,12 @@ class Settings:
             )
         if self.stuck_after_seconds <= 0:
             raise ConfigError("STUCK_AFTER_SECONDS must be above 0")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT={self.log_format!r} is not one of 'text', 'json'")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"LOG_LEVEL={self.log_level!r} is not a logging level")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"METRICS_PORT={self.metrics_port!r} is not a port number")
 
     def _validate_jwt(self) -> None:
         # Processes that verify no token (relay, worker) may have no key; a key that is set must
@@ -185,6 +195,21 @@ class Settings:
             raise ConfigError("JWT_LEEWAY_SECONDS must not be negative")
 
 
+def exit_on_config_error(error: ConfigError) -> None:
+    """A process that cannot start says why in one line and exits with code 2."""
+    print(f"reportbox: configuration error: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def settings_or_exit() -> Settings:
+    """The settings for a process's main; a bad variable stops the start (exit code 2)."""
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        exit_on_config_error(error)
+        raise  # not reached
+
+
 def _is_hmac(algorithm: str | None) -> bool:
     return (algorithm or "").startswith("HS")
 
@@ -193,19 +218,20 @@ BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "
 
 
 def _convert(variable: str, raw: str, annotation: object) -> object:
-    if str(annotation) == "bool":
+    kind = str(annotation).replace(" | None", "")
+    if kind == "bool":
         try:
             return BOOLEANS[raw.lower()]
         except KeyError:
-            raise ConfigError(f"{variable} must be true or false, got {raw!r}") from None
-    kind = {"int": int, "float": float}.get(str(annotation))
-    if kind is None:
+            raise ConfigError(f"{variable}={raw!r} is not true or false") from None
+    converter = {"int": int, "float": float}.get(kind)
+    if converter is None:
         return raw
     try:
-        return kind(raw)
+        return converter(raw)
     except ValueError:
-        wanted = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{variable} must be {wanted}, got {raw!r}") from None
+        wanted = "an integer" if converter is int else "a number"
+        raise ConfigError(f"{variable}={raw!r} is not {wanted}") from None
 
 
 # Each setting that the environment may set, and the variable that sets it.
@@ -242,6 +268,8 @@ ENVIRONMENT: dict[str, str] = {
     "outbox_retention_hours": "OUTBOX_RETENTION_HOURS",
     "incomplete_upload_max_age_hours": "INCOMPLETE_UPLOAD_MAX_AGE_HOURS",
     "log_level": "LOG_LEVEL",
+    "log_format": "LOG_FORMAT",
+    "metrics_port": "METRICS_PORT",
     "multipart_part_bytes": "S3_MULTIPART_PART_BYTES",
     "db_connect_timeout_seconds": "DB_CONNECT_TIMEOUT_SECONDS",
     "api_statement_timeout_ms": "API_STATEMENT_TIMEOUT_MS",

@@ -15,7 +15,7 @@ from shared.broker import OutgoingMessage
 # publish the same row in one pass. Served by the partial index outbox_unpublished.
 CLAIM_BATCH = text(
     """
-    SELECT id, message_id, message_type, body
+    SELECT id, message_id, message_type, body, report_id
     FROM outbox
     WHERE published_at IS NULL
     ORDER BY id
@@ -29,7 +29,15 @@ MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE message_id =
 
 def claim_batch(session: Session, limit: int) -> list[OutgoingMessage]:
     rows = session.execute(CLAIM_BATCH, {"limit": limit}).all()
-    return [OutgoingMessage(str(row.message_id), row.message_type, bytes(row.body)) for row in rows]
+    return [
+        OutgoingMessage(
+            str(row.message_id),
+            row.message_type,
+            bytes(row.body),
+            None if row.report_id is None else str(row.report_id),
+        )
+        for row in rows
+    ]
 
 
 def mark_published(session: Session, message_ids: Collection[str]) -> None:

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from infra.local.processes import ManagedProcess
+from infra.local.processes import ManagedProcess, api_argv
 from shared.config import Settings
 
 Process = ManagedProcess
@@ -23,20 +23,7 @@ def process_env(settings: Settings) -> dict[str, str]:
 
 
 def start_api(settings: Settings, port: int, log_dir: Path, workers: int = 2) -> Process:
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    return Process(
-        "api",
-        [
-            gunicorn,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "api.app:create_app()",
-        ],
-        process_env(settings),
-        log_dir,
-    )
+    return Process("api", api_argv(f"127.0.0.1:{port}", workers), process_env(settings), log_dir)
 
 
 def start_relay(settings: Settings, log_dir: Path, name: str = "relay") -> Process:

@@ -4,7 +4,7 @@ import signal
 import threading
 
 from shared.catalog import register_modules
-from shared.config import Settings
+from shared.config import settings_or_exit
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
@@ -15,8 +15,8 @@ from worker.worker import Worker
 
 
 def main() -> None:
-    settings = Settings.from_env()
-    configure_logging("worker", settings.log_level)
+    settings = settings_or_exit()
+    configure_logging("worker", settings.log_level, settings.log_format)
     register_modules(settings.report_type_modules)
     # One connection per export thread, plus one for each thread's lease keeper.
     pool_size = settings.worker_concurrency * 2 + 1

@@ -8,6 +8,7 @@ import time
 from types import TracebackType
 
 from shared.db import DatabaseUnavailable
+from shared.logs import context_thread
 from worker.interrupt import Interrupt, StopReason
 from worker.lifecycle import Claim, LeaseState, Lifecycle
 
@@ -37,9 +38,7 @@ class LeaseKeeper:
         self._interrupt = interrupt
         self._deadline = deadline
         self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"lease-{claim.report_id}", daemon=True
-        )
+        self._thread = context_thread(self._run, name=f"lease-{claim.report_id}")
         self.rows_processed = 0
         self.rows_total: int | None = None
 
@@ -55,6 +54,12 @@ class LeaseKeeper:
                 # The lease may run out; the fenced completion then refuses to write.
                 log.warning("lease.renew_failed report_id=%s error=%s", self._claim.report_id, exc)
                 continue
+            log.info(
+                "export.progress report_id=%s rows_processed=%d rows_total=%s",
+                self._claim.report_id,
+                self.rows_processed,
+                self.rows_total,
+            )
             if state is LeaseState.LOST:
                 log.warning("lease.lost report_id=%s", self._claim.report_id)
                 self._interrupt.request(StopReason.CLAIM_LOST)

@@ -12,6 +12,7 @@ from shared.backoff import compute_backoff
 from shared.broker import BrokerUnavailable, Consumer, Delivery
 from shared.config import Settings
 from shared.db import DatabaseUnavailable
+from shared.logs import log_context
 from shared.messages import ReportRequested, UndecodableMessage
 from worker.exporter import Exporter, Outcome
 
@@ -114,6 +115,10 @@ class Worker:
         self._pool.submit(self._handle, delivery)
 
     def _handle(self, delivery: Delivery) -> None:
+        with log_context(message_id=delivery.message_id):
+            self._handle_in_context(delivery)
+
+    def _handle_in_context(self, delivery: Delivery) -> None:
         try:
             outcome = self._outcome(delivery)
         except Exception:
@@ -141,7 +146,8 @@ class Worker:
             )
             return None
         try:
-            return self._exporter.process(message.report_id)
+            with log_context(report_id=message.report_id):
+                return self._exporter.process(message.report_id)
         except DatabaseUnavailable as exc:
             log.warning("worker.database_unavailable report_id=%s error=%s", message.report_id, exc)
             return Outcome.RETRY_LATER

@@ -30,6 +30,7 @@ class Accepted:
     report_type: str
     created_at: datetime
     replayed: bool  # the first answer to an earlier request with the same Idempotency-Key
+    message_id: str | None = None  # of the outbox message written now; None for a replay
 
 
 # lock_user: one user's admissions queue behind each other until commit, so the count of
@@ -135,7 +136,9 @@ def admit(
         if getattr(exc.orig.diag, "constraint_name", None) in ADMISSION_INDEXES:
             raise ApiError(409, "Conflict", "An identical request was accepted just now.") from exc
         raise
-    return Accepted(report_id, report_type.name, created_at, replayed=False)
+    return Accepted(
+        report_id, report_type.name, created_at, replayed=False, message_id=message.message_id
+    )
 
 
 def _decide(state: Any, fingerprint: str, max_active: int | None) -> Accepted | None:

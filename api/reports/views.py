@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
@@ -28,6 +29,8 @@ _REPORT_SCHEMA = ReportSchema()
 
 RETRY_AFTER_SECONDS = 2
 MAX_IDEMPOTENCY_KEY = 200
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -61,6 +64,14 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         parameters,
         idempotency_key=_idempotency_key(),
         max_active=_deps().settings.max_active_reports_per_user,
+    )
+    log.info(
+        "report.accepted report_id=%s message_id=%s type=%s format=%s replayed=%s",
+        accepted.report_id,
+        accepted.message_id,
+        accepted.report_type,
+        loaded["format"],
+        accepted.replayed,
     )
     status_url = _status_url(accepted.report_id)
     # A replay repeats the first answer, which always said Pending.

@@ -15,6 +15,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def api_argv(bind: str, workers: int) -> list[str]:
+    """How the API is served, for the local run and the tests (compose says the same)."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    return [
+        gunicorn,
+        "--config",
+        "python:api.gunicorn_config",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "api.app:create_app()",
+    ]
+
+
 class ManagedProcess:
     """A child process whose output goes to its own log file."""
 

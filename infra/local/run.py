@@ -16,13 +16,12 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import psycopg
 from sqlalchemy import make_url
 
 from api.tokens import issue_token
-from infra.local.processes import ROOT, ManagedProcess, moto_s3_server, port_open
+from infra.local.processes import ROOT, ManagedProcess, api_argv, moto_s3_server, port_open
 from shared.config import Settings
 from shared.db import libpq_url
 from shared.storage import Storage
@@ -89,18 +88,10 @@ Reportbox is up: API {base_url}  (logs in {LOG_DIR.relative_to(ROOT)}/, Ctrl-C s
 
 def serve(settings: Settings, env: dict[str, str], port: int) -> None:
     base_url = f"http://127.0.0.1:{port}"
-    binaries = Path(sys.executable).parent
     processes = [
         ManagedProcess(
             "api",
-            [
-                str(binaries / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "4",
-                "api.app:create_app()",
-            ],
+            api_argv(f"127.0.0.1:{port}", workers=4),
             env,
             LOG_DIR,
         ),

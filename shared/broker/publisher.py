@@ -25,6 +25,7 @@ class OutgoingMessage:
     message_id: str
     message_type: str
     body: bytes
+    report_id: str | None = None  # for the logs: which report this message asks for
 
 
 class Publisher:
