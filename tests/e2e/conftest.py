@@ -36,8 +36,6 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             exchange=f"{settings.exchange}.e2e",
             work_queue=f"{settings.work_queue}.e2e",
             public_base_url=base_url,
-            # sleepy: an export that runs until it is cancelled, whatever the data's size.
-            report_type_modules="tests.report_types.sleepy",
         )
         engine = make_engine(settings)
         processes = (

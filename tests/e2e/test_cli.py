@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -9,12 +10,11 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pexpect
 import pytest
@@ -25,11 +25,23 @@ pytestmark = pytest.mark.e2e
 
 REPORTBOX = str(Path(sys.executable).with_name("reportbox"))
 JANUARY = ("--from", "2026-01-01", "--to", "2026-01-31")
-# The demo data of the tests is small enough that any sessions report finishes in well under
-# a second, too fast to cancel while it runs; the test report type `sleepy` runs until it is
-# cancelled, so cancelling a running export is certain rather than a race.
-RUNS_UNTIL_CANCELLED = ("--param", "seconds=3600")
+# The whole year of demo sessions: the largest report there is. The tests' demo data is small
+# enough that even this one finishes within a second, too fast to cancel while it runs, so
+# the cancel tests hold the worker stopped (SIGSTOP) meanwhile: the report is certain to be
+# Pending when it is cancelled, rather than racing the export. (Cancelling a report while it
+# runs is tested in tests/integration/test_lifecycle.py.)
+LARGE = ("--from", "2026-01-01", "--to", "2026-12-31")
 ID = r"[0-9a-f-]{36}"
+
+
+@contextlib.contextmanager
+def worker_paused(stack) -> Iterator[None]:
+    """The worker stopped, so nothing leaves Pending; it carries on afterwards as it was."""
+    os.kill(stack.worker.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(stack.worker.pid, signal.SIGCONT)
 
 
 def cli_env(stack, token: str) -> dict[str, str]:
@@ -161,74 +173,58 @@ def test_every_format_the_catalog_lists_downloads_and_opens(reportbox, user, tmp
         assert rows is None or rows == report["file"]["rows"], report_format
 
 
-def api_wait_for(
-    api: ApiClient, report_id: str, status: str, timeout: float = 60.0
-) -> dict[str, Any]:
-    """Wait on a condition, never on a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        report = api.report(report_id).body
-        if report["status"] == status:
-            return report
-        assert report["status"] not in {"Completed", "Failed", "Cancelled", "Expired"}, report
-        time.sleep(0.2)
-    raise AssertionError(f"report {report_id} never reached {status}")
-
-
-def test_a_running_report_cancelled_with_reportbox_cancel(reportbox, user):
+def test_a_large_report_cancelled_with_reportbox_cancel(stack, reportbox, user):
     _, api = user
-    requested = reportbox("request", "sleepy", *RUNS_UNTIL_CANCELLED)
-    assert requested.returncode == 0, requested.stderr
-    report_id = requested.stdout.strip()
-    api_wait_for(api, report_id, "Processing")
-
-    cancelled = reportbox("cancel", report_id)
+    with worker_paused(stack):
+        requested = reportbox("request", "sessions", *LARGE)
+        report_id = requested.stdout.strip()
+        cancelled = reportbox("cancel", report_id)
     watched = reportbox("watch", report_id, "--timeout", "60")
 
+    assert requested.returncode == 0, requested.stderr
     assert cancelled.returncode == 0, cancelled.stderr
-    assert cancelled.stdout.strip() == (
-        f"report {report_id}: cancel requested; it is Processing and stops within seconds"
-    )
+    assert cancelled.stdout == f"report {report_id} Cancelled\n"
     assert watched.returncode == 3, watched.stderr
-    assert f"report {report_id} Cancelled" in watched.stdout
+    assert watched.stdout == f"report {report_id} Cancelled\n"
     assert api.report(report_id).body["status"] == "Cancelled"
 
 
-def test_ctrl_c_answered_yes_cancels_the_report_and_exits_130(terminal, user):
+def test_ctrl_c_answered_yes_cancels_the_report_and_exits_130(stack, terminal, user):
     _, api = user
-    child = terminal("request", "sleepy", *RUNS_UNTIL_CANCELLED, "--wait")
-    child.expect("Processing")  # the bar shows the export running
+    with worker_paused(stack):
+        child = terminal("request", "sessions", *LARGE, "--wait")
+        child.expect("Pending")  # the bar is up: the command is waiting
 
-    child.sendintr()
-    child.expect(rf"Cancel report ({ID})\? \[y/N\] ")
-    report_id = child.match.group(1)
-    child.sendline("y")
-    child.expect(rf"report {report_id}: cancel requested")
-    child.expect(pexpect.EOF)
-    child.close()
+        child.sendintr()
+        child.expect(rf"Cancel report ({ID})\? \[y/N\] ")
+        report_id = child.match.group(1)
+        child.sendline("y")
+        child.expect(rf"report {report_id} Cancelled")
+        child.expect(pexpect.EOF)
+        child.close()
 
     assert child.exitstatus == 130
-    assert api_wait_for(api, report_id, "Cancelled")["status"] == "Cancelled"
+    assert api.report(report_id).body["status"] == "Cancelled"
 
 
-def test_ctrl_c_answered_no_leaves_the_report_running_and_exits_130(terminal, user):
+def test_ctrl_c_answered_no_leaves_the_report_to_finish_and_exits_130(stack, terminal, user):
     _, api = user
-    child = terminal("request", "sleepy", *RUNS_UNTIL_CANCELLED, "--wait")
-    child.expect("Processing")
+    with worker_paused(stack):
+        child = terminal("request", "sessions", *LARGE, "--wait")
+        child.expect("Pending")
 
-    child.sendintr()
-    child.expect(rf"Cancel report ({ID})\? \[y/N\] ")
-    report_id = child.match.group(1)
-    child.sendline("")  # the default: no
-    child.expect(rf"report {report_id} goes on")
-    child.expect(pexpect.EOF)
-    child.close()
+        child.sendintr()
+        child.expect(rf"Cancel report ({ID})\? \[y/N\] ")
+        report_id = child.match.group(1)
+        child.sendline("")  # the default: no
+        child.expect(rf"report {report_id} goes on")
+        child.expect(pexpect.EOF)
+        child.close()
+        still = api.report(report_id).body
 
     assert child.exitstatus == 130
-    report = api.report(report_id).body
-    assert (report["status"], report["cancelRequested"]) == ("Processing", False)
-    assert api.request("DELETE", f"/api/v1/reports/{report_id}").status == 202  # tidy up
-    api_wait_for(api, report_id, "Cancelled")
+    assert (still["status"], still["cancelRequested"]) == ("Pending", False)
+    assert api.wait_until_terminal(report_id)["status"] == "Completed"
 
 
 def test_a_terminal_shows_a_live_progress_bar(terminal):
