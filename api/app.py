@@ -8,7 +8,7 @@ from flask import Flask, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import health, report_types
+from api import health, metrics, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
@@ -20,7 +20,7 @@ from shared.logs import configure_logging
 from shared.storage import Storage
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz"}
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "metrics.metrics"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,12 @@ def create_app(settings: Settings | None = None) -> Flask:
             parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
-    for blueprint in (health.blueprint, report_types.blueprint, reports.blueprint):
+    metrics.instrument(app)
+    for blueprint in (
+        health.blueprint,
+        metrics.blueprint,
+        report_types.blueprint,
+        reports.blueprint,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -50,25 +50,36 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self._algorithm: str = settings.jwt_algorithm or ""
-        self._key = _prepared_key(self._algorithm, settings.token_key())
+        # Several PEM blocks in JWT_PUBLIC_KEY are several keys, each accepted: a key
+        # rotation publishes the new key beside the old one until no token uses the old.
+        self._keys = [_prepared_key(self._algorithm, key) for key in _keys(settings.token_key())]
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
 
     def verify(self, token: str) -> Principal:
+        for key in self._keys[:-1]:
+            try:
+                return _principal(self._decode(token, key))
+            except jwt.InvalidSignatureError:
+                continue  # perhaps signed with the next key
+            except jwt.PyJWTError as exc:
+                raise _unauthorized(_refusal(exc)) from exc
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[self._algorithm],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": REQUIRED_CLAIMS},
-            )
+            return _principal(self._decode(token, self._keys[-1]))
         except jwt.PyJWTError as exc:
             raise _unauthorized(_refusal(exc)) from exc
-        return _principal(claims)
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[self._algorithm],
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": REQUIRED_CLAIMS},
+        )
 
     def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("Authorization")
@@ -79,6 +90,17 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token or " " in token:
             raise _unauthorized("The Authorization header must be Bearer <token>.")
         return self.verify(token)
+
+
+PEM_END = "-----END PUBLIC KEY-----"
+
+
+def _keys(configured: str) -> list[str]:
+    """The PEM blocks of JWT_PUBLIC_KEY, or the one HMAC secret as it is."""
+    if PEM_END not in configured:
+        return [configured]
+    blocks = [block.strip() + "\n" + PEM_END for block in configured.split(PEM_END)]
+    return [block for block in blocks if block.strip() != PEM_END]
 
 
 def _prepared_key(algorithm: str, key: str) -> Any:

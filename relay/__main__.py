@@ -4,10 +4,14 @@ expired ones, until SIGTERM (the batch in hand is published and committed first)
 import signal
 import threading
 
+from prometheus_client import REGISTRY
+
+from relay.metrics import OutboxCollector
 from relay.relay import Relay
 from relay.sweeper import Sweeper
 from shared.config import settings_or_exit
 from shared.db import make_engine, make_session_factory
+from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
 
@@ -19,7 +23,10 @@ def main() -> None:
         settings, statement_timeout_ms=settings.db_statement_timeout_ms, pool_size=3
     )
     sessions = make_session_factory(engine)
-    relay = Relay(settings, sessions)
+    readiness = Readiness(engine)
+    REGISTRY.register(OutboxCollector(sessions))
+    stop_health = start_if_configured(settings.metrics_port, readiness)
+    relay = Relay(settings, sessions, on_broker=readiness.broker_connected)
     # The sweep (and the stuck-report check) rides along in the relay process, which already
     # runs wherever Reportbox does.
     sweeper = Sweeper(settings, sessions, Storage(settings))
@@ -34,6 +41,7 @@ def main() -> None:
     sweep_thread.start()
     relay.run()
     sweep_thread.join(timeout=30)
+    stop_health()
     engine.dispose()
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
+from relay import metrics
 from shared.backoff import compute_backoff
 from shared.broker import BrokerUnavailable, Publisher
 from shared.config import Settings
@@ -25,6 +26,7 @@ class Relay:
         session_factory: sessionmaker[Session],
         publisher_factory: Callable[[Settings], Publisher] = Publisher,
         listener_factory: Callable[[Settings], psycopg.Connection] = connect_listener,
+        on_broker: Callable[[bool], None] = lambda connected: None,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
@@ -33,11 +35,13 @@ class Relay:
         self._publisher: Publisher | None = None
         self._listener: psycopg.Connection | None = None
         self._stopping = threading.Event()
+        self._on_broker = on_broker  # told whether the broker answers, for /readyz
 
     def run_once(self) -> int:
         """Publish one batch; return how many rows were marked published."""
         if self._publisher is None:
             self._publisher = self._publisher_factory(self._settings)
+            self._on_broker(True)
         with translate_errors(), self._sessions() as session, session.begin():
             messages = claim_batch(session, self._settings.relay_batch_size)
             if not messages:
@@ -45,7 +49,11 @@ class Relay:
             # The rows stay locked while the broker confirms; a crash here leaves them
             # unpublished, and they are sent again (consumers are idempotent).
             confirmed = self._publisher.publish(messages)
-            mark_published(session, confirmed)
+            waited = mark_published(session, confirmed)
+        for seconds in waited:
+            metrics.PUBLISH_LATENCY.observe(seconds)
+        metrics.CONFIRMS.inc(len(confirmed))
+        metrics.UNCONFIRMED.inc(len(messages) - len(confirmed))
         for message in messages:
             if message.message_id in confirmed:
                 log.info(
@@ -55,6 +63,12 @@ class Relay:
                 )
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
+        if self._publisher.unroutable:
+            # No queue is bound any more: deleted, or deleted to be re-created with other
+            # arguments. The returned rows stay unpublished; declaring the topology again
+            # gives them a queue before the next pass sends them.
+            self._publisher.declare_topology()
+            log.warning("relay.topology_declared unroutable=%d", len(self._publisher.unroutable))
         return len(confirmed)
 
     def listen(self) -> None:
@@ -84,6 +98,8 @@ class Relay:
                     self.wait_for_work()
                 failures = 0
             except (BrokerUnavailable, DatabaseUnavailable) as exc:
+                if isinstance(exc, BrokerUnavailable):
+                    self._on_broker(False)
                 failures += 1
                 delay = compute_backoff(
                     failures,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import text
@@ -99,17 +100,27 @@ class StuckReports:
                 return total
 
     def _enqueue_batch(self) -> list[ReportRequested]:
+        # The broker is asked between two transactions, never inside one: a slow broker must
+        # not hold the rows' locks, nor keep a transaction open until the server ends it.
+        with translate_errors(), self._sessions() as session, session.begin():
+            candidates = len(self._find(session))
+        if not candidates or not self._queue_is_drained(candidates):
+            return []
         with translate_errors(), self._sessions() as session, session.begin():
             if not session.execute(STUCK_LOCK).scalar():
                 return []
-            report_ids = session.execute(
+            # Found again under the lock: what another check enqueued meanwhile is not stuck.
+            messages = [ReportRequested.new(report_id) for report_id in self._find(session)]
+            if messages:
+                session.execute(ENQUEUE, [outbox_values(message) for message in messages])
+        return messages
+
+    def _find(self, session: Session) -> list[uuid.UUID]:
+        return list(
+            session.execute(
                 FIND_STUCK, {"stuck_after": self._stuck_after, "limit": BATCH}
             ).scalars()
-            messages = [ReportRequested.new(report_id) for report_id in report_ids]
-            if not messages or not self._queue_is_drained(len(messages)):
-                return []
-            session.execute(ENQUEUE, [outbox_values(message) for message in messages])
-        return messages
+        )
 
     def _queue_is_drained(self, candidates: int) -> bool:
         try:

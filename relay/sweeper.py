@@ -1,39 +1,58 @@
 """The periodic sweep: re-enqueue stuck reports, expire old ones, trim the outbox, abort
-abandoned uploads."""
+abandoned uploads.
+
+Each step runs on its own: an error in one is logged and the others still run, so a fault
+while expiring reports never leaves the outbox growing. No storage call runs inside a
+database transaction: a slow S3 would keep the transaction open until the server's
+idle-in-transaction timeout ended it, and hold its locks meanwhile. Rows are read in one
+short transaction, their files deleted outside any, and the rows marked in another.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay.stuck import StuckReports
 from shared import transitions
+from shared.broker import BrokerUnavailable
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
-from shared.storage import Storage, StorageError
+from shared.storage import KEY_PREFIX, Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # rows per transaction, so no sweep holds locks for long
 
-# claim_expired: Completed reports past their retention, locked until commit. A concurrent
-# sweeper SKIPs LOCKED rows, so two never delete the same file. Served by reports_expiring.
-CLAIM_EXPIRED = text(
+# find_expired: Completed reports past their retention, in (expires_at, id) order after a
+# cursor. The cursor walks one sweep past a report whose file could not be deleted, so that
+# report never stands in front of the ones behind it. No lock is taken: the files are
+# deleted after the transaction ends, and transitions.EXPIRE decides who expired a report:
+# it matches only reports still Completed, so when two sweepers delete the same file (the
+# second delete of a missing object is a no-op in S3) exactly one of them counts the report.
+# Served by reports_expiring.
+FIND_EXPIRED = text(
     """
-    SELECT id, object_key FROM reports
+    SELECT id, object_key, expires_at FROM reports
     WHERE status = 'Completed' AND expires_at <= now()
-    ORDER BY expires_at
+      AND expires_at >= :after_expires_at
+      AND (expires_at, id) > (:after_expires_at, :after_id)
+    ORDER BY expires_at, id
     LIMIT :limit
-    FOR UPDATE SKIP LOCKED
     """
 )
 
+# Before the first report: the start of find_expired's cursor.
+START = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
 
 # trim_outbox: published rows are history once the retention has passed. SKIP LOCKED keeps
 # two sweepers apart; a batch at a time keeps each transaction short.
@@ -48,49 +67,75 @@ TRIM_OUTBOX = text(
     """
 )
 
-# One sweeper at a time lists and aborts uploads: S3 has no row to lock.
-UPLOADS_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('reportbox.sweep_uploads'))")
+# A step's error that says a service is away rather than a bug: logged without a traceback.
+UNAVAILABLE = (DatabaseUnavailable, StorageError, BrokerUnavailable)
 
 
-def abandoned_uploads(uploads: list[dict[str, Any]], cutoff: datetime) -> list[dict[str, Any]]:
-    """Uploads begun before the cutoff; younger ones may belong to an export still running."""
-    return [upload for upload in uploads if upload["Initiated"] < cutoff]
+def abandoned_uploads(
+    uploads: list[dict[str, Any]], cutoff: datetime, prefix: str
+) -> list[dict[str, Any]]:
+    """Reportbox's uploads begun before the cutoff; younger ones may belong to an export still
+    running, and those outside the key prefix belong to someone else."""
+    return [u for u in uploads if u["Initiated"] < cutoff and u["Key"].startswith(prefix)]
 
 
 @dataclass(frozen=True)
 class SweepResult:
     expired: int = 0
+    # Reports whose file S3 refused to delete: they stay Completed and are tried next round.
+    expire_refused: int = 0
     outbox_deleted: int = 0
     uploads_aborted: int = 0
     reenqueued: int = 0
+    failed_steps: tuple[str, ...] = ()  # steps that ended in an error (logged)
 
 
 class Sweeper:
     def __init__(
-        self, settings: Settings, session_factory: sessionmaker[Session], storage: Storage
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        storage: Storage,
+        batch_size: int = BATCH,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
         self._storage = storage
+        self._batch = batch_size
         self._stuck = StuckReports(settings, session_factory)
         self._stopping = threading.Event()
 
     def run_once(self) -> SweepResult:
-        # Stuck reports first: it needs only the database, so S3 being down cannot stop it.
-        reenqueued = self._stuck.run_once()
-        result = SweepResult(
-            expired=self._expire_reports(),
-            outbox_deleted=self._trim_outbox(),
-            uploads_aborted=self._abort_uploads(),
-            reenqueued=reenqueued,
-        )
+        steps: dict[str, Callable[[], dict[str, int]]] = {
+            # Stuck reports first: it needs only the database, so S3 being down cannot stop it.
+            "stuck": lambda: {"reenqueued": self._stuck.run_once()},
+            "expire": self._expire_reports,
+            "outbox": self._trim_outbox,
+            "uploads": self._abort_uploads,
+        }
+        counts: dict[str, int] = {}
+        failed: list[str] = []
+        for name, step in steps.items():
+            try:
+                counts.update(step())
+            except UNAVAILABLE as exc:
+                failed.append(name)
+                log.warning("sweep.step_failed step=%s error=%s", name, exc)
+            except Exception:
+                # One step's surprise must not cost the others their round.
+                failed.append(name)
+                log.exception("sweep.step_unexpected_error step=%s", name)
+        result = SweepResult(**counts, failed_steps=tuple(failed))
         if result != SweepResult():
             log.info(
-                "sweep.done expired=%d outbox_deleted=%d uploads_aborted=%d reenqueued=%d",
+                "sweep.done expired=%d expire_refused=%d outbox_deleted=%d uploads_aborted=%d "
+                "reenqueued=%d failed_steps=%s",
                 result.expired,
+                result.expire_refused,
                 result.outbox_deleted,
                 result.uploads_aborted,
                 result.reenqueued,
+                ",".join(result.failed_steps) or "none",
             )
         return result
 
@@ -98,48 +143,81 @@ class Sweeper:
         while not self._stopping.wait(self._settings.cleanup_interval_seconds):
             try:
                 self.run_once()
-            except (DatabaseUnavailable, StorageError) as exc:
-                log.warning("sweep.failed error=%s", exc)
             except Exception:
-                # The sweep thread must outlive a surprise; the next round tries again.
+                # run_once catches each step's errors; this is for what it cannot, so the
+                # sweep thread outlives any surprise and the next round tries again.
                 log.exception("sweep.unexpected_error")
 
     def stop(self) -> None:
         self._stopping.set()
 
-    def _expire_reports(self) -> int:
-        expired = 0
+    def _expire_reports(self) -> dict[str, int]:
+        expired = refused = 0
+        after_expires_at, after_id = START
         while True:
             with translate_errors(), self._sessions() as session, session.begin():
-                rows = session.execute(CLAIM_EXPIRED, {"limit": BATCH}).all()
-                # The file goes first: a crash in between leaves a Completed report whose
-                # object is gone (the next sweep expires it), never an Expired one with a file.
-                for row in rows:
-                    if row.object_key:
-                        self._storage.delete(row.object_key)
-                session.execute(transitions.EXPIRE.statement, {"ids": [row.id for row in rows]})
-            expired += len(rows)
-            if len(rows) < BATCH:
-                return expired
+                rows = session.execute(
+                    FIND_EXPIRED,
+                    {
+                        "after_expires_at": after_expires_at,
+                        "after_id": after_id,
+                        "limit": self._batch,
+                    },
+                ).all()
+            if not rows:
+                break
+            after_expires_at, after_id = rows[-1].expires_at, rows[-1].id
+            # The file goes first: a crash before the mark leaves a Completed report past its
+            # retention (the API already answers 410), and the next round deletes again (a
+            # no-op) and marks it. Never an Expired report whose file is still there.
+            gone = [row.id for row in rows if self._delete_file(row)]
+            refused += len(rows) - len(gone)
+            if gone:
+                with translate_errors(), self._sessions() as session, session.begin():
+                    expired += session.execute(transitions.EXPIRE.statement, {"ids": gone}).rowcount
+            # Stopping between batches keeps SIGTERM prompt; the rest waits for the next round.
+            if len(rows) < self._batch or self._stopping.is_set():
+                break
+        return {"expired": expired, "expire_refused": refused}
 
-    def _trim_outbox(self) -> int:
+    def _delete_file(self, row: Row[Any]) -> bool:
+        """Delete one report's file; False if S3 refused it (the others go on)."""
+        if not row.object_key:
+            return True
+        try:
+            self._storage.delete(row.object_key)
+        except StorageUnavailable:
+            raise  # S3 is away for every row alike: end the step, the next round retries
+        except StorageError as exc:
+            log.warning("sweep.expire_refused report_id=%s error=%s", row.id, exc)
+            return False
+        return True
+
+    def _trim_outbox(self) -> dict[str, int]:
         deleted = 0
         retention_seconds = self._settings.outbox_retention_hours * 3600
+        limit = self._batch * 10
         while True:
             with translate_errors(), self._sessions() as session, session.begin():
                 count = session.execute(
-                    TRIM_OUTBOX, {"retention_seconds": retention_seconds, "limit": BATCH * 10}
+                    TRIM_OUTBOX, {"retention_seconds": retention_seconds, "limit": limit}
                 ).rowcount
             deleted += count
-            if count < BATCH * 10:
-                return deleted
+            if count < limit or self._stopping.is_set():
+                return {"outbox_deleted": deleted}
 
-    def _abort_uploads(self) -> int:
+    def _abort_uploads(self) -> dict[str, int]:
+        # No lock between sweepers: two may list the same upload, and the second abort finds
+        # it gone (abort_upload answers False, so it is counted once).
         cutoff = datetime.now(UTC) - timedelta(hours=self._settings.incomplete_upload_max_age_hours)
-        with translate_errors(), self._sessions() as session, session.begin():
-            if not session.execute(UPLOADS_LOCK).scalar():
-                return 0
-            stale = abandoned_uploads(self._storage.incomplete_uploads(), cutoff)
-            for upload in stale:
-                self._storage.abort_upload(upload["Key"], upload["UploadId"])
-        return len(stale)
+        uploads = self._storage.incomplete_uploads()
+        aborted = 0
+        for upload in abandoned_uploads(uploads, cutoff, KEY_PREFIX):
+            try:
+                if self._storage.abort_upload(upload["Key"], upload["UploadId"]):
+                    aborted += 1
+            except StorageUnavailable:
+                raise
+            except StorageError as exc:
+                log.warning("sweep.abort_refused key=%s error=%s", upload["Key"], exc)
+        return {"uploads_aborted": aborted}

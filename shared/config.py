@@ -170,6 +170,44 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL={self.log_level!r} is not a logging level")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"METRICS_PORT={self.metrics_port!r} is not a port number")
+        self._validate_timing()
+
+    def _validate_timing(self) -> None:
+        """Refuse settings that contradict each other: each pair below cannot both hold."""
+        if self.cleanup_interval_seconds <= 0:
+            raise ConfigError("CLEANUP_INTERVAL_SECONDS must be above 0")
+        # The lease is renewed only with the progress write: renewed this seldom, it runs out
+        # between two renewals, and another worker takes over a healthy export.
+        if not 0 < self.progress_interval_seconds < self.lease_seconds:
+            raise ConfigError(
+                f"PROGRESS_INTERVAL_SECONDS ({self.progress_interval_seconds}) must be above 0 "
+                f"and below WORKER_LEASE_SECONDS ({self.lease_seconds}): the lease is renewed "
+                "with each progress write"
+            )
+        # An export may upload for up to its deadline; an abort age no longer than that could
+        # abort the upload of an export that is still running.
+        if self.incomplete_upload_max_age_hours * 3600 <= self.max_export_seconds:
+            raise ConfigError(
+                f"INCOMPLETE_UPLOAD_MAX_AGE_HOURS ({self.incomplete_upload_max_age_hours}) must "
+                f"be longer than WORKER_MAX_EXPORT_SECONDS ({self.max_export_seconds} s): the "
+                "sweep would abort the upload of an export still running"
+            )
+        # The stuck-report check reads the recent publishes from the outbox: a row trimmed
+        # before STUCK_AFTER_SECONDS makes a report whose message just went out look stuck.
+        if self.outbox_retention_hours * 3600 < self.stuck_after_seconds:
+            raise ConfigError(
+                f"OUTBOX_RETENTION_HOURS ({self.outbox_retention_hours}) must be at least "
+                f"STUCK_AFTER_SECONDS ({self.stuck_after_seconds} s): the stuck-report check "
+                "reads the recent publishes from the outbox"
+            )
+        # A report waiting out its backoff has its message in the retry queue, which the
+        # stuck-report check does not count: it would be sent again, and the backoff skipped.
+        if self.stuck_after_seconds <= self.retry_backoff_cap_seconds:
+            raise ConfigError(
+                f"STUCK_AFTER_SECONDS ({self.stuck_after_seconds}) must be above "
+                f"RETRY_BACKOFF_CAP_SECONDS ({self.retry_backoff_cap_seconds}): a report "
+                "waiting out its backoff would be taken for stuck"
+            )
 
     def _validate_jwt(self) -> None:
         # Processes that verify no token (relay, worker) may have no key; a key that is set must

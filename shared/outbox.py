@@ -24,7 +24,13 @@ CLAIM_BATCH = text(
     """
 )
 
-MARK_PUBLISHED = text("UPDATE outbox SET published_at = now() WHERE message_id = ANY(:ids)")
+# Returns how long each row waited from its commit (created_at, the API's transaction) to now.
+MARK_PUBLISHED = text(
+    """
+    UPDATE outbox SET published_at = now() WHERE message_id = ANY(:ids)
+    RETURNING extract(epoch FROM clock_timestamp() - created_at) AS waited_seconds
+    """
+)
 
 
 def claim_batch(session: Session, limit: int) -> list[OutgoingMessage]:
@@ -40,7 +46,9 @@ def claim_batch(session: Session, limit: int) -> list[OutgoingMessage]:
     ]
 
 
-def mark_published(session: Session, message_ids: Collection[str]) -> None:
-    if message_ids:
-        ids = [uuid.UUID(message_id) for message_id in message_ids]
-        session.execute(MARK_PUBLISHED, {"ids": ids})
+def mark_published(session: Session, message_ids: Collection[str]) -> list[float]:
+    """Mark the rows published; how many seconds each waited since its commit."""
+    if not message_ids:
+        return []
+    ids = [uuid.UUID(message_id) for message_id in message_ids]
+    return [float(row.waited_seconds) for row in session.execute(MARK_PUBLISHED, {"ids": ids})]

@@ -49,9 +49,16 @@ def _answer_field(answer: dict[str, Any], name: str) -> str:
     return value
 
 
+# Every object Reportbox writes lives under this prefix, and the sweep lists and aborts
+# uploads only there: the bucket may be shared with other applications. A constant, not a
+# setting: changed on a running deployment, the sweep would no longer see the uploads left
+# under the old prefix.
+KEY_PREFIX = "reports/"
+
+
 def report_object_key(org: str, report_id: object, attempt: int, extension: str) -> str:
     """Where one attempt of a report stores its file: each attempt has a key of its own."""
-    return f"{org}/{report_id}/{attempt}.{extension}"
+    return f"{KEY_PREFIX}{org}/{report_id}/{attempt}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -64,26 +71,22 @@ class UploadedObject:
 class MultipartUpload:
     """Streams bytes to one object; holds at most one part in memory.
 
-    Use as a context manager: leaving it by an exception aborts the upload, so no
-    half-written object and no orphaned parts are left behind.
+    The multipart upload begins only when a first part is full: a file smaller than one part
+    (most reports) is one PUT, not three requests. Use as a context manager: leaving it by
+    an exception aborts the upload, so no half-written object and no orphaned parts are left.
     """
 
     def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int):
         self._client = client
         self._bucket = bucket
         self.key = key
+        self._content_type = content_type
         self._part_bytes = part_bytes
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
         self._sha256 = hashlib.sha256()
         self._size = 0
-        try:
-            created = client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType=content_type
-            )
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise _translate(exc) from exc
-        self.upload_id: str = _answer_field(created, "UploadId")
+        self.upload_id: str | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
@@ -92,30 +95,41 @@ class MultipartUpload:
             self._flush()
 
     def complete(self) -> UploadedObject:
-        # S3 wants at least one part; an empty file is one empty part.
-        if self._buffer or not self._parts:
-            self._flush()
-        self._call(
-            "complete_multipart_upload",
-            MultipartUpload={"Parts": self._parts},
-        )
+        self._sha256.update(self._buffer)
+        if self.upload_id is None:
+            self._request("put_object", Body=bytes(self._buffer), ContentType=self._content_type)
+        else:
+            if self._buffer:
+                self._upload_part()
+            self._call("complete_multipart_upload", MultipartUpload={"Parts": self._parts})
+        self._buffer.clear()
         return UploadedObject(self.key, self._size, self._sha256.hexdigest())
 
     def abort(self) -> None:
-        self._call("abort_multipart_upload")
+        if self.upload_id is not None:
+            self._call("abort_multipart_upload")
 
     def _flush(self) -> None:
-        number = len(self._parts) + 1
+        if self.upload_id is None:
+            created = self._request("create_multipart_upload", ContentType=self._content_type)
+            self.upload_id = _answer_field(created, "UploadId")
         # Hashing whole parts, not the many small writes, keeps the per-row cost low.
         self._sha256.update(self._buffer)
+        self._upload_part()
+
+    def _upload_part(self) -> None:
+        number = len(self._parts) + 1
         answer = self._call("upload_part", PartNumber=number, Body=bytes(self._buffer))
         self._parts.append({"PartNumber": number, "ETag": _answer_field(answer, "ETag")})
         self._buffer.clear()
 
     def _call(self, operation: str, **arguments: Any) -> Any:
+        return self._request(operation, UploadId=self.upload_id, **arguments)
+
+    def _request(self, operation: str, **arguments: Any) -> Any:
         method = getattr(self._client, operation)
         try:
-            return method(Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, **arguments)
+            return method(Bucket=self._bucket, Key=self.key, **arguments)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
 
@@ -217,21 +231,25 @@ class Storage:
         return keys
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
-        """Multipart uploads begun and neither completed nor aborted (Key, UploadId, Initiated)."""
+        """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor
+        aborted (Key, UploadId, Initiated). Other applications' uploads are never listed."""
         uploads: list[dict[str, Any]] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
-            for page in paginator.paginate(Bucket=self.bucket):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=KEY_PREFIX):
                 uploads.extend(page.get("Uploads", []))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
         return uploads
 
-    def abort_upload(self, key: str, upload_id: str) -> None:
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort one upload; False if it was already gone (another sweeper, or its worker)."""
         try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except botocore.exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
                 raise _translate(exc) from exc
+            return False
         except botocore.exceptions.BotoCoreError as exc:
             raise _translate(exc) from exc
+        return True

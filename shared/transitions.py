@@ -50,8 +50,10 @@ _CLAIMABLE = """
       (status = {Pending} OR (status = {Processing} AND lease_expires_at < now()))"""
 
 # claim_report: two deliveries of the same message race here and exactly one UPDATE matches;
-# the new attempts is the fencing token that later writes must present. A report that has
-# used all its attempts is not claimed: GIVE_UP ends it instead, so no path cycles forever.
+# the new attempts is the fencing token that later writes must present. taken_over: the
+# report was Processing under a dead lease (`before` reads the row as the statement found
+# it). A report that has used all its attempts is not claimed: GIVE_UP ends it instead, so
+# no path cycles forever.
 CLAIM = transition(
     "claim",
     {(PENDING, PROCESSING), (PROCESSING, PROCESSING)},
@@ -62,10 +64,12 @@ CLAIM = transition(
         lease_expires_at = now() + make_interval(secs => :lease_seconds),
         attempts = attempts + 1,
         rows_processed = 0
+    FROM (SELECT status AS status_before FROM reports WHERE id = :report_id) AS before
     WHERE id = :report_id AND attempts < :max_attempts AND"""
     + _CLAIMABLE
     + """
-    RETURNING id, org, report_type, format, parameters, attempts, cancel_requested
+    RETURNING id, org, report_type, format, parameters, attempts, cancel_requested,
+              status_before = {Processing} AS taken_over
     """,
 )
 

@@ -6,6 +6,7 @@ import threading
 from shared.catalog import register_modules
 from shared.config import settings_or_exit
 from shared.db import make_engine, make_session_factory
+from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
 from worker.exporter import Exporter
@@ -46,10 +47,13 @@ def main() -> None:
         formats=formats_for(settings),
         max_export_seconds=settings.max_export_seconds,
     )
-    worker = Worker(settings, exporter, stopping)
+    readiness = Readiness(engine)
+    stop_health = start_if_configured(settings.metrics_port, readiness)
+    worker = Worker(settings, exporter, stopping, on_broker=readiness.broker_connected)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     worker.run()
+    stop_health()
     engine.dispose()
     source.dispose()
 

@@ -27,6 +27,7 @@ from shared.storage import (
     UploadedObject,
     report_object_key,
 )
+from worker import metrics
 from worker.formats import FORMATS, ExportFormat
 from worker.interrupt import Interrupt, StopReason
 from worker.lease import LeaseKeeper
@@ -129,11 +130,23 @@ class Exporter:
 
     def _export_claimed(self, claim: Claim) -> Outcome:
         log.info(
-            "export.started report_id=%s type=%s attempt=%d",
+            "export.started report_id=%s type=%s format=%s attempt=%d taken_over=%s",
             claim.report_id,
             claim.report_type,
+            claim.format,
             claim.attempt,
+            claim.taken_over,
         )
+        if claim.taken_over:
+            metrics.TAKEOVERS.inc()
+        started = time.monotonic()
+        outcome = self._export_outcome(claim)
+        metrics.EXPORT_SECONDS.labels(claim.format, outcome.value).observe(
+            time.monotonic() - started
+        )
+        return outcome
+
+    def _export_outcome(self, claim: Claim) -> Outcome:
         try:
             if claim.cancel_requested:  # taken over from a worker that died after a cancel
                 raise Stopped(StopReason.CANCEL_REQUESTED)
@@ -238,6 +251,8 @@ class Exporter:
             claim, uploaded, file_name, export_format.content_type, rows
         ):
             self._not_completed(claim, uploaded)
+        metrics.ROWS.labels(claim.format).inc(rows)
+        metrics.BYTES.labels(claim.format).inc(uploaded.size_bytes)
         log.info(
             "export.completed report_id=%s rows=%d bytes=%d",
             claim.report_id,

@@ -29,6 +29,7 @@ class Claim:
     parameters: dict[str, Any]
     attempt: int
     cancel_requested: bool
+    taken_over: bool = False  # from a worker whose lease ran out
 
 
 class LeaseState(enum.Enum):
@@ -101,6 +102,7 @@ class Lifecycle:
             row.parameters,
             row.attempts,
             row.cancel_requested,
+            row.taken_over,
         )
 
     def give_up(self, report_id: uuid.UUID) -> int | None:

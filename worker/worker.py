@@ -6,6 +6,7 @@ import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.backoff import compute_backoff
@@ -14,6 +15,7 @@ from shared.config import Settings
 from shared.db import DatabaseUnavailable
 from shared.logs import log_context
 from shared.messages import ReportRequested, UndecodableMessage
+from worker import metrics
 from worker.exporter import Exporter, Outcome
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,13 @@ class Worker:
     """Receives on the broker's I/O thread, exports on `concurrency` threads, and acks
     through the I/O thread after the work, so heartbeats flow during long exports."""
 
-    def __init__(self, settings: Settings, exporter: Exporter, stopping: threading.Event):
+    def __init__(
+        self,
+        settings: Settings,
+        exporter: Exporter,
+        stopping: threading.Event,
+        on_broker: Callable[[bool], None] = lambda connected: None,
+    ):
         self._settings = settings
         self._stopping = stopping
         self._exporter = exporter
@@ -71,6 +79,7 @@ class Worker:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._consumer: Consumer | None = None
+        self._on_broker = on_broker  # told whether the broker answers, for /readyz
         # Retries of one message before it is dead-lettered: each claim may retry once, and
         # faults before a claim (the database down) get as many again.
         self._max_retries = settings.max_attempts * 2
@@ -88,8 +97,10 @@ class Worker:
                     self._settings, self._settings.worker_concurrency, self._on_delivery
                 )
                 failures = 0
+                self._on_broker(True)
                 self._consumer.run()
             except BrokerUnavailable as exc:
+                self._on_broker(False)
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("worker.broker_unavailable error=%s retry_in=%.1fs", exc, delay)
@@ -112,6 +123,7 @@ class Worker:
     def _on_delivery(self, delivery: Delivery) -> None:
         with self._lock:
             self._in_flight += 1
+        metrics.IN_FLIGHT.inc()
         self._pool.submit(self._handle, delivery)
 
     def _handle(self, delivery: Delivery) -> None:
@@ -133,6 +145,7 @@ class Worker:
         finally:
             with self._lock:
                 self._in_flight -= 1
+            metrics.IN_FLIGHT.dec()
 
     def _outcome(self, delivery: Delivery) -> Outcome | None:
         try:
@@ -156,10 +169,12 @@ class Worker:
         if disposition is Disposition.ACK:
             delivery.ack()
         elif disposition is Disposition.RETRY:
+            metrics.RETRIES.inc()
             self._retry_later(delivery)
         elif disposition is Disposition.REQUEUE:
             delivery.reject(requeue=True)
         else:
+            metrics.DEAD_LETTERS.inc()
             log.error("worker.dead_lettered message_id=%s", delivery.message_id)
             delivery.reject(requeue=False)
 

@@ -8,6 +8,7 @@ import uuid
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
 
 from api.errors import ApiError
+from api.metrics import REPORTS_CREATED
 from api.reports import admission, presenter, service
 from api.reports.schemas import (
     AcceptedSchema,
@@ -73,6 +74,8 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         loaded["format"],
         accepted.replayed,
     )
+    if not accepted.replayed:
+        REPORTS_CREATED.labels(accepted.report_type, loaded["format"]).inc()
     status_url = _status_url(accepted.report_id)
     # A replay repeats the first answer, which always said Pending.
     body = _ACCEPTED_SCHEMA.dump(

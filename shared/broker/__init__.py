@@ -5,6 +5,7 @@ Every pika error leaves it as BrokerUnavailable.
 
 from shared.broker.connection import BrokerUnavailable
 from shared.broker.consumer import RETRIES_HEADER, Consumer, Delivery
+from shared.broker.dead_letters import DeadLetter, DeadLetterQueue
 from shared.broker.publisher import OutgoingMessage, Publisher
 from shared.broker.topology import (
     ROUTING_KEY,
@@ -19,6 +20,8 @@ __all__ = [
     "ROUTING_KEY",
     "BrokerUnavailable",
     "Consumer",
+    "DeadLetter",
+    "DeadLetterQueue",
     "Delivery",
     "OutgoingMessage",
     "Publisher",

@@ -72,7 +72,8 @@ def _retries(headers: dict[str, Any] | None) -> int:
 class _RetrySender:
     """Confirmed publishing into the retry queue on a channel of its own, so a refused
     publish cannot close the consuming channel. Used on the connection's I/O thread only;
-    made by the first retry, which declares the retry queue."""
+    made by the first retry, which declares the retry queue, and made again after a retry
+    came back unroutable (the queue was deleted), which declares it again."""
 
     def __init__(self, connection: BlockingConnection, settings: Settings) -> None:
         self._queue = settings.retry_queue
@@ -82,6 +83,7 @@ class _RetrySender:
         self._next_tag = 0
         self._waiting: dict[int, tuple[str, Future[None]]] = {}
         self._returned: set[str] = set()
+        self._unroutable = False
         self._impl.add_on_return_callback(self._on_return)
         self._impl.add_on_close_callback(self._on_close)
         ready = threading.Event()
@@ -95,8 +97,12 @@ class _RetrySender:
             raise BrokerUnavailable("the retry channel did not enter confirm mode")
 
     @property
-    def is_open(self) -> bool:
-        return self._impl.is_open
+    def usable(self) -> bool:
+        return self._impl.is_open and not self._unroutable
+
+    def close(self) -> None:
+        if self._impl.is_open:
+            self._impl.close()
 
     def publish(self, delivery: Delivery, delay_ms: int, done: Future[None]) -> None:
         token = uuid.uuid4().hex  # tells a returned message apart from the others
@@ -130,6 +136,7 @@ class _RetrySender:
                 _settle(done, BrokerUnavailable("the broker refused the retry"))
             elif token in self._returned:
                 self._returned.discard(token)
+                self._unroutable = True
                 _settle(done, BrokerUnavailable(f"no queue {self._queue} for the retry"))
             else:
                 _settle(done)
@@ -174,9 +181,14 @@ class Consumer:
         # Retries waiting for a confirm; closing fails them, so no caller waits in vain.
         self._retries_waiting: set[Future[None]] = set()
         self._retries_lock = threading.Lock()
+        # Why the broker stopped this consumer while the connection lives on; run() then
+        # leaves as if the connection were lost.
+        self._dropped: str | None = None
         self._connection = connect(settings)
         try:
             self._channel = declare_topology(self._connection.channel(), settings)
+            self._channel.add_on_cancel_callback(self._on_cancelled_by_broker)
+            self._channel._impl.add_on_close_callback(self._on_channel_closed)
             self._channel.basic_qos(prefetch_count=prefetch)
             self._consumer_tag = self._channel.basic_consume(settings.work_queue, self._deliver)
         except pika.exceptions.AMQPError as exc:
@@ -185,6 +197,21 @@ class Consumer:
 
     def _deliver(self, channel: BlockingChannel, method: Any, properties: Any, body: bytes) -> None:
         self._on_delivery(Delivery(self, channel, method, properties, body))
+
+    def _on_cancelled_by_broker(self, _frame: Any) -> None:
+        # basic.cancel from the broker (RabbitMQ's consumer_cancel_notify, which pika asks
+        # for): the queue was deleted, or deleted and re-created with other arguments.
+        self._dropped = "the broker cancelled the consumer"
+        log.warning("broker.consumer_cancelled queue=%s", self._settings.work_queue)
+
+    def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:
+        # By the broker: a protocol error (an unknown delivery tag), or a delivery held
+        # unacknowledged longer than x-consumer-timeout. Or by close(), which ends run() anyway.
+        if isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            self._dropped = f"the broker closed the consumer channel: {reason!r}"
+            log.warning(
+                "broker.channel_closed queue=%s reason=%r", self._settings.work_queue, reason
+            )
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         def guarded() -> None:
@@ -207,7 +234,9 @@ class Consumer:
             try:
                 if self._closed:
                     raise BrokerUnavailable("the consumer is closed")
-                if self._retry_sender is None or not self._retry_sender.is_open:
+                if self._retry_sender is None or not self._retry_sender.usable:
+                    if self._retry_sender is not None:
+                        self._retry_sender.close()
                     self._retry_sender = _RetrySender(self._connection, self._settings)
                 self._retry_sender.publish(delivery, delay_ms, done)
             except (pika.exceptions.AMQPError, BrokerUnavailable) as exc:
@@ -227,10 +256,14 @@ class Consumer:
                 self._retries_waiting.discard(done)
 
     def run(self) -> None:
-        """Serve until stop(); raises BrokerUnavailable when the connection is lost."""
+        """Serve until stop(); raises BrokerUnavailable when the connection is lost, and
+        also when the broker cancels the consumer or closes its channel: the connection then
+        lives on but nothing arrives any more, and a new Consumer declares the topology again."""
         try:
             while not self._stopping.is_set():
                 self._connection.process_data_events(time_limit=0.5)
+                if self._dropped is not None:
+                    raise BrokerUnavailable(self._dropped)
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"consumer connection lost: {exc!r}") from exc
 

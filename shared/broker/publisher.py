@@ -40,11 +40,13 @@ class Publisher:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._closed_by: Exception | None = None
         self._connection = connect(settings)
         try:
             self._channel = declare_topology(self._connection.channel(), settings)
             self._impl = self._channel._impl
             self._impl.add_on_return_callback(self._on_return)
+            self._impl.add_on_close_callback(self._on_channel_closed)
             ready = threading.Event()
             self._impl.confirm_delivery(
                 ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
@@ -59,6 +61,11 @@ class Publisher:
         self._confirmed: set[str] = set()
         self._returned: set[str] = set()
 
+    @property
+    def unroutable(self) -> set[str]:
+        """The ids of the last batch that the broker returned: no queue is bound for them."""
+        return set(self._returned)
+
     def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
         """Publish persistent and mandatory; return the ids the broker confirmed and routed.
 
@@ -68,6 +75,8 @@ class Publisher:
         self._outstanding.clear()
         self._confirmed.clear()
         self._returned.clear()
+        if not self._impl.is_open:
+            raise BrokerUnavailable(f"the publishing channel is closed: {self._closed_by!r}")
         try:
             for message in messages:
                 self._impl.basic_publish(
@@ -86,10 +95,16 @@ class Publisher:
                 self._next_tag += 1
                 self._outstanding[self._next_tag] = message.message_id
             deadline = time.monotonic() + CONFIRM_TIMEOUT
-            while self._outstanding and time.monotonic() < deadline:
+            while self._outstanding and time.monotonic() < deadline and self._impl.is_open:
                 self._connection.process_data_events(time_limit=0.005)
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
+        if not self._impl.is_open:
+            # A publish to an exchange that no longer exists closes the channel: no confirm
+            # will come, so say why now instead of at the deadline.
+            raise BrokerUnavailable(
+                f"the broker closed the publishing channel: {self._closed_by!r}"
+            )
         if self._outstanding:
             raise BrokerUnavailable(f"{len(self._outstanding)} confirms did not arrive in time")
         return self._confirmed - self._returned
@@ -113,6 +128,19 @@ class Publisher:
             method.reply_text,
         )
         self._returned.add(properties.message_id)
+
+    def declare_topology(self) -> None:
+        """Declare exchanges, queues and bindings again, on a channel of their own: one
+        that finds a queue with other arguments is closed by the broker, and the
+        publishing channel must stay in confirm mode."""
+        try:
+            channel = declare_topology(self._connection.channel(), self._settings)
+            channel.close()
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerUnavailable(f"cannot declare the topology: {exc!r}") from exc
+
+    def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:
+        self._closed_by = reason
 
     def close(self) -> None:
         try:

@@ -96,6 +96,10 @@ def test_every_post_is_accepted_while_the_broker_is_cut_and_all_complete_after(m
     stack.start_api()
     stack.start_relay()
     stack.start_worker()
+    # Both up before the cut: a relay still starting on a loaded machine would first reach
+    # the broker after the restore, and never meet the cut this test is about.
+    eventually(lambda: "relay.started" in stack.log_text("relay"), timeout=60)
+    eventually(lambda: stack.consumers() == 1, timeout=60)
     stack.proxies["rabbitmq"].cut()
 
     answers = stack.submit(200)  # real HTTP POSTs
@@ -411,7 +415,8 @@ def test_two_relays_and_two_workers_account_for_every_one_of_500_requests(make_s
 
 # 10 -----------------------------------------------------------------------------------------
 def test_a_report_whose_message_was_purged_is_re_enqueued_and_completes(make_stack):
-    stack = make_stack(stuck_after_seconds=2, cleanup_interval_seconds=0.5)
+    # Above the fault stack's 2 s backoff cap: the settings refuse anything shorter.
+    stack = make_stack(stuck_after_seconds=3, cleanup_interval_seconds=0.5)
     stack.start_api()
     stack.start_relay()
     report_id = stack.request().body["reportId"]

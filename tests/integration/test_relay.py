@@ -124,6 +124,9 @@ def test_the_claim_is_served_by_the_partial_index(sessions):
 def test_notify_wakes_a_waiting_relay_before_the_poll_interval(own_queue, sessions, make_report):
     slow_poll = own_queue.with_overrides(relay_poll_seconds=30)
     relay = Relay(slow_poll, sessions)
+    # As Relay.run does: LISTEN first, then claim. Once listen() returns the LISTEN has run,
+    # so the NOTIFY below reaches the relay whether or not the waiter already sleeps in it.
+    relay.listen()
     while relay.run_once():
         pass
     woke = threading.Event()
@@ -134,9 +137,8 @@ def test_notify_wakes_a_waiting_relay_before_the_poll_interval(own_queue, sessio
 
     waiter = threading.Thread(target=wait)
     waiter.start()
-    threading.Event().wait(0.3)  # let it block in LISTEN first
     make_report()
 
-    assert woke.wait(timeout=5)
+    assert woke.wait(timeout=20)  # well before the 30 s poll would have woken it
     waiter.join()
     relay.close()

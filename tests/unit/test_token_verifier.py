@@ -125,3 +125,27 @@ def test_a_token_expired_within_the_leeway_is_still_accepted_and_beyond_it_refus
     assert TokenVerifier(settings).verify(just_expired).user_id == "u1"
     with pytest.raises(ApiError):
         TokenVerifier(settings).verify(long_expired)
+
+
+def test_during_a_key_rotation_tokens_signed_with_either_published_key_verify():
+    old, new = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
+    settings = Settings(jwt_public_key=pem(old.public_key()) + pem(new.public_key()))
+    verifier = TokenVerifier(settings)
+
+    for key in (old, new):
+        assert verifier.verify(jwt.encode(claims(settings), key, algorithm="RS256")).org == "acme"
+    stranger = rsa.generate_private_key(65537, 2048)
+    with pytest.raises(ApiError) as refused:
+        verifier.verify(jwt.encode(claims(settings), stranger, algorithm="RS256"))
+    assert "signature" in refused.value.detail
+
+
+def test_an_expired_token_is_refused_as_expired_whichever_key_signed_it():
+    old, new = rsa.generate_private_key(65537, 2048), rsa.generate_private_key(65537, 2048)
+    settings = Settings(jwt_public_key=pem(old.public_key()) + pem(new.public_key()))
+    token = jwt.encode(claims(settings, exp=int(time.time()) - 600), new, algorithm="RS256")
+
+    with pytest.raises(ApiError) as refused:
+        TokenVerifier(settings).verify(token)
+
+    assert "expired" in refused.value.detail

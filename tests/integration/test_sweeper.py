@@ -1,0 +1,211 @@
+"""The sweep against real PostgreSQL and S3: each step on its own, no row in front of the
+others, no storage call inside a transaction, nothing outside Reportbox's key prefix."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+
+from relay.stuck import StuckReports
+from relay.sweeper import Sweeper
+from shared.db import make_engine, make_session_factory
+from shared.models import Report
+from shared.storage import KEY_PREFIX, Storage, report_object_key
+from tests.faultproxy import fault_proxy
+from tests.services import free_port, s3_client
+
+# A key S3 refuses to delete: far over its 1024-byte limit (moto answers 414, S3 400).
+UNDELETABLE_KEY = f"{KEY_PREFIX}acme/" + "x" * 70_000 + ".csv"
+
+
+def status_of(sessions, report_id: uuid.UUID) -> str:
+    with sessions() as session:
+        return session.get(Report, report_id).status
+
+
+def put_object(storage: Storage, key: str) -> None:
+    with storage.start_upload(key, "text/csv") as upload:
+        upload.write(b"session_id\n")
+        upload.complete()
+
+
+def expired_report(sessions, make_report, key: str | None, expired_ago_seconds: int) -> uuid.UUID:
+    """A Completed report whose retention ended `expired_ago_seconds` ago, its file at `key`."""
+    report_id = make_report().id
+    with sessions.begin() as session:
+        session.execute(
+            text(
+                "UPDATE reports SET status = 'Completed', completed_at = now(), "
+                "object_key = :key, expires_at = now() - make_interval(secs => :ago) "
+                "WHERE id = :id"
+            ),
+            {"key": key, "ago": expired_ago_seconds, "id": report_id},
+        )
+    return report_id
+
+
+def published_long_ago(sessions, report_id: uuid.UUID) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            text(
+                "UPDATE outbox SET published_at = now() - interval '2 days' WHERE report_id = :id"
+            ),
+            {"id": report_id},
+        )
+
+
+def outbox_rows(sessions, report_id: uuid.UUID) -> int:
+    with sessions() as session:
+        return session.execute(
+            text("SELECT count(*) FROM outbox WHERE report_id = :id"), {"id": report_id}
+        ).scalar()
+
+
+@pytest.fixture
+def sweep_backlog_cleared(settings, sessions):
+    """Expire what earlier tests left expired, so a sweep here sees only this test's reports;
+    afterwards, retire this test's undeletable report so no later sweep meets it."""
+    Sweeper(settings, sessions, Storage(settings)).run_once()
+    yield
+    with sessions.begin() as session:
+        session.execute(
+            text("UPDATE reports SET status = 'Expired' WHERE object_key = :key"),
+            {"key": UNDELETABLE_KEY},
+        )
+
+
+def test_a_failing_expire_step_does_not_stop_the_outbox_trim_or_the_stuck_check(
+    settings, sessions, make_report, sweep_backlog_cleared
+):
+    key = report_object_key("acme", uuid.uuid4(), 1, "csv")
+    report_id = expired_report(sessions, make_report, key, expired_ago_seconds=60)
+    published_long_ago(sessions, report_id)
+    # Nothing listens on this port: every S3 call is refused.
+    unreachable = Storage(
+        settings.with_overrides(s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    )
+
+    result = Sweeper(settings, sessions, unreachable).run_once()
+
+    assert result.failed_steps == ("expire", "uploads")
+    assert status_of(sessions, report_id) == "Completed"  # its file could not be deleted
+    assert outbox_rows(sessions, report_id) == 0  # the trim ran all the same
+    assert result.outbox_deleted >= 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_a_report_whose_file_cannot_be_deleted_does_not_block_the_ones_behind_it(
+    settings, sessions, make_report, sweep_backlog_cleared, batch_size
+):
+    storage = Storage(settings)
+    # The undeletable one expired first, so it comes first in every batch and every round.
+    stuck = expired_report(sessions, make_report, UNDELETABLE_KEY, expired_ago_seconds=3 * 3600)
+    keys = [report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(3)]
+    for key in keys:
+        put_object(storage, key)
+    behind = [
+        expired_report(sessions, make_report, key, expired_ago_seconds=3600 - i)
+        for i, key in enumerate(keys)
+    ]
+    sweeper = Sweeper(settings, sessions, storage, batch_size=batch_size)
+
+    first, second = sweeper.run_once(), sweeper.run_once()
+
+    assert [status_of(sessions, report_id) for report_id in behind] == ["Expired"] * 3
+    assert [storage.head(key) for key in keys] == [None] * 3
+    assert status_of(sessions, stuck) == "Completed"  # left for the next round, not skipped
+    assert (first.expired, first.expire_refused, first.failed_steps) == (3, 1, ())
+    assert (second.expired, second.expire_refused, second.failed_steps) == (0, 1, ())
+
+
+def test_the_sweep_holds_no_transaction_open_while_s3_answers(
+    settings, make_report, sessions, sweep_backlog_cleared
+):
+    # Every S3 answer takes longer than the server lets a transaction sit idle: a storage call
+    # inside a transaction would get the transaction ended and the sweep failed.
+    short_idle = settings.with_overrides(db_idle_in_transaction_timeout_ms=300)
+    engine = make_engine(short_idle)
+    endpoint = urlsplit(settings.s3_endpoint_url)
+    storage = Storage(settings)
+    keys = [report_object_key("acme", uuid.uuid4(), 1, "csv") for _ in range(2)]
+    for key in keys:
+        put_object(storage, key)
+    report_ids = [
+        expired_report(sessions, make_report, key, expired_ago_seconds=60) for key in keys
+    ]
+    try:
+        with fault_proxy(endpoint.hostname, endpoint.port) as proxy:
+            proxy.latency = 0.5  # per forwarded chunk, each way
+            slow = Storage(
+                settings.with_overrides(s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
+            )
+            result = Sweeper(short_idle, make_session_factory(engine), slow).run_once()
+    finally:
+        engine.dispose()
+
+    assert result.failed_steps == ()
+    assert result.expired == 2
+    assert [status_of(sessions, report_id) for report_id in report_ids] == ["Expired"] * 2
+
+
+def test_the_stuck_check_holds_no_transaction_open_while_the_broker_answers(
+    settings, make_report, sessions
+):
+    short_idle = settings.with_overrides(db_idle_in_transaction_timeout_ms=300)
+    engine = make_engine(short_idle)
+    report_id = make_report().id
+    with sessions.begin() as session:
+        session.execute(
+            text("UPDATE reports SET created_at = now() - interval '1 hour' WHERE id = :id"),
+            {"id": report_id},
+        )
+    published_long_ago(sessions, report_id)
+
+    def slow_broker() -> int:
+        time.sleep(1.0)  # longer than the idle-in-transaction timeout
+        return 0
+
+    try:
+        reenqueued = StuckReports(short_idle, make_session_factory(engine), slow_broker).run_once()
+    finally:
+        engine.dispose()
+
+    assert reenqueued >= 1
+    assert outbox_rows(sessions, report_id) == 2  # the old message and the new one
+
+
+def test_the_upload_abort_touches_only_reportbox_s_key_prefix(settings, sessions):
+    storage = Storage(settings)
+    client = s3_client(settings)
+    # As a worker killed mid-upload leaves one behind.
+    ours = client.create_multipart_upload(
+        Bucket=settings.s3_bucket, Key=report_object_key("acme", uuid.uuid4(), 1, "csv")
+    )["UploadId"]
+    # Another application's uploads in the same bucket, one under a look-alike prefix.
+    theirs = {
+        key: client.create_multipart_upload(Bucket=settings.s3_bucket, Key=key)["UploadId"]
+        for key in ("backups/db.dump", "reports-archive/2026.tar", "top-level.bin")
+    }
+    try:
+        # Which uploads are old enough is unit-tested (moto reports every upload as begun in
+        # 2010); this shows what the sweep may touch on a real endpoint.
+        result = Sweeper(
+            settings.with_overrides(incomplete_upload_max_age_hours=0), sessions, storage
+        ).run_once()
+
+        left = {
+            upload["UploadId"]
+            for upload in client.list_multipart_uploads(Bucket=settings.s3_bucket).get(
+                "Uploads", []
+            )
+        }
+        assert ours not in left
+        assert set(theirs.values()) <= left
+        assert result.uploads_aborted >= 1
+    finally:
+        for key, upload_id in theirs.items():
+            client.abort_multipart_upload(Bucket=settings.s3_bucket, Key=key, UploadId=upload_id)
