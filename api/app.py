@@ -27,6 +27,7 @@ PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "metrics.metrics"}
 class Dependencies:
     settings: Settings
     engine: Engine
+    source: Engine  # where report queries read: the API asks its planner for estimates
     sessions: sessionmaker[Session]
     storage: Storage
     tokens: TokenVerifier
@@ -40,9 +41,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     engine = make_engine(settings, statement_timeout_ms=settings.api_statement_timeout_ms)
+    source = engine
+    if settings.source_database_url != settings.database_url:
+        source = make_engine(
+            settings,
+            url=settings.source_database_url,
+            statement_timeout_ms=settings.api_statement_timeout_ms,
+        )
     app.extensions["reportbox"] = Dependencies(
         settings=settings,
         engine=engine,
+        source=source,
         sessions=make_session_factory(engine),
         storage=Storage(settings),
         tokens=TokenVerifier(settings),

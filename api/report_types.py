@@ -1,4 +1,4 @@
-"""/api/v1/report-types: the catalog, with each type's parameters as JSON Schema."""
+"""/api/v1/report-types: each type's formats, columns, and parameters as JSON Schema."""
 
 from __future__ import annotations
 
@@ -25,7 +25,13 @@ def list_report_types() -> Response:
                     "description": report_type.description,
                     "formats": list(report_type.formats),
                     "roles": sorted(report_type.roles),
-                    "parameters": _converter.schema2jsonschema(report_type.parameters_schema),
+                    "columns": [
+                        {"name": c.name, "type": c.type, "description": c.description}
+                        for c in report_type.columns
+                    ],
+                    # Derived from the very schema that validates requests, standard
+                    # parameters (columns, timezone) included.
+                    "parameters": _converter.schema2jsonschema(report_type.schema_class),
                 }
                 for report_type in REPORT_TYPES.values()
             ]

@@ -58,6 +58,9 @@ class Settings:
     public_base_url: str | None = None
     # A CSV cell that starts with = + - @ tab or CR gets a leading ' so spreadsheets show text.
     csv_neutralize_formulas: bool = True
+    # PDFs are for reading: a longer report is refused (422 from the planner's estimate at
+    # request time, or Failed when the export finds more rows).
+    pdf_max_rows: int = 50_000
     worker_concurrency: int = 2
     report_retention_hours: float = 24.0
     download_url_ttl_seconds: int = 900
@@ -162,6 +165,8 @@ class Settings:
             raise ConfigError(
                 "RETRY_BACKOFF_BASE_SECONDS must be above 0 and at most RETRY_BACKOFF_CAP_SECONDS"
             )
+        if self.pdf_max_rows < 1:
+            raise ConfigError("PDF_MAX_ROWS must be at least 1")
         if self.stuck_after_seconds <= 0:
             raise ConfigError("STUCK_AFTER_SECONDS must be above 0")
         if self.log_format not in ("text", "json"):
@@ -294,6 +299,7 @@ ENVIRONMENT: dict[str, str] = {
     "dev_mode": "DEV_MODE",
     "public_base_url": "PUBLIC_BASE_URL",
     "csv_neutralize_formulas": "CSV_NEUTRALIZE_FORMULAS",
+    "pdf_max_rows": "PDF_MAX_ROWS",
     "worker_concurrency": "WORKER_CONCURRENCY",
     "report_retention_hours": "REPORT_RETENTION_HOURS",
     "download_url_ttl_seconds": "DOWNLOAD_URL_TTL_SECONDS",

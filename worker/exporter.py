@@ -28,7 +28,7 @@ from shared.storage import (
     report_object_key,
 )
 from worker import metrics
-from worker.formats import FORMATS, ExportFormat
+from worker.formats import FORMATS, ExportFormat, ExportRefused
 from worker.interrupt import Interrupt, StopReason
 from worker.lease import LeaseKeeper
 from worker.lifecycle import Claim, Lifecycle
@@ -227,7 +227,8 @@ class Exporter:
                 f"Report type {claim.report_type!r} in format {claim.format!r} is not available.",
             )
         try:
-            query = report_type.query(claim.org, claim.parameters)
+            parameters = report_type.load_parameters(claim.parameters)
+            query = report_type.query_for(claim.org, parameters)
         except ValidationError as exc:
             raise PermanentFailure(
                 "invalid_parameters", f"Invalid parameters: {exc.messages}"
@@ -237,7 +238,7 @@ class Exporter:
         # overwrite the file that another attempt completed.
         key = report_object_key(claim.org, claim.report_id, claim.attempt, export_format.extension)
         self._delete_earlier_attempts(claim, export_format.extension)
-        file_name = f"{claim.report_type}-{claim.report_id}.{export_format.extension}"
+        file_name = report_type.file_name(parameters, export_format.extension)
         interrupt = Interrupt()
         deadline = time.monotonic() + self._max_export_seconds
         with (
@@ -320,6 +321,8 @@ class Exporter:
                 for chunk in export_format.stream(cursor, query, lease):
                     _check(interrupt)
                     yield chunk
+            except ExportRefused as refused:  # e.g. more rows than a PDF may hold
+                raise PermanentFailure(refused.code, refused.message) from refused
             except psycopg.errors.QueryCanceled as exc:
                 # Cancelled by the interrupt, or the server's statement timeout: the deadline.
                 raise Stopped(interrupt.reason or StopReason.DEADLINE) from exc

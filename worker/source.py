@@ -10,8 +10,10 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
-from shared.catalog import Query
 from shared.db import translate_errors
+from shared.planner import estimate_rows
+
+__all__ = ["cancel_running_query", "estimate_rows", "export_cursor"]
 
 CANCEL_TIMEOUT = 5.0  # seconds to deliver a cancel request to the server
 
@@ -44,10 +46,3 @@ def export_cursor(
 def cancel_running_query(cursor: psycopg.Cursor) -> None:
     """Ask the server to cancel what the cursor's connection runs now; safe from any thread."""
     cursor.connection.cancel_safe(timeout=CANCEL_TIMEOUT)
-
-
-def estimate_rows(cursor: psycopg.Cursor, query: Query) -> int:
-    """The planner's row estimate: free, and close enough for a progress bar."""
-    cursor.execute(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
-    plan = cursor.fetchone()[0]
-    return max(int(plan[0]["Plan"]["Plan Rows"]), 0)

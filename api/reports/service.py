@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
@@ -15,6 +15,7 @@ from shared import transitions
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.models import Report
+from shared.planner import estimate_rows
 
 
 def find_report_type(name: str) -> ReportType:
@@ -50,6 +51,29 @@ def validate_request(
             422, "Unprocessable Content", "The request has invalid fields.", errors=errors
         )
     return report_type.dump_parameters(parameters)
+
+
+def check_pdf_estimate(
+    source: Engine, report_type: ReportType, org: str, parameters: dict[str, Any], max_rows: int
+) -> None:
+    """Refuse at once a PDF that the planner expects to be longer than PDF_MAX_ROWS.
+
+    An estimate can be off either way: a report that passes here and turns out longer
+    ends Failed during the export, with the same cap in its message.
+    """
+    query = report_type.query(org, parameters)
+    with translate_errors(), source.connect() as connection:
+        with connection.connection.driver_connection.cursor() as cursor:
+            estimate = estimate_rows(cursor, query)
+        connection.rollback()
+    if estimate > max_rows:
+        raise ApiError(
+            422,
+            "Unprocessable Content",
+            f"This report is expected to have about {estimate:,} rows; a PDF may hold at most "
+            f"{max_rows:,} (PDF_MAX_ROWS). Ask for csv, xlsx or json, or for a smaller range.",
+            errors={"format": [f"pdf holds at most {max_rows:,} rows"]},
+        )
 
 
 def visible_to(principal: Principal, query: Select) -> Select:

@@ -57,6 +57,10 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         raise ApiError(422, "Unprocessable Content", "The body must be a JSON object.")
     loaded = load_or_422(_REPORT_REQUEST_SCHEMA, body)
     parameters = service.validate_request(report_type, loaded["format"], loaded["parameters"])
+    if loaded["format"] == "pdf":
+        service.check_pdf_estimate(
+            _deps().source, report_type, g.principal.org, parameters, _deps().settings.pdf_max_rows
+        )
     accepted = admission.admit(
         _deps().engine,
         g.principal,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from shared.catalog import popularity, sessions, users
-from shared.catalog.base import Query, ReportType
+from shared.catalog.base import EXPORT_FORMATS, Column, Query, ReportType
 
 REPORT_TYPES: dict[str, ReportType] = {
     module.REPORT_TYPE.name: module.REPORT_TYPE for module in (sessions, users, popularity)
@@ -29,4 +29,12 @@ def register_modules(module_names: str) -> None:
         REPORT_TYPES[report_type.name] = report_type
 
 
-__all__ = ["REPORT_TYPES", "Query", "ReportType", "get_report_type", "register_modules"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "REPORT_TYPES",
+    "Column",
+    "Query",
+    "ReportType",
+    "get_report_type",
+    "register_modules",
+]

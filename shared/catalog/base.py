@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, validates_schema
 
+from shared.catalog.standard import STANDARD_FIELDS, standard_schema
 from shared.inputs import FullMatch, InputSchema, report_date
 
 Parameters = Mapping[str, Any]
+
+# Every format a report can be written in; worker/formats has one writer for each.
+EXPORT_FORMATS = ("csv", "csv.gz", "jsonl", "json", "xlsx", "pdf")
+
+# What a column's values are, as the catalog tells clients.
+COLUMN_TYPES = ("integer", "number", "string", "timestamp", "date", "boolean")
 
 
 @dataclass(frozen=True)
@@ -23,21 +31,58 @@ class Query:
     params: Mapping[str, Any]
     # The session's time zone while the query runs: it renders timestamps in it.
     timezone: str = "UTC"
+    # For formats that print a cover (PDF): the report's title and its parameters as shown.
+    title: str = ""
+    summary: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # one of COLUMN_TYPES
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.type not in COLUMN_TYPES:
+            raise ValueError(f"column {self.name}: type must be one of {COLUMN_TYPES}")
 
 
 @dataclass(frozen=True)
 class ReportType:
+    """One entry of the catalog. build_query returns every declared column, in order; the
+    standard parameters (columns, timezone) are applied around it, never by the type."""
+
     name: str
     title: str
     description: str
     roles: frozenset[str]
-    formats: tuple[str, ...]
+    columns: tuple[Column, ...]
     parameters_schema: type[InputSchema]
     build_query: Callable[[str, Parameters], Query]
+    formats: tuple[str, ...] = EXPORT_FORMATS
+    # The parameters (attribute names) that bound the report's range: they name the file.
+    range_parameters: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        clash = set(self.parameters_schema().fields) & set(STANDARD_FIELDS)
+        if clash:
+            raise ValueError(f"{self.name}: parameters {sorted(clash)} are standard ones")
+        unknown = set(self.formats) - set(EXPORT_FORMATS)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown formats {sorted(unknown)}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @cached_property
+    def schema_class(self) -> type[InputSchema]:
+        """The type's own parameters plus the standard ones: what is validated and listed."""
+        return standard_schema(self.parameters_schema, self.column_names)
 
     @cached_property
     def _schema(self) -> InputSchema:
-        return self.parameters_schema()
+        return self.schema_class()
 
     def load_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Validated, typed parameters; raises marshmallow.ValidationError."""
@@ -48,7 +93,43 @@ class ReportType:
         return self._schema.dump(parameters)
 
     def query(self, org: str, raw_parameters: Mapping[str, Any]) -> Query:
-        return self.build_query(org, self.load_parameters(raw_parameters))
+        return self.query_for(org, self.load_parameters(raw_parameters))
+
+    def query_for(self, org: str, parameters: Parameters) -> Query:
+        """The type's query with the chosen columns, in the chosen order, in the chosen zone."""
+        built = self.build_query(org, parameters)
+        chosen = ", ".join(quote_identifier(name) for name in parameters["columns"])
+        shown = self.dump_parameters(parameters)
+        return replace(
+            built,
+            sql=f"SELECT {chosen} FROM ({built.sql}\n) AS chosen",
+            timezone=parameters["timezone"],
+            title=self.title,
+            summary=tuple((key, _shown(value)) for key, value in shown.items()),
+        )
+
+    def file_name(self, parameters: Parameters, extension: str) -> str:
+        """e.g. sessions-2026-01-01-2026-01-31.csv: the type, then its range when it has one."""
+        parts = [self.name]
+        if self.range_parameters is not None:
+            start, end = (parameters.get(key) for key in self.range_parameters)
+            if start is not None and end is not None:
+                parts += [start.isoformat(), end.isoformat()]
+            elif start is not None:
+                parts += ["from", start.isoformat()]
+            elif end is not None:
+                parts += ["to", end.isoformat()]
+        return f"{'-'.join(parts)}.{extension}"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
 
 
 def country_code(**kwargs: Any) -> fields.String:
@@ -58,13 +139,14 @@ def country_code(**kwargs: Any) -> fields.String:
     )
 
 
-def start_of_day(day: date) -> datetime:
-    return datetime.combine(day, time.min, UTC)
+def start_of_day(day: date, timezone: str) -> datetime:
+    """Midnight in the report's time zone (a day across a DST change is 23 or 25 hours)."""
+    return datetime.combine(day, time.min, ZoneInfo(timezone))
 
 
-def end_of_day_exclusive(day: date) -> datetime:
-    """Inclusive date ranges end at the next midnight, UTC."""
-    return start_of_day(day + timedelta(days=1))
+def end_of_day_exclusive(day: date, timezone: str) -> datetime:
+    """Inclusive date ranges end at the next midnight in the report's time zone."""
+    return start_of_day(day + timedelta(days=1), timezone)
 
 
 def check_date_range(
@@ -101,7 +183,8 @@ class Where:
 
 
 class SessionWindow(InputSchema):
-    """fromDate and toDate (ISO dates, inclusive, UTC) over demo.sessions, at most a year."""
+    """fromDate and toDate (ISO dates, inclusive, in the report's time zone) over
+    demo.sessions, at most a year."""
 
     MAX_DAYS = 366
 
@@ -121,7 +204,7 @@ def sessions_in_window(org: str, parameters: Parameters) -> Where:
     where.add(
         "s.org = %(org)s AND s.started_at >= %(start)s AND s.started_at < %(end)s",
         org=org,
-        start=start_of_day(parameters["from_date"]),
-        end=end_of_day_exclusive(parameters["to_date"]),
+        start=start_of_day(parameters["from_date"], parameters["timezone"]),
+        end=end_of_day_exclusive(parameters["to_date"], parameters["timezone"]),
     )
     return where

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from shared.catalog.base import Parameters, Query, ReportType, SessionWindow, sessions_in_window
+from shared.catalog.base import (
+    Column,
+    Parameters,
+    Query,
+    ReportType,
+    SessionWindow,
+    sessions_in_window,
+)
 
 
 class PopularityParameters(SessionWindow):
@@ -33,9 +40,18 @@ def build_query(org: str, parameters: Parameters) -> Query:
 REPORT_TYPE = ReportType(
     name="popularity",
     title="Album popularity",
-    description="Albums ranked by number of plays in the date range (UTC, inclusive).",
+    description="Albums ranked by number of plays in the date range (inclusive).",
     roles=frozenset({"analyst", "admin"}),
-    formats=("csv",),
+    columns=(
+        Column("rank", "integer", "1 for the most played; ties share a rank."),
+        Column("album_id", "integer", "The album's id."),
+        Column("title", "string", "The album's title."),
+        Column("artist", "string", "The artist's name."),
+        Column("genre", "string", "The album's genre."),
+        Column("plays", "integer", "Sessions that played it in the range."),
+        Column("total_duration_ms", "integer", "Their summed duration, in milliseconds."),
+    ),
     parameters_schema=PopularityParameters,
     build_query=build_query,
+    range_parameters=("from_date", "to_date"),
 )

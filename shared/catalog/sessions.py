@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from shared.catalog.base import (
+    Column,
     Parameters,
     Query,
     ReportType,
@@ -38,9 +39,18 @@ def build_query(org: str, parameters: Parameters) -> Query:
 REPORT_TYPE = ReportType(
     name="sessions",
     title="Listening sessions",
-    description="One row per listening session started in the date range (UTC, inclusive).",
+    description="One row per listening session started in the date range (inclusive).",
     roles=frozenset({"analyst", "admin"}),
-    formats=("csv",),
+    columns=(
+        Column("session_id", "integer", "The session's id."),
+        Column("user_id", "integer", "Who listened."),
+        Column("album_id", "integer", "What was played."),
+        Column("started_at", "timestamp", "When the session started."),
+        Column("duration_ms", "integer", "How long it lasted, in milliseconds."),
+        Column("country", "string", "ISO 3166 country the session came from."),
+        Column("device", "string", "The kind of device played on."),
+    ),
     parameters_schema=SessionsParameters,
     build_query=build_query,
+    range_parameters=("from_date", "to_date"),
 )

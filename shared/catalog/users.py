@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate, validates_schema
 
 from shared.catalog.base import (
+    Column,
     Parameters,
     Query,
     ReportType,
@@ -33,12 +34,15 @@ class UsersParameters(InputSchema):
 
 
 def build_query(org: str, parameters: Parameters) -> Query:
+    zone = parameters["timezone"]
     where = Where(org=org)
     where.add("u.org = %(org)s")
     if parameters.get("created_from"):
-        where.add("u.created_at >= %(start)s", start=start_of_day(parameters["created_from"]))
+        where.add("u.created_at >= %(start)s", start=start_of_day(parameters["created_from"], zone))
     if parameters.get("created_to"):
-        where.add("u.created_at < %(end)s", end=end_of_day_exclusive(parameters["created_to"]))
+        where.add(
+            "u.created_at < %(end)s", end=end_of_day_exclusive(parameters["created_to"], zone)
+        )
     where.add_if(parameters.get("country"), "u.country = %(country)s", "country")
     where.add_if(parameters.get("plan"), "u.plan = %(plan)s", "plan")
     sql = f"""
@@ -55,7 +59,15 @@ REPORT_TYPE = ReportType(
     title="User accounts",
     description="One row per user, optionally filtered by sign-up date, country and plan.",
     roles=frozenset({"admin"}),
-    formats=("csv",),
+    columns=(
+        Column("user_id", "integer", "The user's id."),
+        Column("display_name", "string", "The name the user shows."),
+        Column("email", "string", "The user's e-mail address."),
+        Column("country", "string", "ISO 3166 country of the account."),
+        Column("plan", "string", "free, family, premium or student."),
+        Column("created_at", "timestamp", "When the account was created."),
+    ),
     parameters_schema=UsersParameters,
     build_query=build_query,
+    range_parameters=("created_from", "created_to"),
 )

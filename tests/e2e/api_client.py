@@ -50,9 +50,11 @@ class ApiClient:
         except urllib.error.HTTPError as error:
             return error.code, error.headers.get("Location")
 
-    def request_report(self, report_type: str, parameters: dict[str, Any]) -> Answer:
+    def request_report(
+        self, report_type: str, parameters: dict[str, Any], format: str = "csv"
+    ) -> Answer:
         return self.request(
-            "POST", f"/api/v1/reports/{report_type}", {"format": "csv", "parameters": parameters}
+            "POST", f"/api/v1/reports/{report_type}", {"format": format, "parameters": parameters}
         )
 
     def report(self, report_id: str) -> Answer:

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from shared.catalog import get_report_type
 from shared.messages import ReportRequested
 from shared.models import OutboxMessage, Report
 
@@ -33,7 +34,13 @@ def test_a_request_is_accepted_with_a_pending_report_and_its_outbox_message(post
         ]
     assert report.status == "Pending"
     assert report.org == "acme"
-    assert report.parameters == {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
+    assert report.parameters == {
+        "fromDate": "2026-01-01",
+        "toDate": "2026-01-31",
+        # The standard parameters, stored with their defaults: part of the request's identity.
+        "columns": [column.name for column in get_report_type("sessions").columns],
+        "timezone": "UTC",
+    }
     assert [m.report_id for m in messages].count(report_id) == 1
 
 

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import Settings
-from tests.perf import export_throughput, notify_latency, post_latency, relay_throughput
+from tests.perf import (
+    export_throughput,
+    format_throughput,
+    notify_latency,
+    post_latency,
+    relay_throughput,
+)
 from tests.perf.stack import ROOT, SESSIONS, bench_settings
 from tests.perf.table import Line, render
 from tests.processes import start_api, wait_until_ready
@@ -38,6 +44,7 @@ STEPS = (
     ("export_throughput", "2. Worker CSV export (fresh process per export)", export_throughput),
     ("relay_throughput", "3. Relay throughput", relay_throughput),
     ("notify_latency", "4. NOTIFY wake-up (relay polls every 5 s)", notify_latency),
+    ("format_throughput", "5. Every format (fresh process per export)", format_throughput),
 )
 
 log = logging.getLogger("bench")
@@ -84,6 +91,7 @@ def measure_all(bench: Bench) -> None:
             bench.step("notify_latency", notify_latency.measure, settings, port)
         bench.step("relay_throughput", relay_throughput.measure, settings)
         bench.step("export_throughput", export_throughput.measure, settings)
+        bench.step("format_throughput", format_throughput.measure, settings)
 
 
 def table(bench: Bench) -> str:

@@ -24,6 +24,7 @@ from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
 from worker.exporter import Exporter, Outcome
+from worker.formats import formats_for
 from worker.lifecycle import Lifecycle
 
 
@@ -36,7 +37,9 @@ def peak_rss_kb() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-OUTCOME = text("SELECT status, row_count, size_bytes, error_message FROM reports WHERE id = :id")
+OUTCOME = text(
+    "SELECT status, row_count, size_bytes, object_key, error_message FROM reports WHERE id = :id"
+)
 
 
 def main() -> None:
@@ -51,7 +54,12 @@ def main() -> None:
     sessions = make_session_factory(engine)
     lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
     exporter = Exporter(
-        lifecycle, source, Storage(settings), threading.Event(), settings.progress_interval_seconds
+        lifecycle,
+        source,
+        Storage(settings),
+        threading.Event(),
+        settings.progress_interval_seconds,
+        formats=formats_for(settings),
     )
 
     started = time.perf_counter()
@@ -70,6 +78,7 @@ def main() -> None:
                 "seconds": round(seconds, 3),
                 "rows": outcome.row_count,
                 "bytes": outcome.size_bytes,
+                "object_key": outcome.object_key,
                 "max_rss_kb": peak_rss_kb(),
                 "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             }

@@ -92,14 +92,14 @@ def measure_case(settings: Settings, env: dict[str, str], case: Case) -> dict[st
     }
 
 
-def request_report(settings: Settings, case: Case) -> uuid.UUID:
+def request_report(settings: Settings, case: Case, format_name: str = "csv") -> uuid.UUID:
     """A Pending report, written as the API writes it (its outbox row is never relayed here)."""
     report_type = get_report_type(REPORT_TYPE)
-    parameters = service.validate_request(report_type, "csv", case.parameters)
+    parameters = service.validate_request(report_type, format_name, case.parameters)
     engine = make_engine(settings, pool_size=1)
     try:
-        principal = Principal("bench-admin", ORG, frozenset({"admin"}))
-        accepted = admission.admit(engine, principal, report_type, "csv", parameters)
+        principal = Principal(f"bench-admin-{uuid.uuid4().hex[:6]}", ORG, frozenset({"admin"}))
+        accepted = admission.admit(engine, principal, report_type, format_name, parameters)
     finally:
         engine.dispose()
     return accepted.report_id
@@ -122,10 +122,17 @@ def psql_copy_command(settings: Settings, case: Case) -> list[str]:
     ]
 
 
-def run(env: dict[str, str], command: list[str]) -> subprocess.CompletedProcess[str]:
+def run(
+    env: dict[str, str], command: list[str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     # PGTZ: the worker sets its session to UTC; psql should format timestamps the same way.
     answer = subprocess.run(
-        command, cwd=ROOT, env={**env, "PGTZ": "UTC"}, capture_output=True, text=True, timeout=300
+        command,
+        cwd=ROOT,
+        env={**env, "PGTZ": "UTC"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if answer.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed ({answer.returncode}):\n{answer.stderr[-2000:]}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.catalog.base import Parameters, Query, ReportType
+from shared.catalog.base import Column, Parameters, Query, ReportType
 from shared.inputs import InputSchema
 
 
@@ -19,6 +19,7 @@ REPORT_TYPE = ReportType(
     title="Always raises",
     description="For tests: building its query raises OverflowError.",
     roles=frozenset({"analyst", "admin"}),
+    columns=(Column("n", "integer", "Never produced."),),
     formats=("csv",),
     parameters_schema=BrokenParameters,
     build_query=build_query,

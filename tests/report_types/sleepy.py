@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from shared.catalog.base import Parameters, Query, ReportType
+from shared.catalog.base import Column, Parameters, Query, ReportType
 from shared.inputs import InputSchema
 
 
@@ -23,6 +23,7 @@ REPORT_TYPE = ReportType(
     title="Sleeps, then one row",
     description="For tests: the query sleeps for `seconds` on the server.",
     roles=frozenset({"analyst", "admin"}),
+    columns=(Column("org", "string", "The caller's org."), Column("n", "integer", "Always 1.")),
     formats=("csv",),
     parameters_schema=SleepyParameters,
     build_query=build_query,

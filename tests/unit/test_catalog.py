@@ -1,9 +1,23 @@
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from marshmallow import ValidationError
 
-from shared.catalog import REPORT_TYPES, get_report_type
+from shared.catalog import EXPORT_FORMATS, REPORT_TYPES, get_report_type
+from shared.catalog.base import Column, ReportType
+from shared.inputs import InputSchema
+
+SESSION_COLUMNS = [
+    "session_id",
+    "user_id",
+    "album_id",
+    "started_at",
+    "duration_ms",
+    "country",
+    "device",
+]
+STANDARD_DEFAULTS = {"timezone": "UTC"}
 
 
 def load(name, raw):
@@ -16,9 +30,11 @@ def errors(name, raw):
     return raised.value.messages
 
 
-def test_the_three_report_types_ship():
-    assert set(REPORT_TYPES) == {"sessions", "users", "popularity"}
-    assert all("csv" in report_type.formats for report_type in REPORT_TYPES.values())
+def test_the_three_report_types_ship_in_all_six_formats():
+    assert {"sessions", "users", "popularity"} <= set(REPORT_TYPES)
+    assert EXPORT_FORMATS == ("csv", "csv.gz", "jsonl", "json", "xlsx", "pdf")
+    for name in ("sessions", "users", "popularity"):
+        assert get_report_type(name).formats == EXPORT_FORMATS
 
 
 def test_sessions_accepts_iso_dates_and_optional_filters():
@@ -39,6 +55,8 @@ def test_sessions_accepts_iso_dates_and_optional_filters():
         "country": "DE",
         "device": "ios",
         "user_id": 7,
+        "columns": SESSION_COLUMNS,
+        **STANDARD_DEFAULTS,
     }
 
 
@@ -69,7 +87,10 @@ def test_popularity_limit_defaults_to_100_and_is_bounded():
 
 
 def test_users_parameters_are_all_optional_and_plan_is_checked():
-    assert load("users", {}) == {}
+    assert load("users", {}) == {
+        "columns": ["user_id", "display_name", "email", "country", "plan", "created_at"],
+        **STANDARD_DEFAULTS,
+    }
     assert "plan" in errors("users", {"plan": "platinum"})
 
 
@@ -90,5 +111,115 @@ def test_stored_parameters_round_trip_through_their_canonical_form():
 
     stored = report_type.dump_parameters(loaded)
 
-    assert stored == {"fromDate": "2026-01-01", "toDate": "2026-01-31", "limit": 100}
+    assert stored == {
+        "fromDate": "2026-01-01",
+        "toDate": "2026-01-31",
+        "limit": 100,
+        "columns": [column.name for column in report_type.columns],
+        "timezone": "UTC",
+    }
     assert report_type.load_parameters(stored) == loaded
+
+
+# ----------------------------------------------------------- the standard parameters
+
+
+WINDOW = {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
+
+
+def test_columns_choose_a_subset_in_the_order_given():
+    query = get_report_type("sessions").query(
+        "acme", {**WINDOW, "columns": ["started_at", "session_id"]}
+    )
+
+    assert query.sql.startswith('SELECT "started_at", "session_id" FROM (')
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (["session_id", "nope"], "unknown column 'nope'"),
+        (["session_id", "session_id"], "more than once: session_id"),
+        ([], "Length must be between 1"),
+        ("session_id", "Not a valid list"),
+    ],
+)
+def test_bad_columns_are_refused_naming_the_column(columns, message):
+    messages = errors("sessions", {**WINDOW, "columns": columns})
+
+    assert message in str(messages["columns"])
+
+
+def test_an_unknown_time_zone_is_refused():
+    messages = errors("sessions", {**WINDOW, "timezone": "Mars/Olympus_Mons"})
+
+    assert "not an IANA time zone" in messages["timezone"][0]
+    assert "timezone" in errors("sessions", {**WINDOW, "timezone": "utc"})
+    assert "timezone" in errors("sessions", {**WINDOW, "timezone": "../../etc/passwd"})
+
+
+def test_the_date_range_is_days_in_the_report_time_zone_across_a_dst_change():
+    query = get_report_type("sessions").query(
+        "acme",
+        {"fromDate": "2026-03-29", "toDate": "2026-03-29", "timezone": "Europe/Berlin"},
+    )
+
+    berlin = ZoneInfo("Europe/Berlin")
+    assert query.timezone == "Europe/Berlin"
+    assert query.params["start"] == datetime(2026, 3, 29, tzinfo=berlin)
+    assert query.params["end"] == datetime(2026, 3, 30, tzinfo=berlin)
+    # The day the clocks go forward is 23 hours long.
+    assert query.params["end"].timestamp() - query.params["start"].timestamp() == 23 * 3600
+
+
+def test_users_dates_are_days_in_the_report_time_zone():
+    query = get_report_type("users").query(
+        "acme",
+        {"createdFrom": "2026-10-25", "createdTo": "2026-10-25", "timezone": "Europe/Berlin"},
+    )
+
+    assert query.params["start"].utcoffset().total_seconds() == 2 * 3600
+    assert query.params["end"].utcoffset().total_seconds() == 1 * 3600
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "file_name"),
+    [
+        ("sessions", WINDOW, "sessions-2026-01-01-2026-01-31.csv"),
+        ("popularity", WINDOW, "popularity-2026-01-01-2026-01-31.csv"),
+        (
+            "users",
+            {"createdFrom": "2026-01-01", "createdTo": "2026-02-01"},
+            "users-2026-01-01-2026-02-01.csv",
+        ),
+        ("users", {"createdFrom": "2026-01-01"}, "users-from-2026-01-01.csv"),
+        ("users", {"createdTo": "2026-02-01"}, "users-to-2026-02-01.csv"),
+        ("users", {}, "users.csv"),
+    ],
+)
+def test_the_file_name_is_the_type_and_its_range(name, raw, file_name):
+    report_type = get_report_type(name)
+
+    assert report_type.file_name(report_type.load_parameters(raw), "csv") == file_name
+
+
+class _Own(InputSchema):
+    pass
+
+
+def test_a_type_may_not_redefine_a_standard_parameter_or_name_an_unknown_format():
+    from marshmallow import fields
+
+    class Clashing(InputSchema):
+        timezone = fields.String()
+
+    def build(org, parameters):
+        raise AssertionError
+
+    columns = (Column("n", "integer", "n"),)
+    with pytest.raises(ValueError, match="standard"):
+        ReportType("x", "X", "x", frozenset({"admin"}), columns, Clashing, build)
+    with pytest.raises(ValueError, match="unknown formats"):
+        ReportType("x", "X", "x", frozenset({"admin"}), columns, _Own, build, formats=("docx",))
+    with pytest.raises(ValueError, match="type must be one of"):
+        Column("n", "int", "n")

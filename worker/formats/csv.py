@@ -8,10 +8,10 @@ import psycopg
 from psycopg import sql
 
 from shared.catalog import Query
+from worker.formats import cells
 from worker.formats.base import RowCounter
-from worker.formats.neutralize import describe, neutralized
-
-CHUNK_BYTES = 256 * 1024  # what the format hands on at a time
+from worker.formats.copying import copy_chunks
+from worker.formats.neutralize import neutralized_cell
 
 COPY_CSV = sql.SQL("COPY ({}\n) TO STDOUT WITH (FORMAT csv, HEADER, ENCODING 'UTF8')")
 
@@ -24,24 +24,18 @@ class CsvFormat:
     def __init__(self, neutralize: bool = True) -> None:
         self.neutralize = neutralize  # text cells that start like a formula get a leading '
 
+    def statement(self, cursor: psycopg.Cursor, query: Query) -> sql.Composed:
+        """The COPY that writes the whole file: header, then one line per row."""
+        timestamps = cells.as_is_or_rfc3339(query.timezone)
+
+        def render(column: cells.Column) -> sql.Composable:
+            neutral = neutralized_cell(column) if self.neutralize else None
+            return neutral if neutral is not None else timestamps(column)
+
+        source = cells.projected(query, cells.describe(cursor, query), render)
+        return COPY_CSV.format(source)
+
     def stream(self, cursor: psycopg.Cursor, query: Query, counter: RowCounter) -> Iterator[bytes]:
-        source: sql.Composable = sql.SQL(query.sql)
-        if self.neutralize:
-            source = neutralized(query.sql, describe(cursor, query))
         # COPY formats and quotes in the server: several times faster than csv.writer here.
-        with cursor.copy(COPY_CSV.format(source), query.params) as copy:
-            # COPY sends one message per row (the first is the header). Gathering them into
-            # chunks keeps the per-row work to an append: everything downstream (progress,
-            # cancel checks, the upload buffer) runs once per chunk.
-            buffer = bytearray()
-            rows = -1
-            for row in copy:
-                buffer += row
-                rows += 1
-                if len(buffer) >= CHUNK_BYTES:
-                    counter.rows_processed = rows
-                    yield bytes(buffer)
-                    buffer.clear()
-            if buffer:
-                yield bytes(buffer)
-        counter.rows_processed = max(cursor.rowcount, 0)
+        statement = self.statement(cursor, query)
+        yield from copy_chunks(cursor, statement, query.params, counter, header_rows=1)

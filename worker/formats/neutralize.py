@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from shared.catalog import Query
+from worker.formats import cells
 
 # The text types by pg_type oid, and the name to cast a neutralised cell back to.
 TEXT_TYPES = {25: "text", 1043: "varchar", 1042: "bpchar"}
@@ -21,18 +22,23 @@ TEXT_TYPES = {25: "text", 1043: "varchar", 1042: "bpchar"}
 # standard_conforming_strings; the - comes first in the brackets so it is no range. concat()
 # and the cast back keep the cell's type, so COPY prints it as before (char(n) keeps its
 # padding); a NULL stays NULL because NULL ~ anything is not true.
-NEUTRALIZED_COLUMN = sql.SQL(
+NEUTRALIZED_CELL = sql.SQL(
     r"CASE WHEN {column} ~ E'^[-=+@\t\r]' THEN concat('''', {column})::{type} ELSE {column} END"
-    " AS {name}"
 )
+NEUTRALIZED_COLUMN = sql.SQL(NEUTRALIZED_CELL.as_string() + " AS {name}")
 
 
 def describe(cursor: psycopg.Cursor, query: Query) -> list[tuple[str, int]]:
     """The query's output columns as (name, type oid), without fetching a row."""
-    cursor.execute(
-        sql.SQL("SELECT * FROM ({}\n) AS q LIMIT 0").format(sql.SQL(query.sql)), query.params
-    )
-    return [(column.name, column.type_code) for column in cursor.description or ()]
+    return [(column.name, column.type_oid) for column in cells.describe(cursor, query)]
+
+
+def neutralized_cell(column: cells.Column) -> sql.Composable | None:
+    """The neutralising expression for a text column; None for any other type."""
+    type_name = TEXT_TYPES.get(column.type_oid)
+    if type_name is None:
+        return None
+    return NEUTRALIZED_CELL.format(column=column.ref, type=sql.SQL(type_name))
 
 
 def neutralized(query_sql: str, columns: Sequence[tuple[str, int]]) -> sql.Composed:
