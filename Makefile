@@ -10,8 +10,9 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Reinstall only when the dependencies change.
-$(VENV)/.installed: pyproject.toml $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# client/ is a distribution of its own (httpx only), installed beside the server's.
+$(VENV)/.installed: pyproject.toml client/pyproject.toml $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./client
 	touch $@
 
 install: $(VENV)/.installed
