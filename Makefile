@@ -3,15 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration e2e bench soak migrate demo lint clean
+.PHONY: install run test fuzz unit integration e2e bench soak migrate demo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 # Reinstall only when the dependencies change.
-$(VENV)/.installed: pyproject.toml $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# client/ is a distribution of its own (httpx only), installed beside the server's.
+$(VENV)/.installed: pyproject.toml client/pyproject.toml $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./client
 	touch $@
 
 install: $(VENV)/.installed
@@ -22,6 +23,10 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# Schemathesis against the served OpenAPI document, positive and negative (about two minutes).
+fuzz: install
+	$(BIN)/pytest -m fuzz tests/e2e
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -32,12 +32,14 @@ def export_cursor(
         driver = connection.connection.driver_connection
         try:
             with driver.cursor() as cursor:
-                # One round trip for the three settings (without parameters psycopg sends
+                # One round trip for the four settings (without parameters psycopg sends
                 # them as one simple query): each export of a small report pays it.
+                # DateStyle: the formats render timestamps from PostgreSQL's text: ISO,
+                # whatever the server's or the role's default style is.
                 cursor.execute(
                     sql.SQL(
                         "SET TRANSACTION READ ONLY; SET LOCAL TIME ZONE {};"
-                        " SET LOCAL statement_timeout = {}"
+                        " SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL statement_timeout = {}"
                     ).format(sql.Literal(timezone), timeout_ms)
                 )
                 yield cursor

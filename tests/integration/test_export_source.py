@@ -1,5 +1,5 @@
-"""The export's session on the source database: read-only, its time zone and time limit,
-all set in one round trip and gone when the export's transaction ends."""
+"""The export's session on the source database: read-only, its time zone, ISO dates and its
+time limit, all set in one round trip and gone when the export's transaction ends."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from worker.source import export_cursor
 
 SETTINGS = (
     "SELECT current_setting('transaction_read_only'), current_setting('TimeZone'),"
-    " current_setting('statement_timeout')"
+    " current_setting('statement_timeout'), current_setting('DateStyle')"
 )
 
 
 def test_the_export_transaction_is_read_only_in_the_report_zone_with_its_own_time_limit(engine):
     with export_cursor(engine, 4321, "Asia/Kolkata") as cursor:
-        assert cursor.execute(SETTINGS).fetchone() == ("on", "Asia/Kolkata", "4321ms")
+        assert cursor.execute(SETTINGS).fetchone() == ("on", "Asia/Kolkata", "4321ms", "ISO, YMD")
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             cursor.execute("CREATE TEMPORARY TABLE written (x int)")
 
@@ -25,7 +25,7 @@ def test_the_settings_end_with_the_export_and_do_not_leak_into_the_pool(engine):
     with export_cursor(engine, 4321, "Asia/Kolkata") as cursor:
         cursor.execute("SELECT 1")
     with engine.connect() as connection:
-        read_only, zone, timeout = connection.exec_driver_sql(SETTINGS).one()
+        read_only, zone, timeout, _date_style = connection.exec_driver_sql(SETTINGS).one()
     assert read_only == "off"
     assert zone != "Asia/Kolkata"
     assert timeout != "4321ms"

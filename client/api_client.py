@@ -1,0 +1,240 @@
+"""`Client`: request a report, wait for it, download it; retries never duplicate a report."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from client import download as downloads
+from client.errors import Conflict, NotDownloadable, ReportFailed, WaitTimeout
+from client.models import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    Accepted,
+    Report,
+    ReportPage,
+    ReportType,
+    parse_datetime,
+)
+from client.retry import PollSchedule, Random, parse_retry_after
+from client.transport import Transport, raise_for_refusal
+
+ReportRef = str | Accepted | Report
+ProgressCallback = Callable[[Report], None]
+
+API = "/api/v1"
+
+
+def report_id_of(report: ReportRef) -> str:
+    return report if isinstance(report, str) else report.report_id
+
+
+class Client:
+    """A Reportbox API client.
+
+    `timeout` is the HTTP timeout of one request, in seconds. Every call is retried up to
+    `max_retries` times after a connection error or a 429/502/503/504 answer, honouring
+    Retry-After; any other refusal raises at once (see `client.errors`).
+
+    `http` is an httpx.Client of the caller's to use (and close) instead of a new one;
+    `sleep` and `rng` are for tests: the clock and randomness the backoff uses.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Random = random.random,
+    ) -> None:
+        self._transport = Transport(
+            base_url,
+            token,
+            timeout=timeout,
+            max_retries=max_retries,
+            http=http,
+            sleep=sleep,
+            rng=rng,
+        )
+        self._sleep = sleep
+        self._rng = rng
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def report_types(self) -> list[ReportType]:
+        """The catalog: each type's title, formats, roles and parameters (JSON Schema)."""
+        body = self._transport.request("GET", f"{API}/report-types").json()
+        return [ReportType.from_json(item) for item in body["items"]]
+
+    def request_report(
+        self, report_type: str, /, format: str = "csv", **parameters: Any
+    ) -> Accepted:
+        """Ask for a report; the answer means it will reach a final status.
+
+        One Idempotency-Key is made for this call and sent on each of its retries, so a
+        retry after a lost answer gets the first report back instead of a second one.
+        """
+        response = self._transport.request(
+            "POST",
+            f"{API}/reports/{quote(report_type, safe='')}",
+            json={"format": format, "parameters": parameters},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        body = response.json()
+        return Accepted(
+            report_id=body["reportId"],
+            report_type=body["reportType"],
+            status=body["status"],
+            status_url=body.get("statusUrl") or response.headers.get("location", ""),
+            created_at=parse_datetime(body.get("createdAt")),
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            replayed=response.headers.get("idempotent-replayed") == "true",
+            raw=body,
+        )
+
+    def get(self, report: ReportRef) -> Report:
+        """The report as it is now: status, progress, and its file once Completed."""
+        path = f"{API}/reports/{quote(report_id_of(report), safe='')}"
+        return Report.from_json(self._transport.request("GET", path).json())
+
+    def history(
+        self,
+        *,
+        status: str | None = None,
+        report_type: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> ReportPage:
+        """One page of the caller's reports, newest first (page_size at most 100)."""
+        params: dict[str, Any] = {"page": page, "pageSize": page_size}
+        if status:
+            params["status"] = status
+        if report_type:
+            params["reportType"] = report_type
+        body = self._transport.request("GET", f"{API}/reports", params=params).json()
+        return ReportPage.from_json(body)
+
+    def iter_history(
+        self, *, status: str | None = None, report_type: str | None = None, page_size: int = 100
+    ) -> Iterator[Report]:
+        """Every report of the history, newest first, fetching page after page.
+
+        Reports requested meanwhile push older ones onto later pages; each report is
+        yielded once all the same.
+        """
+        seen: set[str] = set()
+        page = 1
+        while True:
+            result = self.history(
+                status=status, report_type=report_type, page=page, page_size=page_size
+            )
+            for report in result.items:
+                if report.report_id not in seen:
+                    seen.add(report.report_id)
+                    yield report
+            if not result.items or page * page_size >= result.total:
+                return
+            page += 1
+
+    def wait(
+        self,
+        report: ReportRef,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Report:
+        """Poll until the report is Completed, Failed, Cancelled or Expired, and return it.
+
+        The first look waits for the Retry-After of the request's answer (when given an
+        `Accepted`); later looks back off, with jitter, up to a few seconds apart.
+        `on_progress` is called with each report seen. Raises WaitTimeout after `timeout`
+        seconds (None waits as long as it takes).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        schedule = PollSchedule(
+            report.retry_after if isinstance(report, Accepted) else None, rng=self._rng
+        )
+        if isinstance(report, Accepted):
+            self._pause(schedule.next_delay(), deadline)
+        while True:
+            current = self.get(report)
+            if on_progress is not None:
+                on_progress(current)
+            if current.is_terminal:
+                return current
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    current,
+                    f"report {current.report_id} is still {current.status} after {timeout:g} s",
+                )
+            self._pause(schedule.next_delay(), deadline)
+
+    def download(self, report: ReportRef, path: str | os.PathLike[str]) -> Path:
+        """Save a Completed report's file at `path` (or inside it, if it is a directory).
+
+        The bytes stream to a temporary file that is renamed into place only once its size
+        and sha256 match the report's; a mismatch raises ChecksumMismatch and leaves no
+        file. Raises ReportFailed for a Failed report and NotDownloadable when there is no
+        file (still running, Cancelled or Expired). Returns the path written.
+        """
+        current = self.get(report)  # a fresh look: a download URL from earlier may have expired
+        if current.status == FAILED:
+            raise ReportFailed(current)
+        if current.status != COMPLETED or current.file is None or not current.download_url:
+            raise NotDownloadable(
+                current, f"report {current.report_id} is {current.status}; there is no file"
+            )
+        target = downloads.target_path(path, current.file)
+        url, expected = current.download_url, current.file
+
+        def attempt() -> Path:
+            with self._transport.stream(url) as response:
+                raise_for_refusal(response, storage=True)
+                return downloads.save_verified(
+                    response.iter_bytes(downloads.CHUNK_BYTES), target, expected
+                )
+
+        return self._transport.with_retries(attempt, url)
+
+    def cancel(self, report: ReportRef) -> Report:
+        """Cancel a Pending (at once) or Processing (within seconds) report.
+
+        Idempotent: a report already Cancelled, or with a cancel already requested, is
+        returned as it is; a finished one raises Conflict.
+        """
+        path = f"{API}/reports/{quote(report_id_of(report), safe='')}"
+        try:
+            return Report.from_json(self._transport.request("DELETE", path).json())
+        except Conflict:
+            current = self.get(report)
+            if current.status == CANCELLED or (
+                current.cancel_requested and not current.is_terminal
+            ):
+                return current
+            raise
+
+    def _pause(self, delay: float, deadline: float | None) -> None:
+        if deadline is not None:
+            delay = min(delay, max(deadline - time.monotonic(), 0.0))
+        if delay > 0:
+            self._sleep(delay)

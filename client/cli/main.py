@@ -1,0 +1,208 @@
+"""`reportbox`: the command line. Parses, builds one Client, runs a command, maps the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+import httpx
+
+from client import errors
+from client.api_client import Client
+from client.cli import output
+from client.cli.commands import COMMANDS, Context, Interrupted
+from client.cli.exit_codes import EXIT_CODES_HELP, ExitCode, UsageError, for_error
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+DESCRIPTION = """\
+Request Reportbox reports, wait for them and download them with their checksum verified.
+
+The API's URL and token come from --url and --token, or REPORTBOX_URL and
+REPORTBOX_TOKEN (prefer the variable: a command line is visible to other users).
+"""
+
+EPILOG = f"""\
+examples:
+  reportbox types
+  reportbox request sessions --from 2026-01-01 --to 2026-01-31 --wait -o sessions.csv
+  reportbox request sessions --param fromDate=2026-01-01 --param toDate=2026-01-31 \\
+      --param country=DE --format csv
+  reportbox watch REPORT_ID -o out.csv
+  reportbox list --status Completed --json
+
+{EXIT_CODES_HELP}"""
+
+
+def report_id(value: str) -> str:
+    """A report id must be a UUID; anything else could only be answered with a confusing 404."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a report id (a UUID)") from None
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after the command's name.
+
+    The copy on each command has no defaults (SUPPRESS), so it does not overwrite a value
+    given before the command's name.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("connection and output")
+    group.add_argument(
+        "--url", default=default(None), help=f"API base URL (REPORTBOX_URL; {DEFAULT_URL})"
+    )
+    group.add_argument(
+        "--token", default=default(None), help="bearer token (REPORTBOX_TOKEN); never echoed"
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output on stdout",
+    )
+    group.add_argument(
+        "--http-timeout",
+        type=float,
+        default=default(30.0),
+        metavar="SECONDS",
+        help="per HTTP request (30)",
+    )
+    group.add_argument(
+        "--retries",
+        type=int,
+        default=default(2),
+        help="retries after connection errors, 429, 502, 503, 504 (2)",
+    )
+    return parser
+
+
+def _wait_options(parser: argparse.ArgumentParser, output_help: str) -> None:
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="stop waiting after this long (exit 6)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help=output_help,
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="reportbox",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common_options(suppress=False)],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options(suppress=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[common],
+        )
+
+    command("types", "list report types with their parameters and formats")
+
+    request = command("request", "request a report; with --wait, follow it to the end")
+    request.add_argument(
+        "report_type", metavar="TYPE", help="e.g. sessions (see `reportbox types`)"
+    )
+    request.add_argument("-f", "--format", default="csv", help="a format the type lists (csv)")
+    request.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter; repeatable",
+    )
+    request.add_argument("--from", dest="from_date", metavar="DATE", help="start of the date range")
+    request.add_argument(
+        "--to", dest="to_date", metavar="DATE", help="end of the date range (inclusive)"
+    )
+    request.add_argument("--params-file", metavar="FILE", help="a JSON object of parameters")
+    request.add_argument(
+        "-w", "--wait", action="store_true", help="wait with progress until it ends"
+    )
+    _wait_options(request, "once Completed, download to this file or directory (implies --wait)")
+
+    status = command("status", "show a report once")
+    status.add_argument("report_id", metavar="ID", type=report_id)
+
+    watch = command("watch", "follow a report with progress until it ends")
+    watch.add_argument("report_id", metavar="ID", type=report_id)
+    _wait_options(watch, "once Completed, download to this file or directory")
+
+    history = command("list", "list your reports, newest first")
+    history.add_argument(
+        "--status", help="Pending, Processing, Completed, Failed, Cancelled or Expired"
+    )
+    history.add_argument("--type", dest="report_type", help="only this report type")
+    history.add_argument("--page", type=int, default=1)
+    history.add_argument("--page-size", type=int, default=20, help="at most 100 (20)")
+    history.add_argument("--all", action="store_true", help="every page")
+
+    download = command("download", "download a Completed report, checking its sha256")
+    download.add_argument("report_id", metavar="ID", type=report_id)
+    download.add_argument(
+        "-o", "--output", default=".", metavar="PATH", help="file or directory (the current one)"
+    )
+
+    cancel = command("cancel", "cancel a Pending or Processing report")
+    cancel.add_argument("report_id", metavar="ID", type=report_id)
+    return parser
+
+
+def _connection(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, str]:
+    url = args.url or env.get("REPORTBOX_URL") or DEFAULT_URL
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"the URL must start with http:// or https://, not {url!r}")
+    token = args.token or env.get("REPORTBOX_TOKEN")
+    if not token:
+        raise UsageError("no token: set REPORTBOX_TOKEN or pass --token")
+    return url, token
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    context: Context | None = None
+    try:
+        url, token = _connection(args, os.environ if env is None else env)
+        with Client(
+            url, token, timeout=args.http_timeout, max_retries=max(args.retries, 0)
+        ) as client:
+            context = Context(client, args.json, sys.stdin, sys.stdout, sys.stderr)
+            return COMMANDS[args.command](context, args)
+    except (Interrupted, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    except (errors.ReportboxError, UsageError, OSError, httpx.HTTPError) as error:
+        if args.json:
+            sys.stdout.write(output.to_json(output.error_json(error)) + "\n")
+        sys.stderr.write(output.error_line(error) + "\n")
+        return for_error(error)
