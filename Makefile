@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration e2e bench soak migrate demo lint clean
+.PHONY: install run test fuzz unit integration e2e bench soak migrate demo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 
 test: install
 	$(BIN)/pytest
+
+# Schemathesis against the served OpenAPI document, positive and negative (about two minutes).
+fuzz: install
+	$(BIN)/pytest -m fuzz tests/e2e
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -8,10 +8,11 @@ from flask import Flask, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import health, metrics, report_types
+from api import health, metrics, page, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
+from api.openapi import views as openapi
 from api.reports import views as reports
 from shared.catalog import register_modules
 from shared.config import Settings, settings_or_exit
@@ -20,7 +21,13 @@ from shared.logs import configure_logging
 from shared.storage import Storage
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "metrics.metrics"}
+PUBLIC_ENDPOINTS = {
+    "health.healthz",
+    "health.readyz",
+    "metrics.metrics",
+    *openapi.PUBLIC_ENDPOINTS,
+    *page.PUBLIC_ENDPOINTS,
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         metrics.blueprint,
         report_types.blueprint,
         reports.blueprint,
+        openapi.blueprint,
+        page.blueprint,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Blueprint, Response, jsonify
+from marshmallow import Schema, fields
 
+from api.openapi.declarations import Operation, Success, documented
 from shared.catalog import REPORT_TYPES
 
 blueprint = Blueprint("report_types", __name__, url_prefix="/api/v1/report-types")
@@ -14,26 +16,58 @@ _converter = OpenAPIConverter(
 )
 
 
+class ColumnSchema(Schema):
+    name = fields.String()
+    type = fields.String()
+    description = fields.String()
+
+
+class ReportTypeSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    description = fields.String()
+    formats = fields.List(fields.String())
+    roles = fields.List(fields.String())
+    columns = fields.List(fields.Nested(ColumnSchema))
+    parameters = fields.Dict(metadata={"description": "The type's parameters as JSON Schema."})
+
+
+class CatalogSchema(Schema):
+    items = fields.List(fields.Nested(ReportTypeSchema))
+
+
+_CATALOG_SCHEMA = CatalogSchema()
+
+
 @blueprint.get("")
+@documented(
+    Operation(
+        summary="The report types, with their formats, roles, columns and parameters",
+        tag="report types",
+        success=Success(200, "The catalog.", CatalogSchema),
+    )
+)
 def list_report_types() -> Response:
     return jsonify(
-        {
-            "items": [
-                {
-                    "name": report_type.name,
-                    "title": report_type.title,
-                    "description": report_type.description,
-                    "formats": list(report_type.formats),
-                    "roles": sorted(report_type.roles),
-                    "columns": [
-                        {"name": c.name, "type": c.type, "description": c.description}
-                        for c in report_type.columns
-                    ],
-                    # Derived from the very schema that validates requests, standard
-                    # parameters (columns, timezone) included.
-                    "parameters": _converter.schema2jsonschema(report_type.schema_class),
-                }
-                for report_type in REPORT_TYPES.values()
-            ]
-        }
+        _CATALOG_SCHEMA.dump(
+            {
+                "items": [
+                    {
+                        "name": report_type.name,
+                        "title": report_type.title,
+                        "description": report_type.description,
+                        "formats": list(report_type.formats),
+                        "roles": sorted(report_type.roles),
+                        "columns": [
+                            {"name": c.name, "type": c.type, "description": c.description}
+                            for c in report_type.columns
+                        ],
+                        # Derived from the very schema that validates requests, standard
+                        # parameters (columns, timezone) included.
+                        "parameters": _converter.schema2jsonschema(report_type.schema_class),
+                    }
+                    for report_type in REPORT_TYPES.values()
+                ]
+            }
+        )
     )

@@ -10,6 +10,7 @@ from api.camel import CamelSchema
 from shared.statuses import ReportStatus
 
 MAX_PAGE = 1_000_000
+STATUSES = [status.value for status in ReportStatus]
 
 
 class ReportRequestSchema(CamelSchema):
@@ -20,8 +21,9 @@ class ReportRequestSchema(CamelSchema):
 class AcceptedSchema(CamelSchema):
     report_id = fields.UUID()
     report_type = fields.String()
-    status = fields.String()
-    status_url = fields.String()
+    # metadata: what the OpenAPI document tells about the values this schema dumps.
+    status = fields.String(metadata={"enum": [ReportStatus.PENDING.value]})
+    status_url = fields.String(metadata={"format": "uri"})
     created_at = fields.DateTime()
 
 
@@ -50,7 +52,7 @@ class ReportSchema(CamelSchema):
     report_type = fields.String()
     format = fields.String()
     parameters = fields.Dict()
-    status = fields.String()
+    status = fields.String(metadata={"enum": STATUSES})
     cancel_requested = fields.Boolean()
     attempts = fields.Integer()
     created_at = fields.DateTime()
@@ -60,7 +62,7 @@ class ReportSchema(CamelSchema):
     progress = fields.Nested(ProgressSchema)
     error = fields.Nested(ErrorSchema, allow_none=True)
     file = fields.Nested(FileSchema, allow_none=True)
-    download_url = fields.String(allow_none=True)
+    download_url = fields.String(allow_none=True, metadata={"format": "uri"})
     download_url_expires_at = fields.DateTime(allow_none=True)
 
 
@@ -72,8 +74,9 @@ class ReportPageSchema(CamelSchema):
 
 
 class HistoryQuerySchema(CamelSchema):
-    status = fields.String(validate=validate.OneOf([status.value for status in ReportStatus]))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     report_type = fields.String(validate=validate.Length(min=1, max=100))
+    format = fields.String(validate=validate.Length(min=1, max=20))
     created_from = fields.AwareDateTime(default_timezone=UTC)
     created_to = fields.AwareDateTime(default_timezone=UTC)
     # Bounded so that the row offset it implies stays a PostgreSQL bigint.

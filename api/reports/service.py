@@ -105,6 +105,8 @@ def list_reports(
         query = query.where(Report.status == filters["status"])
     if "report_type" in filters:
         query = query.where(Report.report_type == filters["report_type"])
+    if "format" in filters:
+        query = query.where(Report.format == filters["format"])
     if "created_from" in filters:
         query = query.where(Report.created_at >= filters["created_from"])
     if "created_to" in filters:

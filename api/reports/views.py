@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import ClassVar
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter
 
 from api.errors import ApiError
 from api.metrics import REPORTS_CREATED
+from api.openapi.declarations import (
+    DOWNLOAD_LOCATION,
+    HTML,
+    IDEMPOTENT_REPLAYED,
+    LOCATION,
+    NO_STORE,
+    RETRY_AFTER,
+    Operation,
+    Success,
+    documented,
+    idempotency_key,
+)
 from api.reports import admission, presenter, service
 from api.reports.schemas import (
     AcceptedSchema,
@@ -36,6 +51,31 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
 
+class ReportIdConverter(BaseConverter):
+    """A report id in a path: anything that is not a UUID names no report, so 404.
+
+    werkzeug's uuid converter refuses to match instead, and GET /reports/abc then matched
+    only POST /reports/<report_type_name>: a 405 that told the client the wrong thing.
+    """
+
+    openapi_schema: ClassVar[dict[str, str]] = {"type": "string", "format": "uuid"}
+
+    def to_python(self, value: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise NotFound("There is no such report.") from None
+
+    def to_url(self, value: uuid.UUID) -> str:
+        return str(value)
+
+
+# Runs at registration before the routes below are added, which need the converter.
+blueprint.record_once(
+    lambda state: state.app.url_map.converters.setdefault("report_id", ReportIdConverter)
+)
+
+
 def _deps():
     return current_app.extensions["reportbox"]
 
@@ -49,6 +89,27 @@ def _present(report) -> dict:
 
 
 @blueprint.post("/<report_type_name>")
+@documented(
+    Operation(
+        summary="Request a report",
+        per_report_type=True,
+        request_headers=(idempotency_key(MAX_IDEMPOTENCY_KEY),),
+        success=Success(
+            202,
+            "Accepted and durable: the report is Pending; poll Location.",
+            AcceptedSchema,
+            headers=(LOCATION, RETRY_AFTER, IDEMPOTENT_REPLAYED),
+        ),
+        errors={
+            403: "The token's roles may not request this report type.",
+            409: "An identical report is already Pending or Processing (existingReportId).",
+            415: "The body is not application/json.",
+            422: "Invalid fields, or an Idempotency-Key reused with another request.",
+            429: "Too many of this user's reports are Pending or Processing.",
+            503: "The database is unavailable; nothing was written.",
+        },
+    )
+)
 def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]]:
     report_type = service.find_report_type(report_type_name)
     service.check_may_request(g.principal, report_type)
@@ -98,6 +159,17 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
 
 
 @blueprint.get("")
+@documented(
+    Operation(
+        summary="The caller's reports, newest first (an admin's: the org's)",
+        query=HistoryQuerySchema,
+        success=Success(200, "One page of the history.", ReportPageSchema),
+        errors={
+            422: "Invalid or unknown query parameters.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def list_reports() -> Response:
     filters = load_or_422(_HISTORY_QUERY_SCHEMA, request.args.to_dict())
     reports, total = service.list_reports(_deps().sessions, g.principal, filters)
@@ -110,19 +182,59 @@ def list_reports() -> Response:
     return jsonify(_REPORT_PAGE_SCHEMA.dump(page))
 
 
-@blueprint.get("/<uuid:report_id>")
+@blueprint.get("/<report_id:report_id>")
+@documented(
+    Operation(
+        summary="A report: status, progress, file and a fresh download URL",
+        success=Success(200, "The report.", ReportSchema),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def get_report(report_id: uuid.UUID) -> Response:
     report = service.get_visible_report(_deps().sessions, g.principal, report_id)
     return jsonify(_REPORT_SCHEMA.dump(_present(report)))
 
 
-@blueprint.delete("/<uuid:report_id>")
+@blueprint.delete("/<report_id:report_id>")
+@documented(
+    Operation(
+        summary="Cancel a report",
+        description="Pending → Cancelled at once; Processing → cancelRequested, and the "
+        "worker stops it within seconds.",
+        success=Success(202, "The report, cancelled or with cancelRequested.", ReportSchema),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            409: "The report is finished already.",
+            503: "The database is unavailable; nothing was written.",
+        },
+    )
+)
 def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
     report = service.cancel_report(_deps().sessions, g.principal, report_id)
     return jsonify(_REPORT_SCHEMA.dump(_present(report))), 202
 
 
-@blueprint.get("/<uuid:report_id>/download")
+@blueprint.get("/<report_id:report_id>/download")
+@documented(
+    Operation(
+        summary="Download a Completed report's file",
+        success=Success(
+            302,
+            "A redirect to a URL presigned just now.",
+            content_type=HTML,
+            headers=(DOWNLOAD_LOCATION, NO_STORE),
+        ),
+        errors={
+            404: "No such report, or not one the caller may see.",
+            409: "The report is not Completed: there is no file yet.",
+            410: "The report has expired; its file was deleted.",
+            503: "The database is unavailable.",
+        },
+    )
+)
 def download_report(report_id: uuid.UUID) -> Response:
     report = service.get_visible_report(_deps().sessions, g.principal, report_id)
     link = presenter.require_download_link(

@@ -3,7 +3,7 @@
 Uses this machine's PostgreSQL and RabbitMQ (DATABASE_URL, RABBITMQ_URL or their defaults),
 the S3 endpoint in S3_ENDPOINT_URL, or else a local moto S3 server started for this run.
 Creates the database, migrates, fills the demo domain, starts api, relay and worker, prints
-a token and curl commands, and stops everything on Ctrl-C.
+the web page's URL, a token and curl commands, and stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def banner(settings: Settings, base_url: str) -> str:
     analyst = issue_token(settings, "alice", "acme", ["analyst"], 12 * 3600)
     return f"""
 Reportbox is up: API {base_url}  (logs in {LOG_DIR.relative_to(ROOT)}/, Ctrl-C stops everything)
+
+  Open {base_url}/ in a browser and "Sign in as a demo user" (or paste the token below).
 
   export TOKEN={analyst}
 

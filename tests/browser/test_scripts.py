@@ -1,0 +1,146 @@
+"""The page's pure pieces, run in the browser as the page runs them: the polling rules, the
+form generated from any JSON Schema (including what other report types may bring), curl."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+NOW = "2026-06-01T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def page(browser_stack, browser):
+    """One page for the module: these tests only import the page's scripts and call them."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(browser_stack.base_url + "/")
+    yield page
+    context.close()
+
+
+def poll_delay(page, statuses_and_ages, hidden=False, paused=False):
+    """nextPollDelay for reports of these statuses, created these many seconds before NOW."""
+    return page.evaluate(
+        """async ([reports, hidden, paused, now]) => {
+            const { nextPollDelay } = await import("/assets/js/poller.js");
+            const list = reports.map(([status, age]) => ({
+                status, createdAt: new Date(Date.parse(now) - age * 1000).toISOString() }));
+            return nextPollDelay(list, { hidden, paused, now: Date.parse(now) });
+        }""",
+        [statuses_and_ages, hidden, paused, NOW],
+    )
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        ([], None),
+        ([("Completed", 1), ("Failed", 1), ("Cancelled", 1), ("Expired", 1)], None),
+        ([("Processing", 1)], 2000),
+        ([("Processing", 100), ("Pending", 0)], 2000),
+        ([("Pending", 0)], 1000),  # just requested: soon done, ask again soon
+        ([("Pending", 4)], 2000),
+        ([("Pending", 60)], 5000),  # waiting long: the slowest pace
+        ([("Pending", 60), ("Pending", 3), ("Completed", 0)], 1500),
+        ([("Pending", -30)], 1000),  # a client clock behind the server's
+    ],
+)
+def test_polling_runs_only_while_something_is_in_flight(page, reports, expected):
+    assert poll_delay(page, reports) == expected
+
+
+def test_polling_stops_when_hidden_or_paused(page):
+    assert poll_delay(page, [("Processing", 1)], hidden=True) is None
+    assert poll_delay(page, [("Pending", 1)], paused=True) is None
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "timezone": {"type": "string", "default": "UTC", "description": "An IANA time zone."},
+        "columns": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["session_id", "started_at", "device"]},
+        },
+        "plan": {"type": "string", "enum": ["free", "premium"]},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
+        "toDate": {"type": "string", "format": "date"},
+        "fromDate": {"type": "string", "format": "date"},
+        "draft": {"type": "boolean"},
+    },
+    "required": ["fromDate", "toDate"],
+}
+
+
+def test_the_form_follows_whatever_the_schema_says(page):
+    form = page.evaluate(
+        """async (schema) => {
+            const { SchemaForm } = await import("/assets/js/schema-form.js");
+            const box = document.createElement("div");
+            document.body.append(box);
+            const form = new SchemaForm(box);
+            form.render(schema);
+            const describe = (input) => ({
+                tag: input.tagName.toLowerCase(), type: input.type, min: input.min, max: input.max,
+                label: input.labels && input.labels[0] ? input.labels[0].textContent : null,
+                options: input.options ? [...input.options].map((o) => o.value) : null });
+            const fields = [...box.querySelectorAll("[data-parameter]")].map((f) => ({
+                name: f.dataset.parameter,
+                inputs: [...f.querySelectorAll("input, select")].map(describe),
+                legend: f.querySelector("legend")?.textContent ?? null }));
+            box.querySelector("#param-fromDate").value = "2026-01-01";
+            box.querySelector("#param-limit").value = "25";
+            box.querySelector("#param-columns-device").checked = true;
+            box.querySelector("#param-columns-session_id").checked = true;
+            const values = form.values();
+            form.setValues({ plan: "premium", columns: ["started_at"] });
+            const again = form.values();
+            const errors = { toDate: ["must not be before fromDate"], x: ["?"] };
+            const { unplaced } = form.showErrors(errors);
+            return { fields, values, again, unplaced,
+                     error: box.querySelector("#error-param-toDate").textContent };
+        }""",
+        SCHEMA,
+    )
+    fields = {field["name"]: field for field in form["fields"]}
+
+    assert [field["name"] for field in form["fields"]][:2] == ["fromDate", "toDate"]
+    assert fields["fromDate"]["inputs"][0]["type"] == "date"
+    assert fields["fromDate"]["inputs"][0]["label"] == "From date (required)"
+    assert fields["timezone"]["inputs"][0]["type"] == "text"
+    assert fields["timezone"]["inputs"][0]["label"] == "Timezone (optional)"
+    assert fields["plan"]["inputs"][0]["options"] == ["", "free", "premium"]
+    assert {k: fields["limit"]["inputs"][0][k] for k in ("type", "min", "max")} == {
+        "type": "number",
+        "min": "1",
+        "max": "10000",
+    }
+    assert [i["type"] for i in fields["columns"]["inputs"]] == ["checkbox"] * 3
+    assert fields["columns"]["legend"] == "Columns (optional)"
+    assert fields["draft"]["inputs"][0]["type"] == "checkbox"
+    # Entered values as the API takes them: typed, in the schema's order, empties left out.
+    assert form["values"] == {
+        "fromDate": "2026-01-01",
+        "limit": 25,
+        "columns": ["session_id", "device"],
+    }
+    assert form["again"] == {"plan": "premium", "columns": ["started_at"]}
+    assert form["error"] == "must not be before fromDate"
+    assert form["unplaced"] == {"x": ["?"]}
+
+
+def test_copy_as_curl_quotes_what_the_shell_would_run(page):
+    command = page.evaluate(
+        """async () => {
+            const { curlFor } = await import("/assets/js/curl.js");
+            return curlFor({ reportType: "sessions", format: "csv",
+                             parameters: { device: "it's <b>" } });
+        }"""
+    )
+
+    assert "-X POST 'http://127.0.0.1:" in command
+    assert "/api/v1/reports/sessions'" in command
+    assert '-H "Authorization: Bearer $TOKEN"' in command
+    assert """-d '{"format":"csv","parameters":{"device":"it'\\''s <b>"}}'""" in command
