@@ -198,7 +198,8 @@ class Exporter:
         """Retry later, or after the last attempt fail the report."""
         if claim.attempt >= self._lifecycle.max_attempts:
             what = UNREACHABLE.get(type(exc), "a service it needs")
-            message = f"Gave up after {claim.attempt} attempts: {what} could not be reached."
+            attempts = f"{claim.attempt} attempt{'' if claim.attempt == 1 else 's'}"
+            message = f"Gave up after {attempts}: {what} could not be reached."
             log.error("export.gave_up report_id=%s error=%s", claim.report_id, exc)
             try:
                 self._lifecycle.fail(claim, "unavailable", message)

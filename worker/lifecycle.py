@@ -112,7 +112,10 @@ class Lifecycle:
             report_id=report_id,
             max_attempts=self.max_attempts,
             code="gave_up",
-            message=f"Gave up after {self.max_attempts} attempts: none of them could finish.",
+            message=(
+                f"Gave up after {self.max_attempts} "
+                f"attempt{'' if self.max_attempts == 1 else 's'}: none of them could finish."
+            ),
         ).first()
         return None if row is None else row.attempts
 

@@ -34,6 +34,9 @@ def export_cursor(
             with driver.cursor() as cursor:
                 cursor.execute("SET TRANSACTION READ ONLY")
                 cursor.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(timezone)))
+                # The formats render timestamps from PostgreSQL's text: ISO, whatever the
+                # server's or the role's default style is.
+                cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
                 cursor.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(timeout_ms))
                 yield cursor
         finally:
