@@ -27,7 +27,13 @@ from shared import transitions
 from shared.broker import BrokerUnavailable
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
-from shared.storage import KEY_PREFIX, Storage, StorageError, StorageUnavailable
+from shared.storage import (
+    KEY_PREFIX,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    report_attempt_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,12 @@ TRIM_OUTBOX = text(
 
 # A step's error that says a service is away rather than a bug: logged without a traceback.
 UNAVAILABLE = (DatabaseUnavailable, StorageError, BrokerUnavailable)
+
+
+# The attempt that holds each of these reports now; its upload is in progress, not abandoned.
+LIVE_ATTEMPTS = text(
+    "SELECT id, attempts FROM reports WHERE id = ANY(:ids) AND status = 'Processing'"
+)
 
 
 def abandoned_uploads(
@@ -210,9 +222,12 @@ class Sweeper:
         # No lock between sweepers: two may list the same upload, and the second abort finds
         # it gone (abort_upload answers False, so it is counted once).
         cutoff = datetime.now(UTC) - timedelta(hours=self._settings.incomplete_upload_max_age_hours)
-        uploads = self._storage.incomplete_uploads()
+        uploads = abandoned_uploads(self._storage.incomplete_uploads(), cutoff, KEY_PREFIX)
+        live = self._live_attempts(uploads)
         aborted = 0
-        for upload in abandoned_uploads(uploads, cutoff, KEY_PREFIX):
+        for upload in uploads:
+            if report_attempt_of(upload["Key"]) in live:
+                continue  # the attempt holding the report now: its export is still writing
             try:
                 if self._storage.abort_upload(upload["Key"], upload["UploadId"]):
                     aborted += 1
@@ -221,3 +236,16 @@ class Sweeper:
             except StorageError as exc:
                 log.warning("sweep.abort_refused key=%s error=%s", upload["Key"], exc)
         return {"uploads_aborted": aborted}
+
+    def _live_attempts(self, uploads: list[dict[str, Any]]) -> set[tuple[uuid.UUID, int]]:
+        """The (report, attempt) pairs among these uploads that still hold their report.
+
+        The age cutoff alone cannot tell: some endpoints (moto) date every upload years back,
+        and an export may legitimately run for as long as the cutoff allows.
+        """
+        named = [pair for pair in map(report_attempt_of, (u["Key"] for u in uploads)) if pair]
+        if not named:
+            return set()
+        with translate_errors(), self._sessions() as session:
+            rows = session.execute(LIVE_ATTEMPTS, {"ids": [report for report, _ in named]})
+            return {(row.id, row.attempts) for row in rows}

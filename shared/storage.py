@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -59,6 +60,18 @@ KEY_PREFIX = "reports/"
 def report_object_key(org: str, report_id: object, attempt: int, extension: str) -> str:
     """Where one attempt of a report stores its file: each attempt has a key of its own."""
     return f"{KEY_PREFIX}{org}/{report_id}/{attempt}.{extension}"
+
+
+def report_attempt_of(key: str) -> tuple[uuid.UUID, int] | None:
+    """The report and attempt a key of report_object_key() names; None for any other key."""
+    parts = key.removeprefix(KEY_PREFIX).split("/") if key.startswith(KEY_PREFIX) else []
+    if len(parts) != 3:
+        return None
+    attempt = parts[2].partition(".")[0]
+    try:
+        return uuid.UUID(parts[1]), int(attempt)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -209,3 +209,37 @@ def test_the_upload_abort_touches_only_reportbox_s_key_prefix(settings, sessions
     finally:
         for key, upload_id in theirs.items():
             client.abort_multipart_upload(Bucket=settings.s3_bucket, Key=key, UploadId=upload_id)
+
+
+def test_the_upload_of_the_attempt_that_holds_its_report_is_never_aborted(
+    settings, sessions, make_report
+):
+    """moto dates every upload years back, so the age cutoff alone would abort an export that
+    is still writing (as it did under `make run`); an earlier, dead attempt's upload goes."""
+    client = s3_client(settings)
+    report = make_report()
+    with sessions.begin() as session:  # attempt 2 holds the report; attempt 1 died mid-upload
+        session.execute(
+            text(
+                "UPDATE reports SET status = 'Processing', attempts = 2, "
+                "lease_expires_at = now() + interval '1 minute' WHERE id = :id"
+            ),
+            {"id": report.id},
+        )
+    uploads = {
+        attempt: client.create_multipart_upload(
+            Bucket=settings.s3_bucket, Key=report_object_key(report.org, report.id, attempt, "csv")
+        )["UploadId"]
+        for attempt in (1, 2)
+    }
+
+    Sweeper(settings, sessions, Storage(settings)).run_once()
+
+    left = {u["UploadId"] for u in Storage(settings).incomplete_uploads()}
+    assert uploads[2] in left
+    assert uploads[1] not in left
+    client.abort_multipart_upload(
+        Bucket=settings.s3_bucket,
+        Key=report_object_key(report.org, report.id, 2, "csv"),
+        UploadId=uploads[2],
+    )

@@ -27,3 +27,14 @@ def test_uploads_outside_the_key_prefix_are_never_abandoned_whatever_their_age()
     stale = abandoned_uploads([*theirs, ours], NOW - timedelta(hours=24), PREFIX)
 
     assert stale == [ours]
+
+
+def test_a_report_object_key_names_its_report_and_attempt_and_no_other_key_does():
+    import uuid
+
+    from shared.storage import report_attempt_of, report_object_key
+
+    report_id = uuid.uuid4()
+    assert report_attempt_of(report_object_key("acme", report_id, 3, "csv.gz")) == (report_id, 3)
+    for key in ("backups/db.dump", f"reports/acme/{report_id}.csv", "reports/acme/x/1.csv"):
+        assert report_attempt_of(key) is None
