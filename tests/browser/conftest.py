@@ -87,6 +87,10 @@ def browser_stack(
             dev_mode=True,  # the page offers demo sign-in
             max_attempts=1,  # a transient fault fails the report at once (the Failed row)
             progress_interval_seconds=0.25,
+            # A test may leave a slow export running; on SIGTERM the worker hands it back at
+            # once (its query is interrupted) instead of waiting out the default 30 s, which
+            # is longer than the 15 s stop() gives it before a SIGKILL.
+            shutdown_grace_seconds=1.0,
         )
         through_proxy = make_url(database_url).set(host="127.0.0.1", port=worker_source.port)
         worker_settings = settings.with_overrides(

@@ -36,6 +36,9 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             exchange=f"{settings.exchange}.e2e",
             work_queue=f"{settings.work_queue}.e2e",
             public_base_url=base_url,
+            # Whatever a test leaves running is handed back at once on SIGTERM, well within
+            # the 15 s that stop() waits before a SIGKILL.
+            shutdown_grace_seconds=1.0,
         )
         engine = make_engine(settings)
         processes = (
