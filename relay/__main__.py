@@ -40,6 +40,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     sweep_thread.start()
     relay.run()
+    # Leaving already: a second SIGTERM must not kill the interpreter while it finalizes
+    # (Python restores the default action for its own handlers then, not for SIG_IGN).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sweep_thread.join(timeout=30)
     stop_health()
     engine.dispose()

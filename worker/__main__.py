@@ -53,6 +53,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     worker.run()
+    # Leaving already: a second SIGTERM must not kill the interpreter while it finalizes
+    # (Python restores the default action for its own handlers then, not for SIG_IGN).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop_health()
     engine.dispose()
     source.dispose()
