@@ -27,3 +27,12 @@ def drain_queue(settings: Settings, queue: str | None = None) -> list[tuple[obje
         channel.basic_ack(method.delivery_tag)
     connection.close()
     return messages
+
+
+def queue_depth(settings: Settings, queue: str) -> int:
+    """How many messages are ready in the queue now, without taking any."""
+    connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        connection.close()

@@ -41,13 +41,23 @@ def post_report(client: FlaskClient, make_token: Callable[..., str]):
 
 
 @pytest.fixture
-def own_queue(settings: Settings):
-    """Settings with an exchange and queues of this test's own, deleted afterwards."""
+def own_queue(settings: Settings, sessions):
+    """Settings with an exchange and queues of this test's own, deleted afterwards.
+
+    Outbox rows that earlier tests left unpublished are marked published first: a relay
+    this test runs would otherwise publish them into this test's queue, and the worker
+    would process reports that are not the test's own (seen in CI, where one of them
+    delayed the message the test waited for).
+    """
     import uuid
+
+    from sqlalchemy import text
 
     from tests.conftest import delete_broker_topology
     from tests.integration.broker_helpers import declare
 
+    with sessions.begin() as session:
+        session.execute(text("UPDATE outbox SET published_at = now() WHERE published_at IS NULL"))
     suffix = uuid.uuid4().hex[:8]
     isolated = settings.with_overrides(
         exchange=f"{settings.exchange}.{suffix}", work_queue=f"{settings.work_queue}.{suffix}"
