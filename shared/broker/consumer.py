@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 RETRIES_HEADER = "x-reportbox-retries"  # how often this message went through the retry queue
 
+# How often an idle consumer asks the broker whether its queue has messages ready. Seen on
+# RabbitMQ 3.10: a quorum queue deleted and at once re-declared (by the relay) kept the
+# old consumer registered without sending it basic.cancel, and pushed deliveries the
+# channel never received. Nothing else tells such a consumer that it is deaf.
+STALL_PROBE_SECONDS = 5.0
+
 
 class Delivery:
     """One received message. ack(), reject() and retry_later() may be called from any thread."""
@@ -46,11 +52,12 @@ class Delivery:
         self.body = body
 
     def ack(self) -> None:
-        self._consumer.call_soon(lambda: self._channel.basic_ack(self.delivery_tag))
+        self._consumer.call_soon(lambda: self._channel.basic_ack(self.delivery_tag), settles=True)
 
     def reject(self, *, requeue: bool) -> None:
         self._consumer.call_soon(
-            lambda: self._channel.basic_reject(self.delivery_tag, requeue=requeue)
+            lambda: self._channel.basic_reject(self.delivery_tag, requeue=requeue),
+            settles=True,
         )
 
     def retry_later(self, delay_seconds: float) -> None:
@@ -171,10 +178,23 @@ class Consumer:
     """
 
     def __init__(
-        self, settings: Settings, prefetch: int, on_delivery: Callable[[Delivery], None]
+        self,
+        settings: Settings,
+        prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+        probe_seconds: float = STALL_PROBE_SECONDS,
     ) -> None:
         self._settings = settings
         self._on_delivery = on_delivery
+        self._prefetch = prefetch
+        self._probe_seconds = probe_seconds
+        # Kept on the I/O thread only: deliveries received and not yet acked or rejected,
+        # when the last one arrived, and how many probes in a row found messages waiting.
+        self._unsettled = 0
+        self._last_delivery = time.monotonic()
+        self._next_probe = self._last_delivery + probe_seconds
+        self._probe_channel: BlockingChannel | None = None
+        self._stalled_probes = 0
         self._stopping = threading.Event()
         self._retry_sender: _RetrySender | None = None
         self._closed = False
@@ -196,7 +216,38 @@ class Consumer:
             raise BrokerUnavailable(f"cannot start consuming: {exc!r}") from exc
 
     def _deliver(self, channel: BlockingChannel, method: Any, properties: Any, body: bytes) -> None:
+        self._unsettled += 1
+        self._last_delivery = time.monotonic()
         self._on_delivery(Delivery(self, channel, method, properties, body))
+
+    def _probe_for_stall(self) -> None:
+        """On the I/O thread: with room for more and nothing received for a whole probe
+        interval, ask the broker how many messages the queue holds ready. Two probes in a
+        row that find some mean the broker no longer delivers here: leave as if dropped."""
+        now = time.monotonic()
+        if now < self._next_probe:
+            return
+        self._next_probe = now + self._probe_seconds
+        if self._unsettled >= self._prefetch or now - self._last_delivery < self._probe_seconds:
+            self._stalled_probes = 0
+            return
+        try:
+            if self._probe_channel is None or not self._probe_channel.is_open:
+                self._probe_channel = self._connection.channel()
+            ready = self._probe_channel.queue_declare(
+                self._settings.work_queue, passive=True
+            ).method.message_count
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            self._probe_channel = None
+            self._dropped = f"the work queue is gone: {exc!r}"
+            log.warning("broker.queue_missing queue=%s", self._settings.work_queue)
+            return
+        self._stalled_probes = self._stalled_probes + 1 if ready else 0
+        if self._stalled_probes >= 2:
+            self._dropped = f"{ready} messages wait in the queue and none arrive"
+            log.warning(
+                "broker.consumer_stalled queue=%s ready=%d", self._settings.work_queue, ready
+            )
 
     def _on_cancelled_by_broker(self, _frame: Any) -> None:
         # basic.cancel from the broker (RabbitMQ's consumer_cancel_notify, which pika asks
@@ -213,8 +264,10 @@ class Consumer:
                 "broker.channel_closed queue=%s reason=%r", self._settings.work_queue, reason
             )
 
-    def call_soon(self, callback: Callable[[], None]) -> None:
+    def call_soon(self, callback: Callable[[], None], settles: bool = False) -> None:
         def guarded() -> None:
+            if settles:
+                self._unsettled -= 1
             try:
                 callback()
             except pika.exceptions.AMQPError as exc:
@@ -262,6 +315,7 @@ class Consumer:
         try:
             while not self._stopping.is_set():
                 self._connection.process_data_events(time_limit=0.5)
+                self._probe_for_stall()
                 if self._dropped is not None:
                     raise BrokerUnavailable(self._dropped)
         except pika.exceptions.AMQPError as exc:

@@ -83,9 +83,49 @@ def publish_request(settings: Settings) -> str:
     return str(message.message_id)
 
 
-def consume_in_background(settings: Settings, on_delivery: Callable[[Delivery], None]):
-    consumer = Consumer(settings, 1, on_delivery)
+def consume_in_background(
+    settings: Settings, on_delivery: Callable[[Delivery], None], **options: float
+):
+    consumer = Consumer(settings, 1, on_delivery, **options)
     return consumer, Outcome(consumer.run)
+
+
+def test_a_consumer_the_broker_stopped_delivering_to_without_a_cancel_leaves_run(own_queue):
+    # RabbitMQ 3.10 once kept a consumer registered on a quorum queue that was deleted and
+    # at once re-declared, sent no basic.cancel, and nothing reached it any more. Stopping
+    # the consumer behind its own back leaves it in that state: alive, told nothing, deaf.
+    consumer, outcome = consume_in_background(
+        own_queue, lambda delivery: delivery.ack(), probe_seconds=0.5
+    )
+    try:
+        consumer.call_soon(consumer.cancel)
+        assert eventually(lambda: consumers(own_queue) == 0, WAIT)
+        publish_request(own_queue)
+
+        assert outcome.done.wait(WAIT), "run() still serves a consumer nothing reaches"
+        assert isinstance(outcome.error, BrokerUnavailable)
+        assert "none arrive" in str(outcome.error)
+    finally:
+        consumer.stop()
+        outcome.done.wait(WAIT)
+        consumer.close()
+
+
+def test_a_busy_consumer_with_messages_waiting_is_not_taken_for_a_stalled_one(own_queue):
+    held: list[Delivery] = []  # the one prefetch slot stays taken: nothing else may arrive
+    consumer, outcome = consume_in_background(own_queue, held.append, probe_seconds=0.2)
+    try:
+        publish_request(own_queue)
+        publish_request(own_queue)
+        assert eventually(lambda: len(held) == 1, WAIT)
+
+        # Ten probe intervals with one message ready that cannot be delivered here.
+        assert not outcome.done.wait(2.0), outcome.error
+        assert len(held) == 1
+    finally:
+        consumer.stop()
+        outcome.done.wait(WAIT)
+        consumer.close()
 
 
 def test_a_consumer_whose_queue_is_deleted_leaves_run_with_broker_unavailable(own_queue):

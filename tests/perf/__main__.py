@@ -56,6 +56,8 @@ STEPS = (
     ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
 )
 
+HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag"}
+
 log = logging.getLogger("bench")
 
 
@@ -78,29 +80,47 @@ class Bench:
         log.info("%s took %.1f s", key, self.seconds[key])
 
 
-def measure_all(bench: Bench) -> None:
+def selected_steps() -> set[str]:
+    """BENCH_ONLY=relay_drain,small_drain runs only those steps (for working on one bar)."""
+    known = {key for key, _, _ in STEPS}
+    only = {key.strip() for key in os.environ.get("BENCH_ONLY", "").split(",") if key.strip()}
+    unknown = only - known
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown steps {sorted(unknown)}; known: {sorted(known)}")
+    return only or known
+
+
+def measure_all(bench: Bench, only: set[str]) -> None:
     log.info("creating the bench database with %s sessions", f"{SESSIONS:,}")
     with (
         bench_settings() as settings,
         tempfile.TemporaryDirectory(prefix="reportbox-bench-") as work,
     ):
         work_dir = Path(work)
+
+        def step(key: str, measure: Callable[..., dict[str, Any]], *args: Any) -> None:
+            if key in only:
+                bench.step(key, measure, *args)
+
         # The HTTP steps share two gunicorns; they are stopped before the CPU-heavy steps.
-        with servers.both(settings, work_dir) as (api, bare):
-            bench.step("post_throughput", post_throughput.measure, settings, api, bare, work_dir)
-            bench.step("open_loop", open_loop.measure, settings, api, work_dir)
-            bench.step("notify_latency", notify_latency.measure, settings, api.port)
-            bench.step("relay_lag", relay_lag.measure, settings, api, work_dir)
-        bench.step("relay_drain", relay_drain.measure, settings, work_dir)
-        bench.step("export_throughput", export_throughput.measure, settings)
-        bench.step("end_to_end", end_to_end.measure, settings, work_dir)
-        bench.step("small_drain", small_drain.measure, settings, work_dir)
-        bench.step("format_throughput", format_throughput.measure, settings)
+        if only & HTTP_STEPS:
+            with servers.both(settings, work_dir) as (api, bare):
+                step("post_throughput", post_throughput.measure, settings, api, bare, work_dir)
+                step("open_loop", open_loop.measure, settings, api, work_dir)
+                step("notify_latency", notify_latency.measure, settings, api.port)
+                step("relay_lag", relay_lag.measure, settings, api, work_dir)
+        step("relay_drain", relay_drain.measure, settings, work_dir)
+        step("export_throughput", export_throughput.measure, settings)
+        step("end_to_end", end_to_end.measure, settings, work_dir)
+        step("small_drain", small_drain.measure, settings, work_dir)
+        step("format_throughput", format_throughput.measure, settings)
 
 
-def sections(bench: Bench) -> list[tuple[str, list[Line]]]:
+def sections(bench: Bench, only: set[str]) -> list[tuple[str, list[Line]]]:
     sections: list[tuple[str, list[Line]]] = []
     for key, heading, module in STEPS:
+        if key not in only:
+            continue
         if key in bench.results:
             sections.append((heading, module.lines(bench.results[key])))
         else:
@@ -145,23 +165,25 @@ def main() -> int:
     for name in ("bench", "shared.demo", "tests.perf"):
         logging.getLogger(name).setLevel(logging.INFO)
     stop_on_sigterm()
-    require_wrk()
+    only = selected_steps()
+    if only & HTTP_STEPS:
+        require_wrk()
     bench = Bench()
     started_at, load = datetime.now(UTC), os.getloadavg()
     started = time.perf_counter()
-    measure_all(bench)
+    measure_all(bench, only)
     seconds = time.perf_counter() - started
     write_json(bench, started_at, seconds, load)
 
     print()
-    print(render(sections(bench)))
+    print(render(sections(bench, only)))
     footer = (
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at start, {seconds:.0f} s in all; "
         f"medians of {ROUNDS} alternating rounds (2 for the small drain; min-max in brackets). "
         "CPU shares in cores: "
         "postgres and rabbitmq count every process of the shared servers."
     )
-    MARKDOWN.write_text(render_markdown(sections(bench)) + "\n\n" + footer + "\n")
+    MARKDOWN.write_text(render_markdown(sections(bench, only)) + "\n\n" + footer + "\n")
     print(f"\n{footer}\nNumbers: {OUTPUT.relative_to(ROOT)}, table: {MARKDOWN.relative_to(ROOT)}")
     for key, error in bench.errors.items():
         print(f"\n{key} FAILED:\n{error}", file=sys.stderr)

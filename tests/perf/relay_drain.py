@@ -18,14 +18,16 @@ from typing import Any
 
 import psycopg
 
+from infra.local.processes import ManagedProcess
 from shared.config import Settings
 from shared.db import OUTBOX_CHANNEL, libpq_url
 from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.notify_latency import wait_until_listening
+from tests.perf.profiling import PROFILE, profiled, stop_profiled
 from tests.perf.rounds import alternate, median_ratio, scaled, summarise
 from tests.perf.stack import ROOT, execute, purge_work_queue, queue_depth
 from tests.perf.table import Line, ratio, verdict
-from tests.processes import process_env, start_relay
+from tests.processes import process_env
 
 MESSAGES = scaled(100_000, 5_000)
 GIVE_UP_SECONDS = 300
@@ -99,7 +101,12 @@ def publish_raw(settings: Settings) -> dict[str, Any]:
 def measure(settings: Settings, log_dir: Path) -> dict[str, Any]:
     execute(settings, "TRUNCATE reports, outbox")
     execute(settings, FILL_OUTBOX)
-    relay = start_relay(settings, log_dir, name="relay-drain")
+    relay = ManagedProcess(
+        "relay-drain",
+        profiled([sys.executable, "-m", "relay"], "relay-drain"),
+        process_env(settings),
+        log_dir,
+    )
     try:
         wait_until_listening(settings, timeout=60)
         purge_work_queue(settings)
@@ -110,6 +117,8 @@ def measure(settings: Settings, log_dir: Path) -> dict[str, Any]:
             }
         )
     finally:
+        if PROFILE:
+            stop_profiled(relay.pid)
         code = relay.stop()
         execute(settings, "TRUNCATE outbox")
     if code != 0:
