@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import psycopg
@@ -11,12 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from relay import metrics
 from shared.backoff import compute_backoff
-from shared.broker import BrokerUnavailable, Publisher
+from shared.broker import BrokerUnavailable, OutgoingMessage, Publisher
+from shared.broker.publisher import Batch
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, connect_listener, translate_errors
 from shared.outbox import claim_batch, mark_published
 
 log = logging.getLogger(__name__)
+
+# Batches in flight at once: two keep the broker and the database busy at the same time.
+PIPELINE_DEPTH = 2
 
 
 class Relay:
@@ -38,38 +44,87 @@ class Relay:
         self._on_broker = on_broker  # told whether the broker answers, for /readyz
 
     def run_once(self) -> int:
-        """Publish one batch; return how many rows were marked published."""
+        """Publish what the outbox holds; return how many rows were marked published.
+
+        Up to PIPELINE_DEPTH batches are in flight, each in a transaction of its own that
+        keeps its rows locked: while the broker confirms one batch, the next is claimed
+        (SKIP LOCKED passes over the first's rows) and sent, and the one before is marked
+        published and committed. A crash anywhere leaves uncommitted rows unpublished, and
+        they are sent again (consumers are idempotent). Returns once a claim comes back
+        short of a full batch, or when stop() was called.
+        """
         if self._publisher is None:
             self._publisher = self._publisher_factory(self._settings)
             self._on_broker(True)
-        with translate_errors(), self._sessions() as session, session.begin():
-            messages = claim_batch(session, self._settings.relay_batch_size)
-            if not messages:
-                return 0
-            # The rows stay locked while the broker confirms; a crash here leaves them
-            # unpublished, and they are sent again (consumers are idempotent).
-            confirmed = self._publisher.publish(messages)
-            waited = mark_published(session, confirmed)
+        size = self._settings.relay_batch_size
+        in_flight: deque[tuple[Session, list[OutgoingMessage], Batch]] = deque()
+        published = 0
+        more = True
+        # Each claim of this pass starts after the last one's rows. A row with a lower id
+        # committed meanwhile (ids are taken at insert, not at commit) waits for the next
+        # pass, which starts from the beginning: the pass ends at the first short claim.
+        after = 0
+        try:
+            with translate_errors():
+                while True:
+                    while more and len(in_flight) < PIPELINE_DEPTH:
+                        session = self._sessions()
+                        try:
+                            session.begin()
+                            messages = claim_batch(session, size, after)
+                            batch = self._publisher.send(messages) if messages else None
+                        except BaseException:
+                            session.close()  # its rows must not stay locked
+                            raise
+                        more = len(messages) == size and not self._stopping.is_set()
+                        if batch is None:
+                            session.close()
+                            break
+                        after = messages[-1].outbox_id
+                        in_flight.append((session, messages, batch))
+                    if not in_flight:
+                        return published
+                    session, messages, batch = in_flight[0]  # left in until committed
+                    confirmed = self._publisher.settle(batch)
+                    waited = mark_published(session, confirmed)
+                    session.commit()
+                    in_flight.popleft()
+                    session.close()
+                    published += len(confirmed)
+                    self._report(messages, confirmed, waited)
+                    if self._publisher.unroutable:
+                        # No queue is bound any more: deleted, or deleted to be re-created
+                        # with other arguments. The returned rows stay unpublished;
+                        # declaring the topology again gives them a queue before the next
+                        # pass sends them.
+                        self._publisher.declare_topology()
+                        log.warning(
+                            "relay.topology_declared unroutable=%d",
+                            len(self._publisher.unroutable),
+                        )
+                        more = False
+        finally:
+            for session, _, _ in in_flight:  # rolled back: their rows stay unpublished
+                with contextlib.suppress(Exception):  # a lost connection is discarded anyway
+                    session.close()
+
+    def _report(
+        self, messages: list[OutgoingMessage], confirmed: set[str], waited: list[float]
+    ) -> None:
         for seconds in waited:
             metrics.PUBLISH_LATENCY.observe(seconds)
         metrics.CONFIRMS.inc(len(confirmed))
         metrics.UNCONFIRMED.inc(len(messages) - len(confirmed))
-        for message in messages:
-            if message.message_id in confirmed:
-                log.info(
-                    "relay.published report_id=%s message_id=%s",
-                    message.report_id,
-                    message.message_id,
-                )
+        if log.isEnabledFor(logging.INFO):
+            for message in messages:
+                if message.message_id in confirmed:
+                    log.info(
+                        "relay.published report_id=%s message_id=%s",
+                        message.report_id,
+                        message.message_id,
+                    )
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
-        if self._publisher.unroutable:
-            # No queue is bound any more: deleted, or deleted to be re-created with other
-            # arguments. The returned rows stay unpublished; declaring the topology again
-            # gives them a queue before the next pass sends them.
-            self._publisher.declare_topology()
-            log.warning("relay.topology_declared unroutable=%d", len(self._publisher.unroutable))
-        return len(confirmed)
 
     def listen(self) -> None:
         """Start listening for NOTIFY; before a claim, so no commit falls between the two."""

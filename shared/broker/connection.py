@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import pika
@@ -31,5 +32,11 @@ def connect(settings: Settings) -> BlockingConnection:
 
 
 def settled_tags(outstanding: Iterable[int], delivery_tag: int, multiple: bool) -> list[int]:
-    """The publish tags a basic.ack or basic.nack settles: one, or all up to it (multiple)."""
-    return [tag for tag in outstanding if tag <= delivery_tag] if multiple else [delivery_tag]
+    """The publish tags a basic.ack or basic.nack settles: one, or all up to it (multiple).
+
+    `outstanding` is in ascending tag order (a dict filled as messages are published), so
+    a multiple ack stops at the first later tag instead of scanning every one in flight.
+    """
+    if not multiple:
+        return [delivery_tag]
+    return list(itertools.takewhile(lambda tag: tag <= delivery_tag, outstanding))

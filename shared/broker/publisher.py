@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -26,6 +26,16 @@ class OutgoingMessage:
     message_type: str
     body: bytes
     report_id: str | None = None  # for the logs: which report this message asks for
+    outbox_id: int = 0  # its outbox row's id, where the relay's next claim starts
+
+
+@dataclass(eq=False)
+class Batch:
+    """Messages sent together whose confirms are awaited together (Publisher.send/settle)."""
+
+    unsettled: int = 0
+    confirmed: set[str] = field(default_factory=set)
+    unroutable: set[str] = field(default_factory=set)
 
 
 class Publisher:
@@ -33,9 +43,10 @@ class Publisher:
 
     BlockingChannel.confirm_delivery() waits for each confirm before the next publish
     (about 300 messages/s into a quorum queue here, against about 9,000/s pipelined), so
-    the batch is published on the channel's underlying asynchronous channel and the
-    confirms are collected as they arrive. `_impl` is the one pika internal used; pika is
-    pinned below 2 for it.
+    batches are published on the channel's underlying asynchronous channel and the
+    confirms are collected as they arrive. send() returns at once, so the caller may send
+    a second batch while the broker still confirms the first. `_impl` is the one pika
+    internal used; pika is pinned below 2 for it.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -57,14 +68,15 @@ class Publisher:
             self.close()
             raise BrokerUnavailable(f"cannot open a publishing channel: {exc!r}") from exc
         self._next_tag = 0
-        self._outstanding: dict[int, str] = {}
-        self._confirmed: set[str] = set()
-        self._returned: set[str] = set()
+        # Every message sent and not yet confirmed, in tag order (dicts keep insertion order).
+        self._outstanding: dict[int, tuple[Batch, str]] = {}
+        self._returned: set[str] = set()  # returned, their batch not yet settled
+        self._last_unroutable: set[str] = set()
 
     @property
     def unroutable(self) -> set[str]:
-        """The ids of the last batch that the broker returned: no queue is bound for them."""
-        return set(self._returned)
+        """The ids of the last settled batch that the broker returned: no queue is bound."""
+        return set(self._last_unroutable)
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
         """Publish persistent and mandatory; return the ids the broker confirmed and routed.
@@ -72,11 +84,14 @@ class Publisher:
         A message that was nacked, returned as unroutable or not confirmed in time is
         left out, so its outbox row stays unpublished and is tried again.
         """
-        self._outstanding.clear()
-        self._confirmed.clear()
-        self._returned.clear()
+        return self.settle(self.send(messages))
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> Batch:
+        """Publish the messages without waiting; settle() the batch for its confirms."""
         if not self._impl.is_open:
             raise BrokerUnavailable(f"the publishing channel is closed: {self._closed_by!r}")
+        batch = Batch()
+        timestamp = int(time.time())
         try:
             for message in messages:
                 self._impl.basic_publish(
@@ -88,14 +103,22 @@ class Publisher:
                         content_type=CONTENT_TYPE,
                         message_id=message.message_id,
                         type=message.message_type,
-                        timestamp=int(time.time()),
+                        timestamp=timestamp,
                     ),
                     mandatory=True,
                 )
                 self._next_tag += 1
-                self._outstanding[self._next_tag] = message.message_id
+                self._outstanding[self._next_tag] = (batch, message.message_id)
+                batch.unsettled += 1
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
+        return batch
+
+    def settle(self, batch: Batch) -> set[str]:
+        """Wait for the batch's confirms; the ids confirmed and routed (see publish())."""
+        try:
             deadline = time.monotonic() + CONFIRM_TIMEOUT
-            while self._outstanding and time.monotonic() < deadline and self._impl.is_open:
+            while batch.unsettled and time.monotonic() < deadline and self._impl.is_open:
                 self._connection.process_data_events(time_limit=0.005)
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
@@ -105,18 +128,25 @@ class Publisher:
             raise BrokerUnavailable(
                 f"the broker closed the publishing channel: {self._closed_by!r}"
             )
-        if self._outstanding:
-            raise BrokerUnavailable(f"{len(self._outstanding)} confirms did not arrive in time")
-        return self._confirmed - self._returned
+        if batch.unsettled:
+            raise BrokerUnavailable(f"{batch.unsettled} confirms did not arrive in time")
+        self._last_unroutable = batch.unroutable
+        return batch.confirmed - batch.unroutable
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
         for tag in settled_tags(self._outstanding, method.delivery_tag, method.multiple):
-            message_id = self._outstanding.pop(tag, None)
-            if message_id is not None and acked:
-                self._confirmed.add(message_id)
-            elif message_id is not None:
+            batch, message_id = self._outstanding.pop(tag, (None, None))
+            if batch is None:
+                continue
+            batch.unsettled -= 1
+            if message_id in self._returned:
+                self._returned.discard(message_id)
+                batch.unroutable.add(message_id)
+            if acked:
+                batch.confirmed.add(message_id)
+            else:
                 log.warning("broker.nacked message_id=%s", message_id)
 
     def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:

@@ -29,6 +29,7 @@ from tests.perf import (
     format_throughput,
     notify_latency,
     open_loop,
+    post_stages,
     post_throughput,
     relay_drain,
     relay_lag,
@@ -46,6 +47,7 @@ MARKDOWN = ROOT / ".run" / "bench.md"
 # (key in bench.json, heading, module): in the order of DESIGN.md's bars.
 STEPS = (
     ("post_throughput", "1. POST throughput, closed loop (wrk)", post_throughput),
+    ("post_stages", "1b. One POST, stage by stage (in process, one call at a time)", post_stages),
     ("open_loop", "2. POST latency, open loop", open_loop),
     ("notify_latency", "3. NOTIFY wake-up (relay polls every 5 s)", notify_latency),
     ("relay_lag", "4. Relay lag at 200 req/s", relay_lag),
@@ -109,6 +111,7 @@ def measure_all(bench: Bench, only: set[str]) -> None:
                 step("open_loop", open_loop.measure, settings, api, work_dir)
                 step("notify_latency", notify_latency.measure, settings, api.port)
                 step("relay_lag", relay_lag.measure, settings, api, work_dir)
+        step("post_stages", post_stages.measure, settings)
         step("relay_drain", relay_drain.measure, settings, work_dir)
         step("export_throughput", export_throughput.measure, settings)
         step("end_to_end", end_to_end.measure, settings, work_dir)

@@ -30,7 +30,13 @@ def profiled(argv: list[str], name: str) -> list[str]:
     return [spy, "record", "--rate", "200", "--output", str(svg), "--", *argv]
 
 
-def stop_profiled(pid: int) -> None:
-    """SIGTERM to the profiled program itself: py-spy then writes its graph and exits."""
-    for child in psutil.Process(pid).children():
+def stop_profiled(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM to the profiled program itself, then wait for py-spy: it writes its graph
+    once the program has left, and a SIGTERM to py-spy before that loses the graph."""
+    spy = psutil.Process(pid)
+    for child in spy.children():
         child.send_signal(signal.SIGTERM)
+    try:
+        spy.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        pass
