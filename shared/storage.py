@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -82,11 +84,14 @@ class UploadedObject:
 
 
 class MultipartUpload:
-    """Streams bytes to one object; holds at most one part in memory.
+    """Streams bytes to one object; holds at most two parts in memory.
 
     The multipart upload begins only when a first part is full: a file smaller than one part
-    (most reports) is one PUT, not three requests. Use as a context manager: leaving it by
-    an exception aborts the upload, so no half-written object and no orphaned parts are left.
+    (most reports) is one PUT, not three requests. A full part is hashed and uploaded on a
+    thread of its own while the next one fills, so the caller (reading a COPY) never waits
+    for S3 unless the previous part is still on its way. Use as a context manager: leaving it
+    by an exception aborts the upload, so no half-written object and no orphaned parts are
+    left.
     """
 
     def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int):
@@ -100,6 +105,8 @@ class MultipartUpload:
         self._sha256 = hashlib.sha256()
         self._size = 0
         self.upload_id: str | None = None
+        self._uploader: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None  # the part being uploaded, at most one
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._buffer += data
@@ -108,33 +115,60 @@ class MultipartUpload:
             self._flush()
 
     def complete(self) -> UploadedObject:
-        self._sha256.update(self._buffer)
-        if self.upload_id is None:
-            self._request("put_object", Body=bytes(self._buffer), ContentType=self._content_type)
-        else:
-            if self._buffer:
-                self._upload_part()
-            self._call("complete_multipart_upload", MultipartUpload={"Parts": self._parts})
+        try:
+            self._wait_for_part()
+            self._sha256.update(self._buffer)
+            if self.upload_id is None:
+                self._request(
+                    "put_object", Body=bytes(self._buffer), ContentType=self._content_type
+                )
+            else:
+                if self._buffer:
+                    self._upload_part(len(self._parts) + 1, bytes(self._buffer))
+                self._call("complete_multipart_upload", MultipartUpload={"Parts": self._parts})
+        finally:
+            self._stop_uploader()
         self._buffer.clear()
         return UploadedObject(self.key, self._size, self._sha256.hexdigest())
 
     def abort(self) -> None:
+        with contextlib.suppress(StorageError):
+            self._wait_for_part()  # a part landing after the abort would be orphaned
+        self._stop_uploader()
         if self.upload_id is not None:
             self._call("abort_multipart_upload")
 
     def _flush(self) -> None:
+        self._wait_for_part()
         if self.upload_id is None:
             created = self._request("create_multipart_upload", ContentType=self._content_type)
             self.upload_id = _answer_field(created, "UploadId")
-        # Hashing whole parts, not the many small writes, keeps the per-row cost low.
-        self._sha256.update(self._buffer)
-        self._upload_part()
-
-    def _upload_part(self) -> None:
-        number = len(self._parts) + 1
-        answer = self._call("upload_part", PartNumber=number, Body=bytes(self._buffer))
-        self._parts.append({"PartNumber": number, "ETag": _answer_field(answer, "ETag")})
+            self._uploader = ThreadPoolExecutor(1, thread_name_prefix="upload")
+        part = bytes(self._buffer)
         self._buffer.clear()
+        assert self._uploader is not None
+        self._in_flight = self._uploader.submit(self._hash_and_upload, len(self._parts) + 1, part)
+
+    def _hash_and_upload(self, number: int, part: bytes) -> None:
+        # hashlib lets go of the GIL for large buffers: the caller goes on reading meanwhile.
+        # Parts are hashed one after another on this one thread, so in order.
+        self._sha256.update(part)
+        self._upload_part(number, part)
+
+    def _wait_for_part(self) -> None:
+        """Until the part in flight has landed; its failure is raised here."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def _stop_uploader(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True)
+            self._uploader = None
+
+    def _upload_part(self, number: int, part: bytes) -> None:
+        answer = self._call("upload_part", PartNumber=number, Body=part)
+        self._parts.append({"PartNumber": number, "ETag": _answer_field(answer, "ETag")})
 
     def _call(self, operation: str, **arguments: Any) -> Any:
         return self._request(operation, UploadId=self.upload_id, **arguments)

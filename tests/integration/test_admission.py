@@ -148,3 +148,27 @@ def test_concurrent_identical_requests_admit_exactly_one(app, make_token, sessio
     winner = next(a.get_json()["reportId"] for a in answers if a.status_code == 202)
     assert {a.get_json()["existingReportId"] for a in answers if a.status_code == 409} == {winner}
     assert reports_of(sessions, "racing-duplicates") == 1
+
+
+def test_concurrent_distinct_requests_are_admitted_up_to_the_limit_exactly(
+    app, make_token, sessions
+):
+    token = make_token(sub="racing-distinct")
+    limit = app.extensions["reportbox"].settings.max_active_reports_per_user
+    days = iter(range(1, 2 * limit + 1))
+    lock = threading.Lock()
+
+    def distinct(client):
+        with lock:
+            day = next(days)
+        body = {
+            "format": "csv",
+            "parameters": {"fromDate": "2026-01-01", "toDate": f"2026-03-{day:02d}"},
+        }
+        return post(client, token, body=body)
+
+    answers = concurrently(app, 2 * limit, distinct)
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] * limit + [429] * limit
+    assert reports_of(sessions, "racing-distinct") == limit

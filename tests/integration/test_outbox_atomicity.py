@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg.errors
 import pytest
-import sqlalchemy.exc
 from sqlalchemy import select
 
 from api.auth import Principal
@@ -37,7 +37,7 @@ def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, engine, monke
     monkeypatch.setattr(ReportRequested, "new", staticmethod(colliding_message))
     principal = Principal("atomic-user", "acme", frozenset({"analyst"}))
 
-    with pytest.raises(sqlalchemy.exc.IntegrityError):
+    with pytest.raises(psycopg.errors.UniqueViolation):
         admission.admit(
             engine,
             principal,

@@ -3,7 +3,9 @@
 import hashlib
 import uuid
 
-from shared.storage import Storage
+import pytest
+
+from shared.storage import Storage, StorageError
 from tests.services import s3_client
 
 
@@ -64,6 +66,26 @@ def test_an_upload_left_by_an_exception_leaves_nothing(settings):
             raise RuntimeError("the export stopped")
     except RuntimeError:
         pass
+
+    assert storage.head(key) is None
+    assert key not in {u["Key"] for u in storage.incomplete_uploads()}
+
+
+def test_a_part_that_fails_on_its_way_fails_the_upload_and_leaves_nothing(settings):
+    # Parts are uploaded on a thread of their own while the next one fills: a part refused
+    # there must still end the upload with an error, never in a completed object.
+    storage = Storage(settings)
+    key = f"acme/{uuid.uuid4()}/1.csv"
+    part = settings.multipart_part_bytes
+
+    with pytest.raises(StorageError), storage.start_upload(key, "text/csv") as upload:
+        upload.write(b"a" * part)  # the first part leaves for S3
+        s3_client(settings).abort_multipart_upload(
+            Bucket=settings.s3_bucket, Key=key, UploadId=upload.upload_id
+        )
+        upload.write(b"b" * part)  # refused: the upload no longer exists
+        upload.write(b"c" * 10)
+        upload.complete()
 
     assert storage.head(key) is None
     assert key not in {u["Key"] for u in storage.incomplete_uploads()}

@@ -2,8 +2,8 @@
 
 Every stage runs in this process, one call at a time, against the bench database: the JWT
 check, the body's validation (marshmallow and the report type's parameters), a pool
-checkout (with its pre-ping), each admission statement in its own transaction as admit()
-sends them (advisory lock, admission state, the insert, the commit), the response's
+checkout (with its pre-ping), each admission statement as admit() sends them (BEGIN and
+the advisory lock, the decide-and-insert statement, the commit), the response's
 serialisation, the whole POST through Flask's test client, and, for reference, the bare
 view's two inserts on a plain psycopg connection. Medians over rounds of many calls, in
 microseconds; CPU-bound stages are this process's own, so the machine's load shows little.
@@ -12,7 +12,6 @@ microseconds; CPU-bound stages are this process's own, so the machine's load sho
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 import time
 import uuid
@@ -35,7 +34,7 @@ from tests.perf import bare_app
 from tests.perf.rounds import ROUNDS, scaled
 from tests.perf.stack import ORG, execute, make_token
 from tests.perf.table import Line
-from tests.perf.tokens import unique_body
+from tests.perf.tokens import USERS, unique_body
 
 CALLS = scaled(1000, 100)
 
@@ -45,11 +44,10 @@ STAGES = (
     ("jwt", "JWT check (PyJWT, HS256)"),
     ("validation", "body validation (marshmallow + parameters)"),
     ("checkout", "pool checkout with pre-ping"),
-    ("lock", "advisory lock statement"),
-    ("state", "admission state query"),
-    ("insert", "report + outbox insert"),
+    ("lock", "BEGIN + advisory lock, one round trip each"),
+    ("state", "admission statement (decide + both inserts)"),
     ("commit", "commit"),
-    ("admit", "admit() whole (checkout, 3 statements, commit)"),
+    ("admit", "admit() whole: checkout, BEGIN, lock, admission, commit"),
     ("response", "response: schema dump + jsonify"),
     ("post", "whole POST through the test client"),
     ("bare_db", "bare view's database work: 2 inserts + commit (psycopg)"),
@@ -67,57 +65,43 @@ def median_us(call: Callable[[int], None], calls: int = CALLS) -> float:
     return round(statistics.median(means), 1)
 
 
-def statement_us(engine: Any, principal: Principal, report_type: Any) -> dict[str, float]:
-    """Each admission statement timed on its own, inside transactions shaped like admit()'s."""
-    spent: dict[str, list[float]] = {"lock": [], "state": [], "insert": [], "commit": []}
-    owner = {"org": principal.org, "owner_id": principal.user_id}
-    for n in range(ROUNDS * CALLS):
-        report_id = uuid.uuid4()
-        message = ReportRequested.new(report_id)
-        parameters = {"fromDate": "2026-01-01", "toDate": f"n{n}"}
-        fingerprint = admission.request_hash(report_type, "csv", parameters)
-        with engine.connect() as connection:
+def statement_us(url: str, report_type: Any) -> dict[str, float]:
+    """Each admission statement timed on its own, as admit() sends them, on a plain psycopg
+    connection (no pool)."""
+    spent: dict[str, list[float]] = {"lock": [], "state": [], "commit": []}
+    with psycopg.connect(url) as connection:
+        admitted = connection.cursor()
+        for n in range(ROUNDS * CALLS):
+            parameters = {"fromDate": "2026-01-01", "toDate": "2026-01-31", "n": n}
+            message = ReportRequested.new(uuid.uuid4())
+            principal = Principal(f"stages-{n % USERS}", ORG, frozenset({"analyst"}))
+            values = admission.admit_parameters(
+                principal, report_type, "csv", parameters, message, max_active=10_000
+            )
             marks = [time.perf_counter()]
-            connection.execute(admission.LOCK_USER, owner)
+            connection.execute(admission.LOCK_USER, values)
             marks.append(time.perf_counter())
-            connection.execute(
-                admission.ADMISSION_STATE,
-                {**owner, "request_hash": fingerprint, "idempotency_key": None},
-            ).one()
-            marks.append(time.perf_counter())
-            connection.execute(
-                admission.ACCEPT,
-                {
-                    **owner,
-                    "report_id": report_id,
-                    "report_type": report_type.name,
-                    "format": "csv",
-                    "parameters": json.dumps(parameters),
-                    "idempotency_key": None,
-                    "request_hash": fingerprint,
-                    "message_id": message.message_id,
-                    "message_type": message.TYPE,
-                    "body": message.encode(),
-                },
-            ).scalar_one()
+            admitted.execute(admission.ADMIT, values)
+            admitted.fetchone()
             marks.append(time.perf_counter())
             connection.commit()
             marks.append(time.perf_counter())
-        for key, (start, end) in zip(spent, itertools.pairwise(marks), strict=True):
-            spent[key].append((end - start) * 1e6)
+            for key, (start, end) in zip(spent, itertools.pairwise(marks), strict=True):
+                spent[key].append((end - start) * 1e6)
     return {key: round(statistics.median(values), 1) for key, values in spent.items()}
 
 
 def measure(settings: Settings) -> dict[str, Any]:
-    settings = settings.with_overrides(max_active_reports_per_user=10_000_000)
+    settings = settings.with_overrides(max_active_reports_per_user=10_000)
     execute(settings, "TRUNCATE reports, outbox")
     app = create_app(settings)
     deps = app.extensions["reportbox"]
     client = app.test_client()
     token = make_token(settings)
-    headers = {"Authorization": f"Bearer {token}"}
+    # As in the wrk runs, requests come from USERS users, so no user's active reports pile
+    # up into thousands (a real user has at most MAX_ACTIVE_REPORTS_PER_USER).
+    tokens = [make_token(settings) for _ in range(USERS)]
     report_type = get_report_type("sessions")
-    principal = Principal(f"stages-{uuid.uuid4().hex[:8]}", ORG, frozenset({"analyst"}))
     body = {"format": "csv", "parameters": {"fromDate": "2026-01-01", "toDate": "2026-01-31"}}
     bare = psycopg.connect(libpq_url(settings.database_url))
 
@@ -131,7 +115,12 @@ def measure(settings: Settings) -> dict[str, Any]:
 
     def admit(n: int) -> None:
         parameters = {"fromDate": "2026-01-01", "toDate": "2026-01-31", "n": n}
-        admission.admit(deps.engine, principal, report_type, "csv", parameters)
+        owner = Principal(f"stages-{n % USERS}", ORG, frozenset({"analyst"}))
+        admission.admit(deps.engine, owner, report_type, "csv", parameters, max_active=10_000)
+
+    def fresh(stage: Callable[[], dict[str, float] | float]) -> Any:
+        execute(settings, "TRUNCATE reports, outbox")  # every stage meets the same table
+        return stage()
 
     def respond(_n: int) -> None:
         with app.test_request_context():
@@ -148,11 +137,11 @@ def measure(settings: Settings) -> dict[str, Any]:
             )
 
     def post(n: int) -> None:
-        _, raw = unique_body(n, 1)
+        user, raw = unique_body(n, USERS)
         answer = client.post(
             "/api/v1/reports/sessions",
             data=raw,
-            headers={**headers, "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {tokens[user]}", "Content-Type": "application/json"},
         )
         if answer.status_code != 202:
             raise RuntimeError(f"POST answered {answer.status_code}: {answer.get_data()[:300]!r}")
@@ -169,11 +158,11 @@ def measure(settings: Settings) -> dict[str, Any]:
             "jwt": median_us(lambda _n: deps.tokens.verify(token)),
             "validation": median_us(validate),
             "checkout": median_us(checkout),
-            **statement_us(deps.engine, principal, report_type),
-            "admit": median_us(admit),
+            **fresh(lambda: statement_us(libpq_url(settings.database_url), report_type)),
+            "admit": fresh(lambda: median_us(admit)),
             "response": median_us(respond),
-            "post": median_us(post, min(CALLS, 18_000)),
-            "bare_db": median_us(bare_db),
+            "post": fresh(lambda: median_us(post)),
+            "bare_db": fresh(lambda: median_us(bare_db)),
         }
     finally:
         bare.close()
