@@ -143,10 +143,13 @@ def _wait_with_progress(
     context: Context, report: ReportRef, report_format: str | None, timeout: float | None
 ) -> Report:
     progress = progress_for(context.stderr)
-    if isinstance(report, Accepted):
-        # Something to see at once; the first look waits for the server's Retry-After.
-        progress.show(Report(report.report_id, report.report_type, report_format or "", PENDING))
     try:
+        if isinstance(report, Accepted):
+            # Something to see at once; the first look waits for the server's Retry-After.
+            # Inside the try: a Ctrl-C that lands while this line is still being written
+            # (the user sees it already) must be offered the cancel like any other.
+            pending = Report(report.report_id, report.report_type, report_format or "", PENDING)
+            progress.show(pending)
         return context.client.wait(report, timeout=timeout, on_progress=progress.show)
     except KeyboardInterrupt:
         progress.finish()

@@ -174,3 +174,36 @@ def test_plain_lines_come_on_each_change_of_status_else_at_most_every_interval()
         "report r-1: Processing  3 rows",
         "report r-1: Completed  4 rows",
     ]
+
+
+def test_a_ctrl_c_while_the_first_progress_line_is_written_is_offered_the_cancel():
+    # The user sees "Pending" as soon as its bytes reach the terminal, so a Ctrl-C may land
+    # before the line's write returns. It must be handled like any other Ctrl-C while
+    # waiting (the cancel is offered), never end the command silently.
+    import io
+
+    from client.cli.commands import Context, Interrupted, _wait_with_progress
+    from client.models import Accepted
+
+    class InterruptedOnFirstWrite(io.StringIO):
+        interrupted = False
+
+        def write(self, text: str) -> int:
+            if not self.interrupted:
+                self.interrupted = True
+                super().write(text)
+                raise KeyboardInterrupt
+            return super().write(text)
+
+    class NoClient:
+        def wait(self, *args, **kwargs):
+            raise AssertionError("the Ctrl-C came before any wait")
+
+    stderr = InterruptedOnFirstWrite()
+    context = Context(NoClient(), False, io.StringIO(), io.StringIO(), stderr)
+    accepted = Accepted("r-1", "sessions", "Pending", "http://x/r-1", None, 1.0, False)
+
+    with pytest.raises(Interrupted):
+        _wait_with_progress(context, accepted, "csv", None)
+
+    assert "report r-1 goes on" in stderr.getvalue()
