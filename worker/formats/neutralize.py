@@ -18,12 +18,13 @@ from worker.formats import cells
 # The text types by pg_type oid, and the name to cast a neutralised cell back to.
 TEXT_TYPES = {25: "text", 1043: "varchar", 1042: "bpchar"}
 
-# E'' so that \t and \r reach the regex as tab and carriage return whatever the server's
-# standard_conforming_strings; the - comes first in the brackets so it is no range. concat()
+# ascii() is the code of the first character (0 for '', NULL for NULL): = + - @ tab CR.
+# A regex per cell cost about a fifth of a whole-year CSV export in the server. concat()
 # and the cast back keep the cell's type, so COPY prints it as before (char(n) keeps its
-# padding); a NULL stays NULL because NULL ~ anything is not true.
+# padding); a NULL stays NULL because NULL IN (...) is not true.
 NEUTRALIZED_CELL = sql.SQL(
-    r"CASE WHEN {column} ~ E'^[-=+@\t\r]' THEN concat('''', {column})::{type} ELSE {column} END"
+    "CASE WHEN ascii({column}) IN (61, 43, 45, 64, 9, 13) "
+    "THEN concat('''', {column})::{type} ELSE {column} END"
 )
 NEUTRALIZED_COLUMN = sql.SQL(NEUTRALIZED_CELL.as_string() + " AS {name}")
 
