@@ -218,6 +218,13 @@ class Storage:
                 connect_timeout=5,
                 read_timeout=60,
                 retries={"mode": "standard", "max_attempts": 3},
+                # Checksums only where S3 requires them: the worker hashes every file itself
+                # (sha256, in the report), and the default CRC32 of every body cost CPU on
+                # each of the many small PUTs. Parameters come from this module only, so
+                # botocore's validation of them per call is skipped too.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                parameter_validation=False,
             ),
         )
 
