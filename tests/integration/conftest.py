@@ -82,6 +82,7 @@ def make_report(sessions, engine):
         parameters: dict | None = None,
         org: str = "acme",
         user_id: str | None = None,
+        report_format: str = "csv",
     ):
         principal = Principal(user_id or f"user-{uuid.uuid4().hex[:8]}", org, frozenset({"admin"}))
         parameters = (
@@ -90,7 +91,7 @@ def make_report(sessions, engine):
             else {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
         )
         accepted = admission.admit(
-            engine, principal, get_report_type(report_type), "csv", parameters
+            engine, principal, get_report_type(report_type), report_format, parameters
         )
         with sessions() as session:
             return session.get(Report, accepted.report_id)

@@ -38,8 +38,10 @@ def query_is_sleeping(engine, report: Report) -> bool:
         )
 
 
-def start_sleeping(make_report, make_exporter, engine, sessions, org: str, **options):
-    report = make_report("sleepy", FOREVER, org=org)
+def start_sleeping(
+    make_report, make_exporter, engine, sessions, org: str, report_format="csv", **options
+):
+    report = make_report("sleepy", FOREVER, org=org, report_format=report_format)
     exporter = make_exporter(**options)
     outcome: list[Outcome] = []
     thread = in_thread(lambda: outcome.append(exporter.process(report.id)))
@@ -90,9 +92,13 @@ def test_a_report_that_used_all_its_attempts_is_failed_instead_of_claimed(
     assert failed.error_message == "Gave up after 3 attempts: none of them could finish."
 
 
-def test_a_cancel_interrupts_the_running_query(make_report, make_exporter, engine, sessions):
+# csv.gz reads its COPY through a compressor: the cancel must reach the query there too.
+@pytest.mark.parametrize("report_format", ["csv", "csv.gz"])
+def test_a_cancel_interrupts_the_running_query(
+    make_report, make_exporter, engine, sessions, report_format
+):
     report, _, thread, outcome = start_sleeping(
-        make_report, make_exporter, engine, sessions, unique_org("cancel")
+        make_report, make_exporter, engine, sessions, unique_org("cancel"), report_format
     )
 
     service.cancel_report(sessions, owner_of(report), report.id)
