@@ -86,7 +86,9 @@ class Relay:
                         return published
                     session, messages, batch = in_flight[0]  # left in until committed
                     confirmed = self._publisher.settle(batch)
-                    waited = mark_published(session, confirmed)
+                    waited = mark_published(
+                        session, [m.outbox_id for m in messages if m.message_id in confirmed]
+                    )
                     session.commit()
                     in_flight.popleft()
                     session.close()
