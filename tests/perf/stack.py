@@ -77,7 +77,6 @@ def bench_settings() -> Iterator[Settings]:
             aws_secret_access_key="test",
             jwt_secret=secrets.token_hex(32),
             public_base_url="http://reportbox.bench",
-            relay_batch_size=int(os.environ.get("BENCH_RELAY_BATCH", "500")),
             log_level="WARNING",
         )
         # The bucket lives in moto's memory and goes away with the moto process.
