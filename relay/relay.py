@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 
 # Batches in flight at once: two keep the broker and the database busy at the same time.
 PIPELINE_DEPTH = 2
+# Claims in one pass at most. Each claim starts after the last, so a row whose commit came
+# late (its id lower than the pass has reached) waits for the next pass, which starts from
+# the beginning: under an inflow that never lets a claim come back short, this bound is
+# what brings that next pass.
+MAX_CLAIMS_PER_PASS = 20
 
 
 class Relay:
@@ -51,7 +56,7 @@ class Relay:
         (SKIP LOCKED passes over the first's rows) and sent, and the one before is marked
         published and committed. A crash anywhere leaves uncommitted rows unpublished, and
         they are sent again (consumers are idempotent). Returns once a claim comes back
-        short of a full batch, or when stop() was called.
+        short of a full batch, after MAX_CLAIMS_PER_PASS claims, or when stop() was called.
         """
         if self._publisher is None:
             self._publisher = self._publisher_factory(self._settings)
@@ -59,10 +64,11 @@ class Relay:
         size = self._settings.relay_batch_size
         in_flight: deque[tuple[Session, list[OutgoingMessage], Batch]] = deque()
         published = 0
+        claims = 0
         more = True
         # Each claim of this pass starts after the last one's rows. A row with a lower id
         # committed meanwhile (ids are taken at insert, not at commit) waits for the next
-        # pass, which starts from the beginning: the pass ends at the first short claim.
+        # pass, which starts from the beginning.
         after = 0
         try:
             with translate_errors():
@@ -76,7 +82,12 @@ class Relay:
                         except BaseException:
                             session.close()  # its rows must not stay locked
                             raise
-                        more = len(messages) == size and not self._stopping.is_set()
+                        claims += 1
+                        more = (
+                            len(messages) == size
+                            and claims < MAX_CLAIMS_PER_PASS
+                            and not self._stopping.is_set()
+                        )
                         if batch is None:
                             session.close()
                             break

@@ -142,3 +142,41 @@ def test_notify_wakes_a_waiting_relay_before_the_poll_interval(own_queue, sessio
     assert woke.wait(timeout=20)  # well before the 30 s poll would have woken it
     waiter.join()
     relay.close()
+
+
+def test_a_pass_is_bounded_and_a_row_committed_late_with_a_lower_id_goes_out_in_the_next(
+    own_queue, sessions, make_report, engine
+):
+    # Claims within a pass start after the last one's rows. A row whose id was taken before
+    # the others but whose commit came after the pass went by must still go out: the pass
+    # ends within MAX_CLAIMS_PER_PASS claims, and the next one starts from the beginning.
+    from api.auth import Principal
+    from api.reports import admission
+    from relay.relay import MAX_CLAIMS_PER_PASS
+    from shared.catalog import get_report_type
+
+    late = engine.raw_connection()  # the API's statement, in a transaction left open
+    principal = Principal("late-committer", "acme", frozenset({"analyst"}))
+    message = ReportRequested.new(uuid.uuid4())
+    parameters = {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
+    values = admission.admit_parameters(
+        principal, get_report_type("sessions"), "csv", parameters, message
+    )
+    late.driver_connection.execute(admission.ADMIT, values)  # its outbox id is taken now
+    try:
+        batch = 2
+        timely = {make_report().id for _ in range(batch * MAX_CLAIMS_PER_PASS + 5)}
+        relay = Relay(own_queue.with_overrides(relay_batch_size=batch), sessions)
+
+        first_pass = relay.run_once()
+        late.driver_connection.commit()
+        while relay.run_once():
+            pass
+        relay.close()
+    finally:
+        late.close()
+
+    assert first_pass == batch * MAX_CLAIMS_PER_PASS  # bounded, though rows were left
+    received = {ReportRequested.decode(body).report_id for _, body in drain_queue(own_queue)}
+    assert timely | {message.report_id} <= received
+    assert not unpublished_ids(sessions)
