@@ -4,9 +4,10 @@ Each is treated like a lost connection: reconnect, declare the topology again, g
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pika
 import pytest
@@ -83,21 +84,29 @@ def publish_request(settings: Settings) -> str:
     return str(message.message_id)
 
 
+@contextlib.contextmanager
 def consume_in_background(
     settings: Settings, on_delivery: Callable[[Delivery], None], **options: float
-):
+) -> Iterator[tuple[Consumer, Outcome]]:
+    """A consumer serving on a thread of its own; stopped and closed when the block ends."""
     consumer = Consumer(settings, 1, on_delivery, **options)
-    return consumer, Outcome(consumer.run)
+    outcome = Outcome(consumer.run)
+    try:
+        yield consumer, outcome
+    finally:
+        consumer.stop()
+        outcome.done.wait(WAIT)
+        consumer.close()
 
 
 def test_a_consumer_the_broker_stopped_delivering_to_without_a_cancel_leaves_run(own_queue):
     # RabbitMQ 3.10 once kept a consumer registered on a quorum queue that was deleted and
     # at once re-declared, sent no basic.cancel, and nothing reached it any more. Stopping
     # the consumer behind its own back leaves it in that state: alive, told nothing, deaf.
-    consumer, outcome = consume_in_background(
-        own_queue, lambda delivery: delivery.ack(), probe_seconds=0.5
-    )
-    try:
+    with consume_in_background(own_queue, lambda delivery: delivery.ack(), probe_seconds=0.5) as (
+        consumer,
+        outcome,
+    ):
         consumer.call_soon(consumer.cancel)
         assert eventually(lambda: consumers(own_queue) == 0, WAIT)
         publish_request(own_queue)
@@ -105,16 +114,11 @@ def test_a_consumer_the_broker_stopped_delivering_to_without_a_cancel_leaves_run
         assert outcome.done.wait(WAIT), "run() still serves a consumer nothing reaches"
         assert isinstance(outcome.error, BrokerUnavailable)
         assert "none arrive" in str(outcome.error)
-    finally:
-        consumer.stop()
-        outcome.done.wait(WAIT)
-        consumer.close()
 
 
 def test_a_busy_consumer_with_messages_waiting_is_not_taken_for_a_stalled_one(own_queue):
     held: list[Delivery] = []  # the one prefetch slot stays taken: nothing else may arrive
-    consumer, outcome = consume_in_background(own_queue, held.append, probe_seconds=0.2)
-    try:
+    with consume_in_background(own_queue, held.append, probe_seconds=0.2) as (_, outcome):
         publish_request(own_queue)
         publish_request(own_queue)
         assert eventually(lambda: len(held) == 1, WAIT)
@@ -122,24 +126,15 @@ def test_a_busy_consumer_with_messages_waiting_is_not_taken_for_a_stalled_one(ow
         # Ten probe intervals with one message ready that cannot be delivered here.
         assert not outcome.done.wait(2.0), outcome.error
         assert len(held) == 1
-    finally:
-        consumer.stop()
-        outcome.done.wait(WAIT)
-        consumer.close()
 
 
 def test_a_consumer_whose_queue_is_deleted_leaves_run_with_broker_unavailable(own_queue):
-    consumer, outcome = consume_in_background(own_queue, lambda delivery: delivery.ack())
-    try:
+    with consume_in_background(own_queue, lambda delivery: delivery.ack()) as (_, outcome):
         delete_queue(own_queue, own_queue.work_queue)
 
         assert outcome.done.wait(WAIT), "run() still serves a cancelled consumer"
         assert isinstance(outcome.error, BrokerUnavailable)
         assert "cancelled" in str(outcome.error)
-    finally:
-        consumer.stop()
-        outcome.done.wait(WAIT)
-        consumer.close()
 
 
 def test_a_consumer_whose_channel_the_broker_closes_leaves_run_with_broker_unavailable(own_queue):
@@ -147,17 +142,12 @@ def test_a_consumer_whose_channel_the_broker_closes_leaves_run_with_broker_unava
         delivery.ack()
         delivery.ack()  # an unknown delivery tag by then: the broker closes the channel (406)
 
-    consumer, outcome = consume_in_background(own_queue, ack_twice)
-    try:
+    with consume_in_background(own_queue, ack_twice) as (_, outcome):
         publish_request(own_queue)
 
         assert outcome.done.wait(WAIT), "run() still serves a channel the broker closed"
         assert isinstance(outcome.error, BrokerUnavailable)
         assert "PRECONDITION_FAILED" in str(outcome.error)
-    finally:
-        consumer.stop()
-        outcome.done.wait(WAIT)
-        consumer.close()
 
 
 @pytest.fixture
@@ -264,12 +254,7 @@ def test_a_retry_returned_unroutable_declares_the_retry_queue_again_for_the_next
 
         threading.Thread(target=work, daemon=True).start()
 
-    consumer, outcome = consume_in_background(own_queue, retry_thrice)
-    try:
+    with consume_in_background(own_queue, retry_thrice):
         publish_request(own_queue)
         assert eventually(lambda: len(results) == 3, WAIT)
-    finally:
-        consumer.stop()
-        outcome.done.wait(WAIT)
-        consumer.close()
     assert results == ["parked", "returned", "parked"]
