@@ -14,7 +14,14 @@ from urllib.parse import quote
 import httpx
 
 from client import download as downloads
-from client.errors import Conflict, NotDownloadable, ReportFailed, WaitTimeout
+from client.errors import (
+    ApiError,
+    Conflict,
+    NotDownloadable,
+    ReportFailed,
+    Unavailable,
+    WaitTimeout,
+)
 from client.models import (
     CANCELLED,
     COMPLETED,
@@ -25,7 +32,7 @@ from client.models import (
     ReportType,
     parse_datetime,
 )
-from client.retry import PollSchedule, Random, parse_retry_after
+from client.retry import PollSchedule, Random, is_retryable, parse_retry_after
 from client.transport import Transport, raise_for_refusal
 
 ReportRef = str | Accepted | Report
@@ -169,6 +176,11 @@ class Client:
         `Accepted`); later looks back off, with jitter, up to a few seconds apart.
         `on_progress` is called with each report seen. Raises WaitTimeout after `timeout`
         seconds (None waits as long as it takes).
+
+        The report is durable on the server, so an API that cannot be reached or answers
+        429/502/503/504 for longer than the retries (a restart, a deploy) does not end the
+        wait: the next look comes on the same schedule. Only past the deadline is that error
+        raised. Any other refusal (401, 404, a 500) is raised at once.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         schedule = PollSchedule(
@@ -177,7 +189,14 @@ class Client:
         if isinstance(report, Accepted):
             self._pause(schedule.next_delay(), deadline)
         while True:
-            current = self.get(report)
+            try:
+                current = self.get(report)
+            except (Unavailable, ApiError) as exc:
+                passed = deadline is not None and time.monotonic() >= deadline
+                if passed or (isinstance(exc, ApiError) and not is_retryable(exc.status)):
+                    raise
+                self._pause(schedule.next_delay(), deadline)
+                continue
             if on_progress is not None:
                 on_progress(current)
             if current.is_terminal:

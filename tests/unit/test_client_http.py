@@ -292,6 +292,37 @@ def test_wait_honours_retry_after_then_backs_off_until_terminal(server, client, 
     assert sleeps == pytest.approx([3.6, 1.2, 1.8])
 
 
+def test_wait_rides_out_an_api_outage_longer_than_the_retries(server, client):
+    # A restart or a deploy of the API while a script waits: the report lives on in the
+    # database, so the wait goes on through more 503s than one request retries.
+    server.add(200, report("Pending"))
+    for _ in range(12):
+        server.add(503, {"title": "Service Unavailable", "status": 503})
+    server.add(200, report("Completed"))
+    seen = []
+
+    final = client.wait(REPORT_ID, on_progress=seen.append)
+
+    assert final.status == "Completed"
+    assert [item.status for item in seen] == ["Pending", "Completed"]
+
+
+def test_wait_raises_a_refusal_that_no_retry_can_mend_at_once(server, client):
+    server.add(200, report("Pending"))
+    server.add(404, {"title": "Not Found", "status": 404})
+
+    with pytest.raises(NotFound):
+        client.wait(REPORT_ID)
+
+
+def test_wait_gives_up_on_an_outage_only_past_its_deadline(server, client):
+    for _ in range(12):
+        server.add(503, {"title": "Service Unavailable", "status": 503})
+
+    with pytest.raises(ServerError):
+        client.wait(REPORT_ID, timeout=0)
+
+
 def test_wait_raises_wait_timeout_with_the_last_report(server, client):
     server.add(200, report("Processing"))
     with pytest.raises(WaitTimeout) as raised:
