@@ -15,7 +15,10 @@ from shared.catalog import Query
 from worker.formats.base import RowCounter
 from worker.formats.csv import CsvFormat
 
-GZIP_LEVEL = 6  # gzip's own default: the size people expect for the time it takes
+# Level 4, not gzip's default 6: measured on a million sessions, the file is 4 % larger
+# (18.6 MB against 17.8 MB) and the export takes 1.55 s instead of 2.51 s, as fast as the
+# plain CSV within noise. Level 6 spent most of a csv.gz export in deflate.
+GZIP_LEVEL = 4
 GZIP_CONTAINER = 16 + zlib.MAX_WBITS  # wbits that make zlib write gzip's header and trailer
 
 
