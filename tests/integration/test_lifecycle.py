@@ -27,8 +27,13 @@ FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
 
 @pytest.fixture(scope="module")
 def big_org(settings):
-    """An org with 300,000 sessions, so an export lasts long enough to watch."""
-    demo.fill(settings.database_url, [BIG_ORG], 300_000, users=None, albums=50)
+    """An org with 600,000 sessions, so an export lasts long enough to watch.
+
+    About 30 MB of CSV: six parts. The slow S3 below paces the export part by part (a part
+    is read while the one before is still on its way), so its progress takes several
+    steps between 0 and the end, and a cancel lands long before it is done.
+    """
+    demo.fill(settings.database_url, [BIG_ORG], 600_000, users=None, albums=50)
     return BIG_ORG
 
 
