@@ -105,7 +105,7 @@ class Relay:
                     session.close()
                     published += len(confirmed)
                     self._report(messages, confirmed, waited)
-                    if self._publisher.unroutable:
+                    if batch.unroutable:
                         # No queue is bound any more: deleted, or deleted to be re-created
                         # with other arguments. The returned rows stay unpublished;
                         # declaring the topology again gives them a queue before the next
@@ -113,7 +113,7 @@ class Relay:
                         self._publisher.declare_topology()
                         log.warning(
                             "relay.topology_declared unroutable=%d",
-                            len(self._publisher.unroutable),
+                            len(batch.unroutable),
                         )
                         more = False
         finally:

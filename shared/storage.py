@@ -143,10 +143,10 @@ class MultipartUpload:
         if self.upload_id is None:
             created = self._request("create_multipart_upload", ContentType=self._content_type)
             self.upload_id = _answer_field(created, "UploadId")
+        if self._uploader is None:
             self._uploader = ThreadPoolExecutor(1, thread_name_prefix="upload")
         part = bytes(self._buffer)
         self._buffer.clear()
-        assert self._uploader is not None
         self._in_flight = self._uploader.submit(self._hash_and_upload, len(self._parts) + 1, part)
 
     def _hash_and_upload(self, number: int, part: bytes) -> None:

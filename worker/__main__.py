@@ -5,7 +5,7 @@ import threading
 
 from shared.catalog import register_modules
 from shared.config import settings_or_exit
-from shared.db import make_engine, make_session_factory
+from shared.db import make_engine
 from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
@@ -32,7 +32,7 @@ def main() -> None:
         pool_size=settings.worker_concurrency,
     )
     lifecycle = Lifecycle(
-        make_session_factory(engine),
+        engine,
         settings.lease_seconds,
         settings.report_retention_hours * 3600,
         settings.max_attempts,

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, text
 
 from shared import transitions
 from shared.config import Settings
@@ -71,14 +70,14 @@ RENEW = text(
 class Lifecycle:
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        engine: Engine,
         lease_seconds: int,
         retention_seconds: float,
         max_attempts: int = Settings.max_attempts,
     ) -> None:
-        # Each transition is one statement: Core connections of the factory's engine, not ORM
-        # sessions, whose bookkeeping cost more CPU than the statement on small reports.
-        self._engine = session_factory.kw["bind"]
+        # Each transition is one statement: Core connections, not ORM sessions, whose
+        # bookkeeping cost more CPU than the statement on small reports.
+        self._engine = engine
         self.lease_seconds = lease_seconds
         self._retention_seconds = retention_seconds
         self.max_attempts = max_attempts

@@ -35,7 +35,7 @@ class Batch:
 
     unsettled: int = 0
     confirmed: set[str] = field(default_factory=set)
-    unroutable: set[str] = field(default_factory=set)
+    unroutable: set[str] = field(default_factory=set)  # returned: no queue is bound
 
 
 class Publisher:
@@ -71,12 +71,6 @@ class Publisher:
         # Every message sent and not yet confirmed, in tag order (dicts keep insertion order).
         self._outstanding: dict[int, tuple[Batch, str]] = {}
         self._returned: set[str] = set()  # returned, their batch not yet settled
-        self._last_unroutable: set[str] = set()
-
-    @property
-    def unroutable(self) -> set[str]:
-        """The ids of the last settled batch that the broker returned: no queue is bound."""
-        return set(self._last_unroutable)
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
         """Publish persistent and mandatory; return the ids the broker confirmed and routed.
@@ -130,7 +124,6 @@ class Publisher:
             )
         if batch.unsettled:
             raise BrokerUnavailable(f"{batch.unsettled} confirms did not arrive in time")
-        self._last_unroutable = batch.unroutable
         return batch.confirmed - batch.unroutable
 
     def _on_confirm(self, frame: Any) -> None:

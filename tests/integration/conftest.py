@@ -114,7 +114,7 @@ def make_exporter(settings: Settings, sessions, engine):
         max_attempts: int = settings.max_attempts,
         **options,
     ):
-        lifecycle = Lifecycle(sessions, settings.lease_seconds, retention_seconds, max_attempts)
+        lifecycle = Lifecycle(engine, settings.lease_seconds, retention_seconds, max_attempts)
         storage = Storage(storage_settings or settings)
         options.setdefault("progress_interval", 0.1)
         return Exporter(lifecycle, engine, storage, threading.Event(), **options)

@@ -154,7 +154,7 @@ def test_a_consumer_whose_channel_the_broker_closes_leaves_run_with_broker_unava
 def running_worker(own_queue, sessions, engine):
     stopping = threading.Event()
     settings = own_queue.with_overrides(retry_backoff_base_seconds=0.2)
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, 3600)
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
     worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings), stopping), stopping)
     thread = running(worker.run)
     assert eventually(lambda: consumers(own_queue) == 1, WAIT)

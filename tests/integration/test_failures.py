@@ -44,8 +44,8 @@ def reload(sessions, report_id) -> Report:
         return session.get(Report, report_id)
 
 
-def exporter_for(settings: Settings, sessions, engine, max_attempts=5, **options) -> Exporter:
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, 3600, max_attempts)
+def exporter_for(settings: Settings, engine, max_attempts=5, **options) -> Exporter:
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600, max_attempts)
     return Exporter(lifecycle, engine, Storage(settings), threading.Event(), **options)
 
 
@@ -175,7 +175,7 @@ def test_a_transient_fault_is_retried_until_the_last_attempt_then_fails_readably
     settings, sessions, engine, make_report
 ):
     unreachable = settings.with_overrides(s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
-    exporter = exporter_for(unreachable, sessions, engine, max_attempts=2)
+    exporter = exporter_for(unreachable, engine, max_attempts=2)
     report = make_report()
 
     first = exporter.process(report.id)
@@ -195,7 +195,7 @@ def test_a_transient_fault_is_retried_until_the_last_attempt_then_fails_readably
 def test_an_export_past_the_maximum_duration_fails_with_code_timeout(
     settings, sessions, engine, make_report
 ):
-    exporter = exporter_for(settings, sessions, engine, max_export_seconds=0.001)
+    exporter = exporter_for(settings, engine, max_export_seconds=0.001)
     report = make_report(parameters={"fromDate": "2026-01-01", "toDate": "2026-12-31"})
 
     assert exporter.process(report.id) is Outcome.FAILED
@@ -209,7 +209,7 @@ def test_an_export_past_the_maximum_duration_fails_with_code_timeout(
 def test_a_hand_back_releases_the_report_for_the_next_worker_at_once(
     settings, sessions, engine, make_report
 ):
-    exporter = exporter_for(settings, sessions, engine)
+    exporter = exporter_for(settings, engine)
     exporter.hand_back()  # as the worker does when its shutdown grace ran out
     report = make_report()
 
@@ -217,7 +217,7 @@ def test_a_hand_back_releases_the_report_for_the_next_worker_at_once(
 
     handed_back = reload(sessions, report.id)
     assert (handed_back.status, handed_back.lease_expires_at) == ("Pending", None)
-    assert exporter_for(settings, sessions, engine).process(report.id) is Outcome.COMPLETED
+    assert exporter_for(settings, engine).process(report.id) is Outcome.COMPLETED
     assert reload(sessions, report.id).status == "Completed"
 
 

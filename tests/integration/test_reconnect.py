@@ -113,7 +113,7 @@ def test_the_worker_reconnects_to_rabbitmq_and_builds_what_arrived_meanwhile(
             rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
         )
         stopping = threading.Event()
-        lifecycle = Lifecycle(sessions, settings.lease_seconds, 3600)
+        lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
         worker = Worker(
             settings, Exporter(lifecycle, engine, Storage(settings), stopping), stopping
         )

@@ -137,7 +137,7 @@ def test_the_worker_process_loop_consumes_builds_acks_and_dead_letters_poison(
     )
     connection.close()
     stopping = threading.Event()
-    lifecycle = Lifecycle(sessions, own_queue.lease_seconds, 3600)
+    lifecycle = Lifecycle(engine, own_queue.lease_seconds, 3600)
     worker = Worker(own_queue, Exporter(lifecycle, engine, Storage(own_queue), stopping), stopping)
     thread = threading.Thread(target=worker.run)
     thread.start()

@@ -20,7 +20,7 @@ import uuid
 from sqlalchemy import text
 
 from shared.config import Settings
-from shared.db import make_engine, make_session_factory
+from shared.db import make_engine
 from shared.logs import configure_logging
 from shared.storage import Storage
 from worker.exporter import Exporter, Outcome
@@ -51,8 +51,7 @@ def main() -> None:
     source = make_engine(
         settings, url=settings.source_database_url, pool_size=settings.worker_concurrency
     )
-    sessions = make_session_factory(engine)
-    lifecycle = Lifecycle(sessions, settings.lease_seconds, settings.report_retention_hours * 3600)
+    lifecycle = Lifecycle(engine, settings.lease_seconds, settings.report_retention_hours * 3600)
     exporter = Exporter(
         lifecycle,
         source,
@@ -66,8 +65,8 @@ def main() -> None:
     result = exporter.process(report_id)
     seconds = time.perf_counter() - started
 
-    with sessions() as session:
-        outcome = session.execute(OUTCOME, {"id": report_id}).one()
+    with engine.connect() as connection:
+        outcome = connection.execute(OUTCOME, {"id": report_id}).one()
     engine.dispose()
     source.dispose()
     if result is not Outcome.COMPLETED or outcome.status != "Completed":
