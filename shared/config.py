@@ -327,3 +327,69 @@ ENVIRONMENT: dict[str, str] = {
     "stuck_after_seconds": "STUCK_AFTER_SECONDS",
     "report_type_modules": "REPORT_TYPE_MODULES",
 }
+
+# What each setting means, for the generated configuration reference (docs/configuration.md):
+# the one place a setting is described; a test requires an entry for every setting.
+DESCRIPTIONS: dict[str, str] = {
+    "database_url": "SQLAlchemy URL of Reportbox's database",
+    "source_database_url": "where report queries read (the demo domain)",
+    "rabbitmq_url": "AMQP URL of the broker",
+    "exchange": "the exchange reports are published to",
+    "work_queue": "the work queue (its dead-letter and retry queues are named after it)",
+    "s3_endpoint_url": "where worker and API reach storage (`make run`: a local endpoint)",
+    "s3_public_endpoint_url": "the host presigned URLs are signed for",
+    "s3_bucket": "the bucket report files are stored in",
+    "aws_access_key_id": "storage access key",
+    "aws_secret_access_key": "storage secret key",
+    "aws_region": "storage region",
+    "jwt_secret": "HS256 secret (development); set this or `JWT_PUBLIC_KEY`",
+    "jwt_public_key": "PEM public key(s) (production; several PEM blocks during a key rotation)",
+    "jwt_algorithm": "the one algorithm tokens are verified with",
+    "jwt_issuer": "the `iss` tokens must carry",
+    "jwt_audience": "the `aud` tokens must carry",
+    "jwt_leeway_seconds": "clock skew allowed on `iat`, `nbf` and `exp`",
+    "dev_mode": "a development deployment: accepts the published development `JWT_SECRET`s and "
+    "offers demo sign-in on the page; never in production",
+    "public_base_url": "base of `statusUrl` and `Location`",
+    "csv_neutralize_formulas": "prefix formula-like CSV cells with `'`",
+    "pdf_max_rows": "the most rows a PDF may hold: 422 on the planner's estimate, Failed when "
+    "the export finds more",
+    "worker_concurrency": "reports one worker builds at once (= prefetch)",
+    "report_retention_hours": "how long a finished report's file lives",
+    "download_url_ttl_seconds": "lifetime of one presigned URL (never past the retention)",
+    "cleanup_interval_seconds": "how often the relay's sweep runs",
+    "max_active_reports_per_user": "Pending + Processing reports allowed per user before 429",
+    "relay_batch_size": "outbox rows per publish",
+    "relay_poll_seconds": "the relay's fallback poll when no NOTIFY wakes it",
+    "lease_seconds": "how long a worker's claim lives without renewal",
+    "progress_interval_seconds": "how often a worker writes progress and renews its lease",
+    "outbox_retention_hours": "when the sweep deletes published outbox rows",
+    "incomplete_upload_max_age_hours": "when the sweep aborts an abandoned multipart upload",
+    "log_level": "log level",
+    "log_format": "`text` (readable) or `json` (one object per line: timestamp, level, "
+    "process, logger, event, fields)",
+    "metrics_port": "relay and worker serve `/metrics`, `/healthz` and `/readyz` on this port",
+    "multipart_part_bytes": "upload part size, the most a worker holds of one file (≥ 5 MiB)",
+    "db_connect_timeout_seconds": "how long a process waits for PostgreSQL to connect",
+    "api_statement_timeout_ms": "the API's statement timeout (then 503)",
+    "db_statement_timeout_ms": "relay and worker statement timeout",
+    "db_idle_in_transaction_timeout_ms": "idle-in-transaction limit of every connection",
+    "max_attempts": "claims of one report before a transient fault is final",
+    "retry_backoff_base_seconds": "first retry and reconnect delay",
+    "retry_backoff_cap_seconds": "longest retry and reconnect delay",
+    "max_export_seconds": "longest export before it is Failed (`timeout`)",
+    "shutdown_grace_seconds": "after SIGTERM, time to finish the reports in hand",
+    "stuck_after_seconds": "when a Pending (or dead-lease Processing) report is sent again",
+    "report_type_modules": "extra report types: comma-separated modules that each define "
+    "`REPORT_TYPE`",
+}
+
+# Where the default is not a value of its own but another setting's or a service's.
+DEFAULTS_SHOWN: dict[str, str] = {
+    "source_database_url": "`DATABASE_URL`",
+    "s3_endpoint_url": "AWS",
+    "s3_public_endpoint_url": "`S3_ENDPOINT_URL`",
+    "jwt_algorithm": "`RS256` with a public key, else `HS256`",
+    "public_base_url": "the request's host",
+    "metrics_port": "none (nothing served)",
+}

@@ -21,7 +21,7 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-# Shown by `reportbox --help` and copied into the README.
+# Shown by `reportbox --help` and copied into docs/client.md.
 EXIT_CODES_HELP = """\
 exit codes:
   0    done (the report Completed; or the command did what it was asked)

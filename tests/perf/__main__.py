@@ -36,13 +36,15 @@ from tests.perf import (
     servers,
     small_drain,
 )
-from tests.perf.rounds import ROUNDS
+from tests.perf.rounds import QUICK, ROUNDS
 from tests.perf.stack import ROOT, SESSIONS, bench_settings
 from tests.perf.table import Line, render, render_markdown
 from tests.perf.wrk import require_wrk
 
 OUTPUT = ROOT / ".run" / "bench.json"
 MARKDOWN = ROOT / ".run" / "bench.md"
+# The documentation's page of the latest full run: written here, never pasted by hand.
+DOCS_PAGE = ROOT / "docs" / "benchmarks-latest.md"
 
 # (key in bench.json, heading, module): in the order of DESIGN.md's bars.
 STEPS = (
@@ -153,6 +155,17 @@ def write_json(bench: Bench, started_at: datetime, seconds: float, load: tuple) 
     OUTPUT.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def write_docs_page(table: str, started_at: datetime) -> None:
+    """A full, clean run replaces the documentation's latest-run page (commit it with the code)."""
+    DOCS_PAGE.write_text(
+        "# Latest benchmark run\n\n"
+        f"One `make bench` run on this machine ({started_at:%Y-%m-%dT%H:%M} UTC, commit "
+        f"{git_commit()}), written by `make bench` itself. Runs differ by up to 15 % from one "
+        "to the next here; the ratios move less than the rates. How each bar is measured: "
+        "[Benchmarks](benchmarks.md).\n\n" + table
+    )
+
+
 def stop_on_sigterm() -> None:
     # SIGTERM would end the process without running the finally blocks that drop the
     # database and stop gunicorn and moto; as KeyboardInterrupt it unwinds like Ctrl-C.
@@ -186,7 +199,10 @@ def main() -> int:
         "CPU shares in cores: "
         "postgres and rabbitmq count every process of the shared servers."
     )
-    MARKDOWN.write_text(render_markdown(sections(bench, only)) + "\n\n" + footer + "\n")
+    table = render_markdown(sections(bench, only)) + "\n\n" + footer + "\n"
+    MARKDOWN.write_text(table)
+    if only == {key for key, _, _ in STEPS} and not bench.errors and not QUICK:
+        write_docs_page(table, started_at)
     print(f"\n{footer}\nNumbers: {OUTPUT.relative_to(ROOT)}, table: {MARKDOWN.relative_to(ROOT)}")
     for key, error in bench.errors.items():
         print(f"\n{key} FAILED:\n{error}", file=sys.stderr)

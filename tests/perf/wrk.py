@@ -20,7 +20,7 @@ MARKER = "WRK_JSON "
 def require_wrk() -> str:
     path = shutil.which("wrk")
     if path is None:
-        raise RuntimeError("wrk is not installed: apt-get install -y wrk (see README, Performance)")
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk (see docs/benchmarks.md)")
     return path
 
 
