@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import health, metrics, page, report_types
+from api.active_reports import ActiveReports
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
@@ -38,6 +39,7 @@ class Dependencies:
     sessions: sessionmaker[Session]
     storage: Storage
     tokens: TokenVerifier
+    active_reports: ActiveReports  # what /metrics reads from the database, cached
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -62,7 +64,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         sessions=make_session_factory(engine),
         storage=Storage(settings),
         tokens=TokenVerifier(settings),
+        active_reports=metrics.active_reports(engine, settings.metrics_cache_seconds),
     )
+    metrics.instrument(app)  # first: every answer is timed, a refusal by the hooks below too
 
     @app.before_request
     def _authenticate() -> None:
@@ -78,7 +82,6 @@ def create_app(settings: Settings | None = None) -> Flask:
             parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
-    metrics.instrument(app)
     for blueprint in (
         health.blueprint,
         metrics.blueprint,

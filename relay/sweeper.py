@@ -23,7 +23,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay.stuck import StuckReports
-from shared import transitions
+from shared import report_counters, transitions
 from shared.broker import BrokerUnavailable
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
@@ -186,7 +186,10 @@ class Sweeper:
             refused += len(rows) - len(gone)
             if gone:
                 with translate_errors(), self._sessions() as session, session.begin():
-                    expired += session.execute(transitions.EXPIRE.statement, {"ids": gone}).rowcount
+                    types = session.execute(transitions.EXPIRE.statement, {"ids": gone}).scalars()
+                    expired_types = list(types)
+                report_counters.count_each(report_counters.EXPIRED, expired_types)
+                expired += len(expired_types)
             # Stopping between batches keeps SIGTERM prompt; the rest waits for the next round.
             if len(rows) < self._batch or self._stopping.is_set():
                 break

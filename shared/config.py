@@ -95,6 +95,9 @@ class Settings:
     log_format: str = "text"  # or "json": one object per line
     # Relay and worker serve /metrics, /healthz and /readyz here; None serves nothing.
     metrics_port: int | None = None
+    # The API's /metrics reads the database at most once per this many seconds, however often
+    # it is scraped (the figure is shared by every gunicorn worker of one API).
+    metrics_cache_seconds: float = 15.0
     # Extra report types: comma-separated modules that each define REPORT_TYPE.
     report_type_modules: str = ""
 
@@ -175,6 +178,8 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL={self.log_level!r} is not a logging level")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"METRICS_PORT={self.metrics_port!r} is not a port number")
+        if self.metrics_cache_seconds < 0:
+            raise ConfigError("METRICS_CACHE_SECONDS must not be negative")
         self._validate_timing()
 
     def _validate_timing(self) -> None:
@@ -314,6 +319,7 @@ ENVIRONMENT: dict[str, str] = {
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
     "metrics_port": "METRICS_PORT",
+    "metrics_cache_seconds": "METRICS_CACHE_SECONDS",
     "multipart_part_bytes": "S3_MULTIPART_PART_BYTES",
     "db_connect_timeout_seconds": "DB_CONNECT_TIMEOUT_SECONDS",
     "api_statement_timeout_ms": "API_STATEMENT_TIMEOUT_MS",
@@ -380,6 +386,8 @@ DESCRIPTIONS: dict[str, str] = {
     "max_export_seconds": "longest export before it is Failed (`timeout`)",
     "shutdown_grace_seconds": "after SIGTERM, time to finish the reports in hand",
     "stuck_after_seconds": "when a Pending (or dead-lease Processing) report is sent again",
+    "metrics_cache_seconds": "the API's `/metrics` reads the database at most once per this "
+    "many seconds",
     "report_type_modules": "extra report types: comma-separated modules that each define "
     "`REPORT_TYPE`",
 }

@@ -85,7 +85,7 @@ GIVE_UP = transition(
     WHERE id = :report_id AND attempts >= :max_attempts AND"""
     + _CLAIMABLE
     + """
-    RETURNING attempts
+    RETURNING attempts, report_type
     """,
 )
 
@@ -151,7 +151,7 @@ REQUEST_CANCEL = transition(
         status = CASE WHEN status = {Pending} THEN {Cancelled} ELSE status END,
         completed_at = CASE WHEN status = {Pending} THEN now() ELSE completed_at END
     WHERE id = :report_id AND status IN ({Pending}, {Processing})
-    RETURNING id
+    RETURNING id, status, report_type
     """,
 )
 
@@ -164,6 +164,7 @@ EXPIRE = transition(
     """
     UPDATE reports SET status = {Expired}
     WHERE id = ANY(:ids) AND status = {Completed}
+    RETURNING report_type
     """,
 )
 

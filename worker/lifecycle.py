@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import Engine, text
 
-from shared import transitions
+from shared import report_counters, transitions
 from shared.config import Settings
 from shared.db import translate_errors
 from shared.storage import UploadedObject
@@ -118,7 +119,10 @@ class Lifecycle:
                 f"attempt{'' if self.max_attempts == 1 else 's'}: none of them could finish."
             ),
         ).first()
-        return None if row is None else row.attempts
+        if row is None:
+            return None
+        report_counters.FAILED.labels(row.report_type).inc()
+        return int(row.attempts)
 
     def state(self, report_id: uuid.UUID) -> ReportState | None:
         with translate_errors(), self._engine.connect() as connection:
@@ -161,7 +165,7 @@ class Lifecycle:
             sha256=uploaded.sha256,
             retention_seconds=self._retention_seconds,
         )
-        return result.rowcount == 1
+        return _counted(result.rowcount == 1, report_counters.COMPLETED, claim)
 
     def fail(self, claim: Claim, code: str, message: str) -> bool:
         result = self._write(
@@ -171,17 +175,24 @@ class Lifecycle:
             code=code,
             message=message,
         )
-        return result.rowcount == 1
+        return _counted(result.rowcount == 1, report_counters.FAILED, claim)
 
     def cancel(self, claim: Claim) -> bool:
         """Record that this worker stopped because a cancel was requested."""
         result = self._write(
             transitions.CANCEL_RUNNING.statement, report_id=claim.report_id, attempt=claim.attempt
         )
-        return result.rowcount == 1
+        return _counted(result.rowcount == 1, report_counters.CANCELLED, claim)
 
     def release(self, claim: Claim) -> bool:
         result = self._write(
             transitions.RELEASE.statement, report_id=claim.report_id, attempt=claim.attempt
         )
         return result.rowcount == 1
+
+
+def _counted(made: bool, outcome: Counter, claim: Claim) -> bool:
+    """Count a transition this worker made (its transaction has committed); pass `made` on."""
+    if made:
+        outcome.labels(claim.report_type).inc()
+    return made

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
 from api.errors import ApiError, flatten_messages
-from shared import transitions
+from shared import report_counters, transitions
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.models import Report
 from shared.planner import estimate_rows
+from shared.statuses import ReportStatus
 
 
 def find_report_type(name: str) -> ReportType:
@@ -142,4 +143,7 @@ def cancel_report(
             "Conflict",
             f"The report is {current.status}; only Pending or Processing reports can be cancelled.",
         )
+    if cancelled.status == ReportStatus.CANCELLED:
+        # A Processing report only has its cancel requested: its worker counts it when it stops.
+        report_counters.CANCELLED.labels(cancelled.report_type).inc()
     return get_visible_report(sessions, principal, report_id)

@@ -11,7 +11,6 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from api.errors import ApiError
-from api.metrics import REPORTS_CREATED
 from api.openapi.declarations import (
     DOWNLOAD_LOCATION,
     HTML,
@@ -33,6 +32,7 @@ from api.reports.schemas import (
     ReportSchema,
 )
 from api.validation import load_or_422
+from shared import report_counters
 from shared.statuses import ReportStatus
 
 # Built once: marshmallow schemas keep no per-call state, and building one costs more than
@@ -140,7 +140,7 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         accepted.replayed,
     )
     if not accepted.replayed:
-        REPORTS_CREATED.labels(accepted.report_type, loaded["format"]).inc()
+        report_counters.CREATED.labels(accepted.report_type, loaded["format"]).inc()
     status_url = _status_url(accepted.report_id)
     # A replay repeats the first answer, which always said Pending.
     body = _ACCEPTED_SCHEMA.dump(

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.faultstack import FaultStack, eventually
+from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually
 from tests.e2e.test_faults import make_stack  # noqa: F401 (the fixture)
 from tests.services import free_port
 
@@ -26,6 +26,19 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
     except OSError as error:  # not listening yet
         return 0, str(error)
+
+
+def send(url: str, method: str) -> int:
+    """The status of one request with any method at all (0 when the server hangs up)."""
+    request = urllib.request.Request(url, method=method, data=b"{}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
 
 
 def samples(url: str) -> dict[tuple[str, frozenset], float]:
@@ -77,7 +90,8 @@ def test_each_metric_moves_when_its_event_happens(make_stack):  # noqa: F811
     requests = "reportbox_http_request_duration_seconds_count"
     route = "/api/v1/reports/<report_type_name>"
     assert value(api, requests, route=route, method="POST", status="202") >= 4
-    assert value(api, "reportbox_reports", status="Completed", type="sessions") == 4
+    # Finished reports are counted where they finish, not read from the table.
+    assert not value(api, "reportbox_reports", status="Completed")
     assert not any(label in {"org", "user", "owner"} for (_, ls) in api for label, _ in ls)
     published = samples(f"{relay}/metrics")
     assert value(published, "reportbox_relay_confirms_total") == 4
@@ -85,6 +99,7 @@ def test_each_metric_moves_when_its_event_happens(make_stack):  # noqa: F811
     assert value(published, "reportbox_outbox_pending") == 0
     assert value(published, "reportbox_outbox_oldest_pending_age_seconds") == 0
     exported = samples(f"{worker}/metrics")
+    assert value(exported, "reportbox_reports_completed_total", type="sessions") == 4
     rows = sum(stack.report(report_id).row_count for report_id in ids)
     assert value(exported, "reportbox_worker_rows_exported_total", format="csv") == rows
     duration = "reportbox_worker_export_duration_seconds_count"
@@ -99,6 +114,53 @@ def test_each_metric_moves_when_its_event_happens(make_stack):  # noqa: F811
     eventually(
         lambda: value(samples(f"{worker}/metrics"), "reportbox_worker_dead_letters_total") == 1, 30
     )
+
+
+def test_the_api_under_gunicorn_bounds_its_labels_and_times_every_refusal(make_stack):  # noqa: F811
+    stack = make_stack()
+    stack.start_api()
+    for method in ("ZZZ", "M00001", "X-Y!", "PROPFIND"):
+        for path in ("/api/v1/reports", f"/nowhere/{uuid.uuid4()}", "/metrics"):
+            send(f"{stack.base_url}{path}", method)
+    for _ in range(4):  # several gunicorn workers answer
+        assert send(f"{stack.base_url}/api/v1/reports/sessions", "POST") == 401
+
+    api = samples(f"{stack.base_url}/metrics")
+    requests = "reportbox_http_request_duration_seconds_count"
+    methods = {dict(labels)["method"] for (name, labels) in api if name == requests}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    routes = {dict(labels)["route"] for (name, labels) in api if name == requests}
+    assert not [route for route in routes if "nowhere" in route], routes
+    route = "/api/v1/reports/<report_type_name>"
+    assert value(api, requests, route=route, method="POST", status="401") == 4
+
+
+def test_each_process_counts_the_reports_it_ends(make_stack):  # noqa: F811
+    """The API what it cancels, the worker what fails, the relay's sweep what expires."""
+    stack = make_stack()
+    stack.start_api()
+    client = stack.client()
+    cancelled = client.request_report("sessions", SMALL_REPORT).body["reportId"]
+    assert client.request("DELETE", f"/api/v1/reports/{cancelled}").body["status"] == "Cancelled"
+    api = samples(f"{stack.base_url}/metrics")
+    assert value(api, "reportbox_reports_cancelled_total", type="sessions") == 1
+
+    relay_port, worker_port = free_port(), free_port()
+    # A file lives one second; the worker refuses any PDF longer than one row.
+    stack.start_worker(metrics_port=worker_port, report_retention_hours=1 / 3600, pdf_max_rows=1)
+    stack.start_relay(metrics_port=relay_port, cleanup_interval_seconds=0.5)
+    relay, worker = f"http://127.0.0.1:{relay_port}", f"http://127.0.0.1:{worker_port}"
+    failed = client.request_report("sessions", SMALL_REPORT, format="pdf").body["reportId"]
+    expired = client.request_report("sessions", SMALL_REPORT).body["reportId"]
+    stack.wait_terminal([failed], timeout=60)
+    eventually(lambda: stack.statuses([expired]) == {"Expired": 1}, timeout=60)
+
+    assert stack.statuses([failed]) == {"Failed": 1}
+    exported = samples(f"{worker}/metrics")
+    assert value(exported, "reportbox_reports_failed_total", type="sessions") == 1
+    assert value(exported, "reportbox_reports_completed_total", type="sessions") == 1
+    swept = samples(f"{relay}/metrics")
+    assert value(swept, "reportbox_reports_expired_total", type="sessions") == 1
 
 
 def test_readiness_is_red_while_the_database_or_the_broker_is_cut_and_green_after(

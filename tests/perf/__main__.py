@@ -33,6 +33,7 @@ from tests.perf import (
     post_throughput,
     relay_drain,
     relay_lag,
+    scrape_cost,
     servers,
     small_drain,
 )
@@ -58,6 +59,7 @@ STEPS = (
     ("end_to_end", "7. End to end, one 1,000-row report at a time", end_to_end),
     ("small_drain", "8. Small reports drain, scale-out", small_drain),
     ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
+    ("scrape_cost", "10. The API's /metrics: database cost of a scrape", scrape_cost),
 )
 
 HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag"}
@@ -119,6 +121,7 @@ def measure_all(bench: Bench, only: set[str]) -> None:
         step("end_to_end", end_to_end.measure, settings, work_dir)
         step("small_drain", small_drain.measure, settings, work_dir)
         step("format_throughput", format_throughput.measure, settings)
+        step("scrape_cost", scrape_cost.measure, settings, work_dir)
 
 
 def sections(bench: Bench, only: set[str]) -> list[tuple[str, list[Line]]]:
