@@ -4,7 +4,11 @@ serves, or may still be writing, is touched."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import text
@@ -213,3 +217,54 @@ def test_the_sweep_sets_the_store_s_expiry_of_reports_and_keeps_other_rules(
         settings.report_retention_hours, 0
     )
     assert rules["someone-else-s-backups"]["Filter"] == {"Prefix": "backups/"}
+
+
+class NoLifecycleStore(BaseHTTPRequestHandler):
+    """An S3 endpoint without lifecycle rules: 501 NotImplemented to every request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _refuse(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NotImplemented</Code>'
+            b"<Message>A header you provided implies functionality that is not implemented"
+            b"</Message></Error>"
+        )
+        self.send_response(501)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _refuse
+
+
+@pytest.fixture
+def store_without_lifecycle(settings) -> Iterator[Storage]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NoLifecycleStore)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        yield Storage(settings.with_overrides(s3_endpoint_url=endpoint))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_store_without_lifecycle_rules_is_logged_once_and_the_sweep_goes_on(
+    settings, sessions, store_without_lifecycle, caplog
+):
+    sweeper = Sweeper(settings, sessions, store_without_lifecycle)
+
+    with caplog.at_level(logging.INFO, logger="relay.sweeper"):
+        first, second = sweeper.run_once(), sweeper.run_once()
+
+    assert caplog.text.count("sweep.lifecycle_unsupported") == 1
+    assert "lifecycle" not in first.failed_steps + second.failed_steps
+    assert "stuck" not in first.failed_steps  # the other steps ran
