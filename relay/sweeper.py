@@ -1,5 +1,5 @@
 """The periodic sweep: re-enqueue stuck reports, expire old ones, trim the outbox, abort
-abandoned uploads.
+abandoned uploads, delete orphaned files, and keep the store's own expiry rule in place.
 
 Each step runs on its own: an error in one is logged and the others still run, so a fault
 while expiring reports never leaves the outbox growing. No storage call runs inside a
@@ -11,12 +11,13 @@ short transaction, their files deleted outside any, and the rows marked in anoth
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.engine import Row
@@ -27,11 +28,13 @@ from shared import report_counters, transitions
 from shared.broker import BrokerUnavailable
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, translate_errors
+from shared.statuses import ReportStatus
 from shared.storage import (
     KEY_PREFIX,
     Storage,
     StorageError,
     StorageUnavailable,
+    StoredObject,
     report_attempt_of,
 )
 
@@ -83,6 +86,51 @@ LIVE_ATTEMPTS = text(
 )
 
 
+# The orphan sweep: keys per listing page, and pages per pass. A pass does bounded work and
+# the next one goes on where it stopped, so a bucket of millions of objects is walked over
+# many passes instead of holding one pass (and the steps after it) for minutes.
+ORPHAN_PAGE_KEYS = 1000
+ORPHAN_PAGES_PER_PASS = 10
+
+# Each report's status and recorded file, for the keys of one listing page.
+REPORT_FILES = text("SELECT id, status, object_key FROM reports WHERE id = ANY(:ids)")
+
+# The store's expiry of reports/ comes this long after the report's own retention: it is a
+# backstop for what the sweep missed, never the first to delete a file still downloadable.
+LIFECYCLE_MARGIN_DAYS = 1
+
+
+class ReportFile(NamedTuple):
+    status: str
+    object_key: str | None
+
+
+def orphaned(stored: StoredObject, report: ReportFile | None, cutoff: datetime) -> bool:
+    """Whether an object under the key prefix is nobody's file and may go.
+
+    Only attempt objects (report_object_key's form) older than the cutoff are judged: an
+    attempt may be uploading until its export's deadline. An object is an orphan when its
+    report no longer exists, or is terminal and this is not the file it completed with (the
+    file of an Expired report is past its retention too). An active report's objects are
+    the worker's to handle: the next claim deletes the earlier attempts.
+    """
+    if report_attempt_of(stored.key) is None or stored.last_modified >= cutoff:
+        return False
+    if report is None:
+        return True
+    status = ReportStatus(report.status)
+    if not status.is_terminal:
+        return False
+    return not (status is ReportStatus.COMPLETED and stored.key == report.object_key)
+
+
+def lifecycle_days(retention_hours: float, max_export_seconds: int) -> int:
+    """Days after its creation the store deletes an object: past the longest any file is
+    downloadable (an export's length, then the retention), whole days up, plus the margin."""
+    seconds = retention_hours * 3600 + max_export_seconds
+    return math.ceil(seconds / 86400) + LIFECYCLE_MARGIN_DAYS
+
+
 def abandoned_uploads(
     uploads: list[dict[str, Any]], cutoff: datetime, prefix: str
 ) -> list[dict[str, Any]]:
@@ -99,6 +147,7 @@ class SweepResult:
     outbox_deleted: int = 0
     uploads_aborted: int = 0
     reenqueued: int = 0
+    orphans_deleted: int = 0
     failed_steps: tuple[str, ...] = ()  # steps that ended in an error (logged)
 
 
@@ -109,6 +158,7 @@ class Sweeper:
         session_factory: sessionmaker[Session],
         storage: Storage,
         batch_size: int = BATCH,
+        orphan_page_keys: int = ORPHAN_PAGE_KEYS,
     ) -> None:
         self._settings = settings
         self._sessions = session_factory
@@ -116,6 +166,9 @@ class Sweeper:
         self._batch = batch_size
         self._stuck = StuckReports(settings, session_factory)
         self._stopping = threading.Event()
+        self._orphan_page_keys = orphan_page_keys
+        self._orphans_after: str | None = None  # where the next orphan pass goes on listing
+        self._lifecycle_settled = False  # the rule is set, or the store cannot hold one
 
     def run_once(self) -> SweepResult:
         steps: dict[str, Callable[[], dict[str, int]]] = {
@@ -124,6 +177,8 @@ class Sweeper:
             "expire": self._expire_reports,
             "outbox": self._trim_outbox,
             "uploads": self._abort_uploads,
+            "orphans": self._delete_orphans,
+            "lifecycle": self._keep_lifecycle_rule,
         }
         counts: dict[str, int] = {}
         failed: list[str] = []
@@ -141,12 +196,13 @@ class Sweeper:
         if result != SweepResult():
             log.info(
                 "sweep.done expired=%d expire_refused=%d outbox_deleted=%d uploads_aborted=%d "
-                "reenqueued=%d failed_steps=%s",
+                "reenqueued=%d orphans_deleted=%d failed_steps=%s",
                 result.expired,
                 result.expire_refused,
                 result.outbox_deleted,
                 result.uploads_aborted,
                 result.reenqueued,
+                result.orphans_deleted,
                 ",".join(result.failed_steps) or "none",
             )
         return result
@@ -252,3 +308,72 @@ class Sweeper:
         with translate_errors(), self._sessions() as session:
             rows = session.execute(LIVE_ATTEMPTS, {"ids": [report for report, _ in named]})
             return {(row.id, row.attempts) for row in rows}
+
+    def _delete_orphans(self) -> dict[str, int]:
+        """Delete the objects no report will ever serve, ORPHAN_PAGES_PER_PASS pages a pass.
+
+        Some paths leave an attempt's object behind: a stale attempt whose completion raised
+        or whose own delete failed, a crash after the upload followed by gave_up, a claim
+        that found a cancel before it deleted the earlier attempts. Without this they would
+        outlive the retention, and with them whatever personal data they hold.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.max_export_seconds)
+        deleted = 0
+        for _ in range(ORPHAN_PAGES_PER_PASS):
+            page = self._storage.object_page(
+                KEY_PREFIX, self._orphans_after, self._orphan_page_keys
+            )
+            reports = self._report_files(page.objects)
+            for stored in page.objects:
+                pair = report_attempt_of(stored.key)
+                report = reports.get(pair[0]) if pair else None
+                if orphaned(stored, report, cutoff) and self._delete_orphan(stored.key):
+                    deleted += 1
+            self._orphans_after = page.next_after
+            if page.next_after is None or self._stopping.is_set():
+                break
+        return {"orphans_deleted": deleted}
+
+    def _report_files(self, objects: list[StoredObject]) -> dict[uuid.UUID, ReportFile]:
+        ids = list({pair[0] for pair in map(report_attempt_of, (o.key for o in objects)) if pair})
+        if not ids:
+            return {}
+        with translate_errors(), self._sessions() as session:
+            rows = session.execute(REPORT_FILES, {"ids": ids})
+            return {row.id: ReportFile(row.status, row.object_key) for row in rows}
+
+    def _delete_orphan(self, key: str) -> bool:
+        try:
+            self._storage.delete(key)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            log.warning("sweep.orphan_refused key=%s error=%s", key, exc)
+            return False
+        return True
+
+    def _keep_lifecycle_rule(self) -> dict[str, int]:
+        """Once per process: the store expires reports/ on its own, should every sweep stop.
+
+        Tried again each pass while S3 is away; a store that refuses or lacks lifecycle
+        rules is logged once and left alone (the orphan sweep still runs).
+        """
+        if self._lifecycle_settled:
+            return {}
+        days = lifecycle_days(
+            self._settings.report_retention_hours, self._settings.max_export_seconds
+        )
+        try:
+            supported = self._storage.expire_under(KEY_PREFIX, days)
+        except StorageUnavailable:
+            raise
+        except StorageError as exc:
+            self._lifecycle_settled = True
+            log.warning("sweep.lifecycle_refused prefix=%s error=%s", KEY_PREFIX, exc)
+            return {}
+        self._lifecycle_settled = True
+        if supported:
+            log.info("sweep.lifecycle_set prefix=%s days=%d", KEY_PREFIX, days)
+        else:
+            log.warning("sweep.lifecycle_unsupported prefix=%s", KEY_PREFIX)
+        return {}

@@ -91,6 +91,11 @@ class Settings:
     # A report Pending this long after its last message was published (or Processing with a
     # lease expired this long ago) gets a new message: even a purged queue loses nothing.
     stuck_after_seconds: float = 300.0
+    # The dead-letter queue's bounds: past this many letters the oldest are dropped, and a
+    # letter older than this is dropped. Declared as queue arguments: changing either on a
+    # deployed broker needs the queue re-created (or a policy), see shared/broker/topology.py.
+    dead_letter_max_letters: int = 100_000
+    dead_letter_max_age_hours: float = 14 * 24.0
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one object per line
     # Relay and worker serve /metrics, /healthz and /readyz here; None serves nothing.
@@ -172,6 +177,10 @@ class Settings:
             raise ConfigError("PDF_MAX_ROWS must be at least 1")
         if self.stuck_after_seconds <= 0:
             raise ConfigError("STUCK_AFTER_SECONDS must be above 0")
+        if self.dead_letter_max_letters < 1:
+            raise ConfigError("DEAD_LETTER_MAX_LETTERS must be at least 1")
+        if self.dead_letter_max_age_hours <= 0:
+            raise ConfigError("DEAD_LETTER_MAX_AGE_HOURS must be above 0")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT={self.log_format!r} is not one of 'text', 'json'")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -331,6 +340,8 @@ ENVIRONMENT: dict[str, str] = {
     "max_export_seconds": "WORKER_MAX_EXPORT_SECONDS",
     "shutdown_grace_seconds": "WORKER_SHUTDOWN_GRACE_SECONDS",
     "stuck_after_seconds": "STUCK_AFTER_SECONDS",
+    "dead_letter_max_letters": "DEAD_LETTER_MAX_LETTERS",
+    "dead_letter_max_age_hours": "DEAD_LETTER_MAX_AGE_HOURS",
     "report_type_modules": "REPORT_TYPE_MODULES",
 }
 
@@ -388,6 +399,9 @@ DESCRIPTIONS: dict[str, str] = {
     "stuck_after_seconds": "when a Pending (or dead-lease Processing) report is sent again",
     "metrics_cache_seconds": "the API's `/metrics` reads the database at most once per this "
     "many seconds",
+    "dead_letter_max_letters": "the dead-letter queue's length bound: the oldest letters are "
+    "dropped past it",
+    "dead_letter_max_age_hours": "the dead-letter queue's age bound: older letters are dropped",
     "report_type_modules": "extra report types: comma-separated modules that each define "
     "`REPORT_TYPE`",
 }

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -74,6 +75,46 @@ def report_attempt_of(key: str) -> tuple[uuid.UUID, int] | None:
         return uuid.UUID(parts[1]), int(attempt)
     except ValueError:
         return None
+
+
+# The lifecycle rule Reportbox owns in the bucket; rules of other applications are kept.
+LIFECYCLE_RULE_ID = "reportbox-reports-expiry"
+# What a store answers when the bucket has no lifecycle rules yet.
+_NO_LIFECYCLE = {"NoSuchLifecycleConfiguration"}
+# What a store answers when it does not implement lifecycle rules at all.
+_LIFECYCLE_UNSUPPORTED_CODES = {"NotImplemented", "MethodNotAllowed"}
+_LIFECYCLE_UNSUPPORTED_STATUSES = {405, 501}
+
+
+def _unsupported(exc: botocore.exceptions.ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in _LIFECYCLE_UNSUPPORTED_CODES or status in _LIFECYCLE_UNSUPPORTED_STATUSES
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    objects: list[StoredObject]
+    # Where the next page starts (the last key of this one); None when the listing ended.
+    next_after: str | None
+
+
+def lifecycle_rules(existing: list[dict[str, Any]], prefix: str, days: int) -> list[dict[str, Any]]:
+    """The bucket's rules with Reportbox's expiry of `prefix` in place of any earlier one:
+    putting a lifecycle configuration replaces the whole of it, and the bucket may be shared."""
+    ours = {
+        "ID": LIFECYCLE_RULE_ID,
+        "Filter": {"Prefix": prefix},
+        "Status": "Enabled",
+        "Expiration": {"Days": days},
+    }
+    return [rule for rule in existing if rule.get("ID") != LIFECYCLE_RULE_ID] + [ours]
 
 
 @dataclass(frozen=True)
@@ -283,6 +324,48 @@ class Storage:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
         return keys
+
+    def object_page(self, prefix: str, after: str | None, max_keys: int) -> ObjectPage:
+        """Up to max_keys objects under `prefix` whose keys sort after `after`, in key order.
+
+        A page starts after a key, not at a continuation token: the sweep keeps its place in
+        the listing between passes, and a key stays meaningful where a token may expire.
+        """
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if after is not None:
+            arguments["StartAfter"] = after
+        try:
+            answer = self._client.list_objects_v2(**arguments)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        objects = [
+            StoredObject(item["Key"], item["LastModified"]) for item in answer.get("Contents", [])
+        ]
+        more = answer.get("IsTruncated") and objects
+        return ObjectPage(objects, objects[-1].key if more else None)
+
+    def expire_under(self, prefix: str, days: int) -> bool:
+        """Have the store itself delete objects under `prefix` `days` after their creation;
+        False when the store does not implement lifecycle rules."""
+        try:
+            try:
+                existing = self._client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+                rules = existing.get("Rules", [])
+            except botocore.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _NO_LIFECYCLE:
+                    raise
+                rules = []
+            self._client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket,
+                LifecycleConfiguration={"Rules": lifecycle_rules(rules, prefix, days)},
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _unsupported(exc):
+                return False
+            raise _translate(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise _translate(exc) from exc
+        return True
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
         """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor

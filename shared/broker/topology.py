@@ -29,6 +29,23 @@ def consumer_timeout_ms(settings: Settings) -> int:
     return (settings.max_export_seconds + CONSUMER_TIMEOUT_MARGIN) * 1000
 
 
+def dead_letter_arguments(settings: Settings) -> dict[str, Any]:
+    """The dead-letter queue's bounds (quorum queues honour all three from RabbitMQ 3.10).
+
+    drop-head: past the length the oldest letter goes, so the newest failures (the ones an
+    operator is about to look at) are kept and dead-lettering never blocks the work queue.
+    An existing queue keeps the arguments it was declared with: declare_queue() then logs
+    broker.queue_arguments_differ and uses it as it is, until an operator re-creates it or
+    sets the equivalent policy (max-length, overflow, message-ttl) on it.
+    """
+    return {
+        "x-queue-type": "quorum",
+        "x-max-length": settings.dead_letter_max_letters,
+        "x-overflow": "drop-head",
+        "x-message-ttl": round(settings.dead_letter_max_age_hours * 3600 * 1000),
+    }
+
+
 def queue_arguments(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every queue of the topology and its arguments (infra/rabbitmq/definitions.json too).
 
@@ -38,7 +55,7 @@ def queue_arguments(settings: Settings) -> dict[str, dict[str, Any]]:
     consumer's prefetch slot. It is classic because per-message TTL is its whole job.
     """
     return {
-        settings.dead_letter_queue: {"x-queue-type": "quorum"},
+        settings.dead_letter_queue: dead_letter_arguments(settings),
         settings.work_queue: {
             "x-queue-type": "quorum",
             "x-delivery-limit": DELIVERY_LIMIT,

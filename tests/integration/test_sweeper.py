@@ -91,7 +91,7 @@ def test_a_failing_expire_step_does_not_stop_the_outbox_trim_or_the_stuck_check(
 
     result = Sweeper(settings, sessions, unreachable).run_once()
 
-    assert result.failed_steps == ("expire", "uploads")
+    assert result.failed_steps == ("expire", "uploads", "orphans", "lifecycle")
     assert status_of(sessions, report_id) == "Completed"  # its file could not be deleted
     assert outbox_rows(sessions, report_id) == 0  # the trim ran all the same
     assert result.outbox_deleted >= 1

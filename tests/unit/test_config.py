@@ -33,6 +33,8 @@ def test_values_are_typed_and_the_source_database_follows_the_main_one():
         {"WORKER_CONCURRENCY": "two"},
         {"WORKER_CONCURRENCY": "0"},
         {"REPORT_RETENTION_HOURS": "a day"},
+        {"DEAD_LETTER_MAX_LETTERS": "0"},
+        {"DEAD_LETTER_MAX_AGE_HOURS": "0"},
         {"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"},
     ],
 )
