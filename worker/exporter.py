@@ -186,7 +186,7 @@ class Exporter:
             return Outcome.CLAIM_LOST
         if reason is StopReason.HANDED_BACK:
             log.warning("export.handed_back report_id=%s", claim.report_id)
-            self._release(claim)
+            self._release(claim, charged=False)
             return Outcome.HANDED_BACK
         return self._failed(
             claim,
@@ -196,9 +196,9 @@ class Exporter:
 
     def _transient(self, claim: Claim, exc: Exception) -> Outcome:
         """Retry later, or after the last attempt fail the report."""
-        if claim.attempt >= self._lifecycle.max_attempts:
+        if claim.spent >= self._lifecycle.max_attempts:
             what = UNREACHABLE.get(type(exc), "a service it needs")
-            attempts = f"{claim.attempt} attempt{'' if claim.attempt == 1 else 's'}"
+            attempts = f"{claim.spent} attempt{'' if claim.spent == 1 else 's'}"
             message = f"Gave up after {attempts}: {what} could not be reached."
             log.error("export.gave_up report_id=%s error=%s", claim.report_id, exc)
             try:
@@ -212,10 +212,10 @@ class Exporter:
         self._release(claim)
         return Outcome.RETRY_LATER
 
-    def _release(self, claim: Claim) -> None:
+    def _release(self, claim: Claim, *, charged: bool = True) -> None:
         """Hand the report back at once, so the next delivery need not wait for the lease."""
         try:
-            self._lifecycle.release(claim)
+            self._lifecycle.release(claim, charged=charged)
         except DatabaseUnavailable:
             pass  # the lease runs out instead, and the next delivery takes the report over
 

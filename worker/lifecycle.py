@@ -29,6 +29,7 @@ class Claim:
     attempt: int
     cancel_requested: bool
     taken_over: bool = False  # from a worker whose lease ran out
+    spent: int = 1  # attempts charged against the maximum, this one included
 
 
 class LeaseState(enum.Enum):
@@ -104,10 +105,11 @@ class Lifecycle:
             row.attempts,
             row.cancel_requested,
             row.taken_over,
+            row.spent,
         )
 
     def give_up(self, report_id: uuid.UUID) -> int | None:
-        """Fail an unheld report that used all its attempts; its attempt count, or None."""
+        """Fail an unheld report that spent all its attempts; how many it spent, or None."""
         row = self._write(
             transitions.GIVE_UP.statement,
             report_id=report_id,
@@ -118,7 +120,7 @@ class Lifecycle:
                 f"attempt{'' if self.max_attempts == 1 else 's'}: none of them could finish."
             ),
         ).first()
-        return None if row is None else row.attempts
+        return None if row is None else row.spent
 
     def state(self, report_id: uuid.UUID) -> ReportState | None:
         with translate_errors(), self._engine.connect() as connection:
@@ -180,8 +182,8 @@ class Lifecycle:
         )
         return result.rowcount == 1
 
-    def release(self, claim: Claim) -> bool:
-        result = self._write(
-            transitions.RELEASE.statement, report_id=claim.report_id, attempt=claim.attempt
-        )
+    def release(self, claim: Claim, *, charged: bool = True) -> bool:
+        """Make the report Pending again; uncharged (a shutdown), the attempt is not spent."""
+        statement = transitions.RELEASE if charged else transitions.HAND_BACK
+        result = self._write(statement.statement, report_id=claim.report_id, attempt=claim.attempt)
         return result.rowcount == 1

@@ -221,6 +221,32 @@ def test_a_hand_back_releases_the_report_for_the_next_worker_at_once(
     assert reload(sessions, report.id).status == "Completed"
 
 
+def test_hand_backs_at_shutdown_spend_no_attempts_but_crashes_do(
+    settings, sessions, engine, make_report
+):
+    report, crashed = make_report(), make_report()
+    for _ in range(3):  # three rollouts in a row, with two attempts allowed
+        stopping = exporter_for(settings, engine, max_attempts=2)
+        stopping.hand_back()
+        assert stopping.process(report.id) is Outcome.HANDED_BACK
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600, max_attempts=2)
+    for _ in range(2):  # two workers killed mid-export: their leases run out
+        assert lifecycle.claim(crashed.id) is not None
+        with sessions.begin() as session:
+            session.execute(
+                text("UPDATE reports SET lease_expires_at = now() - interval '1 s' WHERE id = :id"),
+                {"id": crashed.id},
+            )
+
+    assert exporter_for(settings, engine, max_attempts=2).process(report.id) is Outcome.COMPLETED
+    assert exporter_for(settings, engine, max_attempts=2).process(crashed.id) is Outcome.GAVE_UP
+
+    done = reload(sessions, report.id)
+    assert (done.status, done.attempts, done.hand_backs) == ("Completed", 4, 3)
+    failed = reload(sessions, crashed.id)
+    assert (failed.status, failed.error_code, failed.attempts) == ("Failed", "gave_up", 2)
+
+
 # ---------------------------------------------------------------------------- stuck reports
 
 
