@@ -155,7 +155,7 @@ def running_worker(own_queue, sessions, engine):
     stopping = threading.Event()
     settings = own_queue.with_overrides(retry_backoff_base_seconds=0.2)
     lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
-    worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings), stopping), stopping)
+    worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
     thread = running(worker.run)
     assert eventually(lambda: consumers(own_queue) == 1, WAIT)
     yield worker

@@ -46,7 +46,7 @@ def reload(sessions, report_id) -> Report:
 
 def exporter_for(settings: Settings, engine, max_attempts=5, **options) -> Exporter:
     lifecycle = Lifecycle(engine, settings.lease_seconds, 3600, max_attempts)
-    return Exporter(lifecycle, engine, Storage(settings), threading.Event(), **options)
+    return Exporter(lifecycle, engine, Storage(settings), **options)
 
 
 # ---------------------------------------------------------------------------- topology
