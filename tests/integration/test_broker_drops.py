@@ -245,7 +245,7 @@ def test_a_retry_returned_unroutable_declares_the_retry_queue_again_for_the_next
         def work() -> None:  # off the I/O thread, as the worker's pool does
             for attempt in range(3):
                 try:  # publish_retry alone: retry_later would ack the same delivery thrice
-                    delivery._consumer.publish_retry(delivery, 60)
+                    delivery._consumer.publish_retry(delivery, 60, delivery.retries + 1)
                     results.append("parked")
                 except BrokerUnavailable:
                     results.append("returned")

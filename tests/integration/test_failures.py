@@ -151,7 +151,10 @@ def test_a_retried_message_waits_in_the_retry_queue_not_in_a_prefetch_slot(queue
         second.ack()
         wait_for(3)
         back_at, again = received[2]
-        again.ack()
+        again.retry_later(0.1, counted=False)  # a park: waiting for a lease, not a fault
+        wait_for(4)
+        _, parked = received[3]
+        parked.ack()
     finally:
         consumer.stop()
         thread.join(timeout=5)
@@ -160,6 +163,7 @@ def test_a_retried_message_waits_in_the_retry_queue_not_in_a_prefetch_slot(queue
     assert second.message_id == "next" and at_second < parked_at + 0.5
     assert (again.message_id, again.body, again.retries) == ("retry-me", b"first", 1)
     assert 0.7 <= back_at - parked_at < 5
+    assert (parked.message_id, parked.retries) == ("retry-me", 1)
 
 
 def publish(settings: Settings, body: bytes, message_id: str) -> None:
