@@ -76,6 +76,8 @@ class Report(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # Claims released at shutdown: not charged, so attempts - hand_backs were spent.
+    hand_backs: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     rows_processed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     rows_total: Mapped[int | None] = mapped_column(BigInteger)
     error_code: Mapped[str | None] = mapped_column(Text)

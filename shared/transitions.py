@@ -7,7 +7,9 @@ come from its declared moves, and a unit test checks every move against
 fails that test.
 
 Writes by a worker are fenced: they match only while `attempts` still equals the attempt
-the worker claimed, because a takeover after an expired lease bumps it.
+the worker claimed, because a takeover after an expired lease bumps it. `attempts` only
+grows; the attempts spent against WORKER_MAX_ATTEMPTS are `attempts - hand_backs`, since a
+claim handed back at shutdown (a rollout, a drain, a scale-down) is no fault of the report.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ _CLAIMABLE = """
 # claim_report: two deliveries of the same message race here and exactly one UPDATE matches;
 # the new attempts is the fencing token that later writes must present. taken_over: the
 # report was Processing under a dead lease (`before` reads the row as the statement found
-# it). A report that has used all its attempts is not claimed: GIVE_UP ends it instead, so
-# no path cycles forever.
+# it). A report that has spent all its attempts is not claimed: GIVE_UP ends it instead, so
+# no path of faults cycles forever (only shutdowns hand a report back uncharged).
 CLAIM = transition(
     "claim",
     {(PENDING, PROCESSING), (PROCESSING, PROCESSING)},
@@ -65,16 +67,16 @@ CLAIM = transition(
         attempts = attempts + 1,
         rows_processed = 0
     FROM (SELECT status AS status_before FROM reports WHERE id = :report_id) AS before
-    WHERE id = :report_id AND attempts < :max_attempts AND"""
+    WHERE id = :report_id AND attempts - hand_backs < :max_attempts AND"""
     + _CLAIMABLE
     + """
     RETURNING id, org, report_type, format, parameters, attempts, cancel_requested,
-              status_before = {Processing} AS taken_over
+              attempts - hand_backs AS spent, status_before = {Processing} AS taken_over
     """,
 )
 
-# give_up: the claim's counterpart for a report whose attempts are used up (each one crashed,
-# or was cut off mid-export). Matches only what CLAIM refuses for that reason.
+# give_up: the claim's counterpart for a report whose attempts are spent (each one crashed,
+# met a transient fault, or was taken over). Matches only what CLAIM refuses for that reason.
 GIVE_UP = transition(
     "give_up",
     {(PENDING, FAILED), (PROCESSING, FAILED)},
@@ -82,10 +84,10 @@ GIVE_UP = transition(
     UPDATE reports
     SET status = {Failed}, completed_at = now(), lease_expires_at = NULL,
         error_code = :code, error_message = :message
-    WHERE id = :report_id AND attempts >= :max_attempts AND"""
+    WHERE id = :report_id AND attempts - hand_backs >= :max_attempts AND"""
     + _CLAIMABLE
     + """
-    RETURNING attempts, report_type
+    RETURNING attempts - hand_backs AS spent, report_type
     """,
 )
 
@@ -129,13 +131,25 @@ FAIL = transition(
     """,
 )
 
-# Hands a report back after a transient fault or at shutdown, so the next delivery can claim
-# it at once instead of waiting for the lease to run out.
+# Hands a report back after a transient fault, so the next delivery can claim it at once
+# instead of waiting for the lease to run out. The attempt stays spent.
 RELEASE = transition(
     "release",
     {(PROCESSING, PENDING)},
     """
     UPDATE reports SET status = {Pending}, lease_expires_at = NULL
+    WHERE id = :report_id AND status = {Processing} AND attempts = :attempt
+    """,
+)
+
+# The same at shutdown, and the attempt is not spent: the report did nothing wrong. A worker
+# that dies instead (SIGKILL, a lost node) never gets here; the takeover after its lease
+# ran out is charged.
+HAND_BACK = transition(
+    "hand_back",
+    {(PROCESSING, PENDING)},
+    """
+    UPDATE reports SET status = {Pending}, lease_expires_at = NULL, hand_backs = hand_backs + 1
     WHERE id = :report_id AND status = {Processing} AND attempts = :attempt
     """,
 )
@@ -168,4 +182,14 @@ EXPIRE = transition(
     """,
 )
 
-ALL = (CLAIM, GIVE_UP, COMPLETE, CANCEL_RUNNING, FAIL, RELEASE, REQUEST_CANCEL, EXPIRE)
+ALL = (
+    CLAIM,
+    GIVE_UP,
+    COMPLETE,
+    CANCEL_RUNNING,
+    FAIL,
+    RELEASE,
+    HAND_BACK,
+    REQUEST_CANCEL,
+    EXPIRE,
+)

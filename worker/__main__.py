@@ -42,7 +42,6 @@ def main() -> None:
         lifecycle,
         source,
         Storage(settings),
-        stopping,
         settings.progress_interval_seconds,
         formats=formats_for(settings),
         max_export_seconds=settings.max_export_seconds,

@@ -37,7 +37,6 @@ from worker.source import cancel_running_query, estimate_rows, export_cursor
 log = logging.getLogger(__name__)
 
 MAX_EXPORT_SECONDS = 3600.0  # an export that runs longer fails with code "timeout"
-WAIT_POLL = 2.0  # seconds between looks at a report another worker holds
 
 UNREACHABLE = {DatabaseUnavailable: "the database", StorageUnavailable: "the file storage"}
 
@@ -51,7 +50,7 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"  # already finished, or not ours to build
     CLAIM_LOST = "claim-lost"  # another worker took it over; that worker finishes it
     HANDED_BACK = "handed-back"  # released at shutdown, for another worker to take at once
-    STOPPING = "stopping"  # shutting down while another worker held the report
+    HELD_ELSEWHERE = "held-elsewhere"  # another worker's lease is live: look again after it
     RETRY_LATER = "retry-later"  # a transient fault; the report was released
     GAVE_UP = "gave-up"  # out of attempts: the report is Failed
     UNKNOWN_REPORT = "unknown-report"  # the message names no report
@@ -80,7 +79,6 @@ class Exporter:
         lifecycle: Lifecycle,
         source: Engine,
         storage: Storage,
-        stopping: threading.Event,
         progress_interval: float = 1.0,
         formats: Mapping[str, ExportFormat] = FORMATS,
         *,
@@ -91,7 +89,6 @@ class Exporter:
         self._lifecycle = lifecycle
         self._source = source
         self._storage = storage
-        self._stopping = stopping
         self._max_export_seconds = max_export_seconds
         self._handing_back = threading.Event()
         self._running: set[Interrupt] = set()
@@ -107,26 +104,25 @@ class Exporter:
 
     def process(self, report_id: uuid.UUID) -> Outcome:
         """Build the report if it is ours to build; idempotent for redelivered messages."""
-        while True:
-            claim = self._lifecycle.claim(report_id)
-            if claim is not None:
-                return self._export_claimed(claim)
-            attempts = self._lifecycle.give_up(report_id)
-            if attempts is not None:
-                log.error("export.gave_up report_id=%s attempts=%d", report_id, attempts)
-                return Outcome.GAVE_UP
-            state = self._lifecycle.state(report_id)
-            if state is None:
-                log.error("export.unknown_report report_id=%s", report_id)
-                return Outcome.UNKNOWN_REPORT
-            if state.status != "Processing":
-                log.info("export.skipped report_id=%s status=%s", report_id, state.status)
-                return Outcome.SKIPPED
-            # Another worker holds a live lease. It may be a duplicate message, or the
-            # redelivery of a message whose worker just died: wait until the report ends
-            # or the lease runs out, then claim (or skip) it.
-            if self._stopping.wait(WAIT_POLL):
-                return Outcome.STOPPING
+        claim = self._lifecycle.claim(report_id)
+        if claim is not None:
+            return self._export_claimed(claim)
+        attempts = self._lifecycle.give_up(report_id)
+        if attempts is not None:
+            log.error("export.gave_up report_id=%s attempts=%d", report_id, attempts)
+            return Outcome.GAVE_UP
+        state = self._lifecycle.state(report_id)
+        if state is None:
+            log.error("export.unknown_report report_id=%s", report_id)
+            return Outcome.UNKNOWN_REPORT
+        if state.status != "Processing":
+            log.info("export.skipped report_id=%s status=%s", report_id, state.status)
+            return Outcome.SKIPPED
+        # Another worker holds a live lease. This may be a duplicate message, or the
+        # redelivery of a message whose worker just died: it must come back once the lease
+        # has run out, to claim (or skip) the report, but not hold an export slot until then.
+        log.info("export.held_elsewhere report_id=%s", report_id)
+        return Outcome.HELD_ELSEWHERE
 
     def _export_claimed(self, claim: Claim) -> Outcome:
         log.info(
@@ -186,7 +182,7 @@ class Exporter:
             return Outcome.CLAIM_LOST
         if reason is StopReason.HANDED_BACK:
             log.warning("export.handed_back report_id=%s", claim.report_id)
-            self._release(claim)
+            self._release(claim, charged=False)
             return Outcome.HANDED_BACK
         return self._failed(
             claim,
@@ -196,9 +192,9 @@ class Exporter:
 
     def _transient(self, claim: Claim, exc: Exception) -> Outcome:
         """Retry later, or after the last attempt fail the report."""
-        if claim.attempt >= self._lifecycle.max_attempts:
+        if claim.spent >= self._lifecycle.max_attempts:
             what = UNREACHABLE.get(type(exc), "a service it needs")
-            attempts = f"{claim.attempt} attempt{'' if claim.attempt == 1 else 's'}"
+            attempts = f"{claim.spent} attempt{'' if claim.spent == 1 else 's'}"
             message = f"Gave up after {attempts}: {what} could not be reached."
             log.error("export.gave_up report_id=%s error=%s", claim.report_id, exc)
             try:
@@ -212,10 +208,10 @@ class Exporter:
         self._release(claim)
         return Outcome.RETRY_LATER
 
-    def _release(self, claim: Claim) -> None:
+    def _release(self, claim: Claim, *, charged: bool = True) -> None:
         """Hand the report back at once, so the next delivery need not wait for the lease."""
         try:
-            self._lifecycle.release(claim)
+            self._lifecycle.release(claim, charged=charged)
         except DatabaseUnavailable:
             pass  # the lease runs out instead, and the next delivery takes the report over
 

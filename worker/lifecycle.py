@@ -30,6 +30,7 @@ class Claim:
     attempt: int
     cancel_requested: bool
     taken_over: bool = False  # from a worker whose lease ran out
+    spent: int = 1  # attempts charged against the maximum, this one included
 
 
 class LeaseState(enum.Enum):
@@ -105,10 +106,11 @@ class Lifecycle:
             row.attempts,
             row.cancel_requested,
             row.taken_over,
+            row.spent,
         )
 
     def give_up(self, report_id: uuid.UUID) -> int | None:
-        """Fail an unheld report that used all its attempts; its attempt count, or None."""
+        """Fail an unheld report that spent all its attempts; how many it spent, or None."""
         row = self._write(
             transitions.GIVE_UP.statement,
             report_id=report_id,
@@ -122,7 +124,7 @@ class Lifecycle:
         if row is None:
             return None
         report_counters.FAILED.labels(row.report_type).inc()
-        return int(row.attempts)
+        return int(row.spent)
 
     def state(self, report_id: uuid.UUID) -> ReportState | None:
         with translate_errors(), self._engine.connect() as connection:
@@ -184,10 +186,10 @@ class Lifecycle:
         )
         return _counted(result.rowcount == 1, report_counters.CANCELLED, claim)
 
-    def release(self, claim: Claim) -> bool:
-        result = self._write(
-            transitions.RELEASE.statement, report_id=claim.report_id, attempt=claim.attempt
-        )
+    def release(self, claim: Claim, *, charged: bool = True) -> bool:
+        """Make the report Pending again; uncharged (a shutdown), the attempt is not spent."""
+        statement = transitions.RELEASE if charged else transitions.HAND_BACK
+        result = self._write(statement.statement, report_id=claim.report_id, attempt=claim.attempt)
         return result.rowcount == 1
 
 

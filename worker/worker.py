@@ -21,6 +21,7 @@ from worker.exporter import Exporter, Outcome
 log = logging.getLogger(__name__)
 
 HAND_BACK_WAIT = 10.0  # seconds for exports to notice the hand-back and release their reports
+PARK_MARGIN = 1.0  # seconds past the longest lease another worker can still hold
 
 
 class Disposition(enum.Enum):
@@ -28,6 +29,7 @@ class Disposition(enum.Enum):
 
     ACK = "ack"
     RETRY = "retry"  # again after a backoff, without holding a prefetch slot
+    PARK = "park"  # again once the holder's lease could have run out; no retry spent
     REQUEUE = "requeue"  # not ours to finish now (shutting down): straight back to the queue
     DEAD_LETTER = "dead-letter"
 
@@ -39,11 +41,24 @@ DISPOSITIONS: dict[Outcome, Disposition] = {
     Outcome.SKIPPED: Disposition.ACK,
     Outcome.CLAIM_LOST: Disposition.ACK,  # the worker that took over acks its own delivery
     Outcome.HANDED_BACK: Disposition.REQUEUE,
-    Outcome.STOPPING: Disposition.REQUEUE,
+    # A duplicate, or the redelivery of a message whose worker died: it comes back when
+    # the holder's lease can no longer be live, and takes the report over or skips it.
+    Outcome.HELD_ELSEWHERE: Disposition.PARK,
     Outcome.RETRY_LATER: Disposition.RETRY,
     Outcome.GAVE_UP: Disposition.DEAD_LETTER,  # kept for an operator to look at
     Outcome.UNKNOWN_REPORT: Disposition.DEAD_LETTER,
 }
+
+
+def park_seconds(settings: Settings) -> float:
+    """How long a message waits while another worker holds its report.
+
+    A lease runs at most WORKER_LEASE_SECONDS past its last renewal, so by then the holder
+    has either renewed it (the copy is parked again: each park is bounded by the holder's
+    export, so parks do not count as retries) or died (the copy takes the report over).
+    The margin lets the lease's end pass on the database's clock too.
+    """
+    return settings.lease_seconds + PARK_MARGIN
 
 
 def disposition(outcome: Outcome | None, retries: int, max_retries: int) -> Disposition:
@@ -170,7 +185,9 @@ class Worker:
             delivery.ack()
         elif disposition is Disposition.RETRY:
             metrics.RETRIES.inc()
-            self._retry_later(delivery)
+            self._retry_later(delivery, self._backoff(delivery.retries + 1), counted=True)
+        elif disposition is Disposition.PARK:
+            self._retry_later(delivery, park_seconds(self._settings), counted=False)
         elif disposition is Disposition.REQUEUE:
             delivery.reject(requeue=True)
         else:
@@ -178,11 +195,10 @@ class Worker:
             log.error("worker.dead_lettered message_id=%s", delivery.message_id)
             delivery.reject(requeue=False)
 
-    def _retry_later(self, delivery: Delivery) -> None:
-        """Park the message in the retry queue for a backoff; this thread moves on."""
-        delay = self._backoff(delivery.retries + 1)
+    def _retry_later(self, delivery: Delivery, delay: float, *, counted: bool) -> None:
+        """Park the message in the retry queue for `delay` seconds; this thread moves on."""
         try:
-            delivery.retry_later(delay)
+            delivery.retry_later(delay, counted=counted)
         except BrokerUnavailable as exc:
             # Not parked: straight back to the queue. If the connection is gone, that is
             # lost too, and the broker redelivers the message anyway.
@@ -190,10 +206,11 @@ class Worker:
             delivery.reject(requeue=True)
             return
         log.info(
-            "worker.retry_scheduled message_id=%s retry=%d delay=%.2fs",
+            "worker.retry_scheduled message_id=%s retry=%d delay=%.2fs counted=%s",
             delivery.message_id,
-            delivery.retries + 1,
+            delivery.retries + 1 if counted else delivery.retries,
             delay,
+            counted,
         )
 
     def _shut_down(self) -> None:

@@ -60,14 +60,17 @@ class Delivery:
             settles=True,
         )
 
-    def retry_later(self, delay_seconds: float) -> None:
+    def retry_later(self, delay_seconds: float, *, counted: bool = True) -> None:
         """Park a copy in the retry queue for `delay_seconds`, then ack this delivery.
 
         The copy goes back to the work queue when its time is up, and no prefetch slot is
-        held meanwhile. Acked only once the broker confirmed the copy; raises
-        BrokerUnavailable otherwise, and this delivery is left unacknowledged.
+        held meanwhile. A counted retry carries one more in its retries header; an uncounted
+        one (waiting for another worker's lease, not for a fault to pass) carries the same.
+        Acked only once the broker confirmed the copy; raises BrokerUnavailable otherwise,
+        and this delivery is left unacknowledged.
         """
-        self._consumer.publish_retry(self, delay_seconds)
+        retries = self.retries + 1 if counted else self.retries
+        self._consumer.publish_retry(self, delay_seconds, retries)
         self.ack()
 
 
@@ -111,7 +114,7 @@ class _RetrySender:
         if self._impl.is_open:
             self._impl.close()
 
-    def publish(self, delivery: Delivery, delay_ms: int, done: Future[None]) -> None:
+    def publish(self, delivery: Delivery, delay_ms: int, retries: int, done: Future[None]) -> None:
         token = uuid.uuid4().hex  # tells a returned message apart from the others
         self._impl.basic_publish(
             "",
@@ -125,7 +128,7 @@ class _RetrySender:
                 correlation_id=token,
                 timestamp=int(time.time()),
                 expiration=str(delay_ms),
-                headers={RETRIES_HEADER: delivery.retries + 1},
+                headers={RETRIES_HEADER: retries},
             ),
             mandatory=True,
         )
@@ -278,8 +281,9 @@ class Consumer:
         except pika.exceptions.AMQPError as exc:
             log.warning("broker.ack_lost error=%r", exc)
 
-    def publish_retry(self, delivery: Delivery, delay_seconds: float) -> None:
-        """From any thread: publish a delayed copy of `delivery` and wait for its confirm."""
+    def publish_retry(self, delivery: Delivery, delay_seconds: float, retries: int) -> None:
+        """From any thread: publish a delayed copy of `delivery`, its retries header set to
+        `retries`, and wait for its confirm."""
         done: Future[None] = Future()
         delay_ms = max(int(delay_seconds * 1000), 1)
 
@@ -291,7 +295,7 @@ class Consumer:
                     if self._retry_sender is not None:
                         self._retry_sender.close()
                     self._retry_sender = _RetrySender(self._connection, self._settings)
-                self._retry_sender.publish(delivery, delay_ms, done)
+                self._retry_sender.publish(delivery, delay_ms, retries, done)
             except (pika.exceptions.AMQPError, BrokerUnavailable) as exc:
                 _settle(done, BrokerUnavailable(f"retry publish failed: {exc!r}"))
 

@@ -20,8 +20,9 @@ PRECONDITION_FAILED = 406
 NOT_FOUND = 404
 # The broker closes the channel of a consumer that holds a delivery unacknowledged longer
 # than x-consumer-timeout (honoured by RabbitMQ 3.12+; older brokers ignore the argument and
-# apply their global consumer_timeout). An export may run WORKER_MAX_EXPORT_SECONDS, and a
-# delivery may wait for another worker's lease first: this margin covers the rest.
+# apply their global consumer_timeout). An export may run WORKER_MAX_EXPORT_SECONDS (a
+# delivery whose report another worker holds is parked, never held): this margin covers the
+# claim, the upload's completion and the rest.
 CONSUMER_TIMEOUT_MARGIN = 300  # seconds
 
 

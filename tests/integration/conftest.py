@@ -102,7 +102,6 @@ def make_report(sessions, engine):
 @pytest.fixture
 def make_exporter(settings: Settings, sessions, engine):
     """An Exporter as worker/__main__.py builds one; progress is written every 0.1 s."""
-    import threading
 
     from shared.storage import Storage
     from worker.exporter import Exporter
@@ -117,7 +116,7 @@ def make_exporter(settings: Settings, sessions, engine):
         lifecycle = Lifecycle(engine, settings.lease_seconds, retention_seconds, max_attempts)
         storage = Storage(storage_settings or settings)
         options.setdefault("progress_interval", 0.1)
-        return Exporter(lifecycle, engine, storage, threading.Event(), **options)
+        return Exporter(lifecycle, engine, storage, **options)
 
     return make
 

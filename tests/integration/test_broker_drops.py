@@ -155,7 +155,7 @@ def running_worker(own_queue, sessions, engine):
     stopping = threading.Event()
     settings = own_queue.with_overrides(retry_backoff_base_seconds=0.2)
     lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
-    worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings), stopping), stopping)
+    worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
     thread = running(worker.run)
     assert eventually(lambda: consumers(own_queue) == 1, WAIT)
     yield worker
@@ -245,7 +245,7 @@ def test_a_retry_returned_unroutable_declares_the_retry_queue_again_for_the_next
         def work() -> None:  # off the I/O thread, as the worker's pool does
             for attempt in range(3):
                 try:  # publish_retry alone: retry_later would ack the same delivery thrice
-                    delivery._consumer.publish_retry(delivery, 60)
+                    delivery._consumer.publish_retry(delivery, 60, delivery.retries + 1)
                     results.append("parked")
                 except BrokerUnavailable:
                     results.append("returned")

@@ -14,13 +14,18 @@ import pika
 import pytest
 from sqlalchemy import text
 
+from api.auth import Principal
+from api.reports import admission
 from relay.stuck import StuckReports
-from shared.broker import Consumer, Delivery, declare_topology, queue_arguments
+from shared.broker import Consumer, Delivery, declare_topology, messages_waiting, queue_arguments
+from shared.catalog import get_report_type
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, make_engine, make_session_factory, translate_errors
+from shared.messages import ReportRequested
 from shared.models import Report
 from shared.storage import Storage
-from tests.conftest import delete_broker_topology
+from tests.conftest import delete_broker_topology, fresh_database
+from tests.integration.broker_helpers import declare
 from tests.services import free_port
 from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
@@ -46,7 +51,7 @@ def reload(sessions, report_id) -> Report:
 
 def exporter_for(settings: Settings, engine, max_attempts=5, **options) -> Exporter:
     lifecycle = Lifecycle(engine, settings.lease_seconds, 3600, max_attempts)
-    return Exporter(lifecycle, engine, Storage(settings), threading.Event(), **options)
+    return Exporter(lifecycle, engine, Storage(settings), **options)
 
 
 # ---------------------------------------------------------------------------- topology
@@ -146,7 +151,10 @@ def test_a_retried_message_waits_in_the_retry_queue_not_in_a_prefetch_slot(queue
         second.ack()
         wait_for(3)
         back_at, again = received[2]
-        again.ack()
+        again.retry_later(0.1, counted=False)  # a park: waiting for a lease, not a fault
+        wait_for(4)
+        _, parked = received[3]
+        parked.ack()
     finally:
         consumer.stop()
         thread.join(timeout=5)
@@ -155,6 +163,7 @@ def test_a_retried_message_waits_in_the_retry_queue_not_in_a_prefetch_slot(queue
     assert second.message_id == "next" and at_second < parked_at + 0.5
     assert (again.message_id, again.body, again.retries) == ("retry-me", b"first", 1)
     assert 0.7 <= back_at - parked_at < 5
+    assert (parked.message_id, parked.retries) == ("retry-me", 1)
 
 
 def publish(settings: Settings, body: bytes, message_id: str) -> None:
@@ -221,6 +230,32 @@ def test_a_hand_back_releases_the_report_for_the_next_worker_at_once(
     assert reload(sessions, report.id).status == "Completed"
 
 
+def test_hand_backs_at_shutdown_spend_no_attempts_but_crashes_do(
+    settings, sessions, engine, make_report
+):
+    report, crashed = make_report(), make_report()
+    for _ in range(3):  # three rollouts in a row, with two attempts allowed
+        stopping = exporter_for(settings, engine, max_attempts=2)
+        stopping.hand_back()
+        assert stopping.process(report.id) is Outcome.HANDED_BACK
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600, max_attempts=2)
+    for _ in range(2):  # two workers killed mid-export: their leases run out
+        assert lifecycle.claim(crashed.id) is not None
+        with sessions.begin() as session:
+            session.execute(
+                text("UPDATE reports SET lease_expires_at = now() - interval '1 s' WHERE id = :id"),
+                {"id": crashed.id},
+            )
+
+    assert exporter_for(settings, engine, max_attempts=2).process(report.id) is Outcome.COMPLETED
+    assert exporter_for(settings, engine, max_attempts=2).process(crashed.id) is Outcome.GAVE_UP
+
+    done = reload(sessions, report.id)
+    assert (done.status, done.attempts, done.hand_backs) == ("Completed", 4, 3)
+    failed = reload(sessions, crashed.id)
+    assert (failed.status, failed.error_code, failed.attempts) == ("Failed", "gave_up", 2)
+
+
 # ---------------------------------------------------------------------------- stuck reports
 
 
@@ -263,7 +298,8 @@ def test_stuck_reports_get_one_new_message_and_the_rest_are_left_alone(
     age(sessions, abandoned.id, seconds=600, status="Processing", lease="now() - interval '9 min'")
     age(sessions, young.id, seconds=60)
     age(sessions, held.id, seconds=600, status="Processing", lease="now() + interval '1 min'")
-    deferred = StuckReports(settings, sessions, waiting=lambda: 7).run_once()
+    # More messages waiting than the outbox remembers: any of them may be in line.
+    deferred = StuckReports(settings, sessions, waiting=lambda: 10**9).run_once()
     checks = [StuckReports(settings, sessions, waiting=lambda: 0) for _ in range(2)]
 
     counts: list[int] = []
@@ -283,6 +319,55 @@ def test_stuck_reports_get_one_new_message_and_the_rest_are_left_alone(
     assert deferred == 0  # messages waiting in the queue: the stuck ones may be among them
     assert sum(counts) >= 2
     assert again == 0  # the new message is not yet published: nothing is stuck any more
+
+
+@pytest.fixture
+def quiet_outbox(postgres_url, queues):
+    """Settings whose database is this test's alone: the stuck-report check ranks every
+    publish in the outbox against the work queue, and this one must hold only the test's."""
+    with fresh_database(postgres_url, f"reportbox_stuck_{uuid.uuid4().hex[:10]}") as url:
+        settings = queues.with_overrides(database_url=url, source_database_url=url)
+        engine = make_engine(settings)
+        try:
+            yield settings, engine, make_session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def test_under_a_steady_backlog_a_lost_message_is_sent_again_and_a_waiting_one_is_not(
+    quiet_outbox,
+):
+    settings, engine, sessions = quiet_outbox
+    lost, *in_line = (accept(engine, sessions) for _ in range(4))
+    age(sessions, lost.id, seconds=900)  # its message went out, then vanished
+    declare(settings)
+    for report, seconds in zip(in_line, (600, 500, 400), strict=True):
+        age(sessions, report.id, seconds=seconds)  # older than STUCK_AFTER_SECONDS, in line
+        publish(settings, ReportRequested.new(report.id).encode(), str(report.id))
+    wait_for_ready(settings, 3)
+
+    reenqueued = StuckReports(settings, sessions).run_once()  # asks the real broker
+
+    assert reenqueued == 1
+    assert [unpublished for _, unpublished in messages_for(sessions, lost.id)] == [False, True]
+    for report in in_line:
+        assert len(messages_for(sessions, report.id)) == 1
+
+
+def accept(engine, sessions) -> Report:
+    principal = Principal(f"user-{uuid.uuid4().hex[:8]}", "acme", frozenset({"admin"}))
+    parameters = {"fromDate": "2026-01-01", "toDate": "2026-01-31"}
+    accepted = admission.admit(engine, principal, get_report_type("sessions"), "csv", parameters)
+    with sessions.begin() as session:  # the relay published it
+        session.execute(text("UPDATE outbox SET published_at = now()"))
+    return reload(sessions, accepted.report_id)
+
+
+def wait_for_ready(settings: Settings, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while messages_waiting(settings) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert messages_waiting(settings) == count
 
 
 # ---------------------------------------------------------------------------- database

@@ -114,9 +114,7 @@ def test_the_worker_reconnects_to_rabbitmq_and_builds_what_arrived_meanwhile(
         )
         stopping = threading.Event()
         lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
-        worker = Worker(
-            settings, Exporter(lifecycle, engine, Storage(settings), stopping), stopping
-        )
+        worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
         thread = running(worker.run)
         time.sleep(1.0)
 

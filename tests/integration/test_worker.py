@@ -106,17 +106,67 @@ def test_a_report_with_a_live_lease_elsewhere_is_taken_over_once_the_lease_runs_
         session.execute(
             text(
                 "UPDATE reports SET status = 'Processing', attempts = 1, "
-                "lease_expires_at = now() + interval '2 seconds' WHERE id = :id"
+                "lease_expires_at = now() + interval '60 seconds' WHERE id = :id"
             ),
             {"id": report.id},
         )
 
-    started = time.monotonic()
-    assert exporter.process(report.id) is Outcome.COMPLETED
+    held = exporter.process(report.id)  # at once: the delivery is parked, not held
+    with sessions.begin() as session:  # the dead worker's lease runs out
+        session.execute(
+            text("UPDATE reports SET lease_expires_at = now() WHERE id = :id"), {"id": report.id}
+        )
 
-    assert time.monotonic() - started >= 1.5
+    assert held is Outcome.HELD_ELSEWHERE
+    assert exporter.process(report.id) is Outcome.COMPLETED
     done = reload(sessions, report.id)
     assert (done.status, done.attempts) == ("Completed", 2)
+
+
+def test_a_duplicate_delivery_is_parked_and_frees_its_slot_for_the_next_message(
+    own_queue, sessions, engine, make_report
+):
+    drain_queue(own_queue)
+    settings = own_queue.with_overrides(worker_concurrency=1)
+    held, behind = make_report(), make_report()
+    holder = Lifecycle(engine, lease_seconds=120, retention_seconds=3600)
+    assert holder.claim(held.id) is not None  # another worker exports it, for a long time
+    relay = Relay(settings, sessions)
+    while relay.run_once():  # held's message first, then behind's
+        pass
+    relay.close()
+    stopping = threading.Event()
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
+    worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        # One slot: the message behind the duplicate is built while the holder still holds.
+        behind_done = wait_for(lambda: reload(sessions, behind.id).status == "Completed", 30)
+        still_held = reload(sessions, held.id)
+        with sessions.begin() as session:  # the holder dies: its lease runs out
+            session.execute(
+                text("UPDATE reports SET lease_expires_at = now() WHERE id = :id"),
+                {"id": held.id},
+            )
+        # The parked copy comes back after a lease's length and takes the report over.
+        held_done = wait_for(lambda: reload(sessions, held.id).status == "Completed", 30)
+    finally:
+        worker.stop()
+        thread.join(timeout=40)
+
+    assert behind_done and (still_held.status, still_held.attempts) == ("Processing", 1)
+    assert held_done and reload(sessions, held.id).attempts == 2
+    assert queue_depth(own_queue, own_queue.dead_letter_queue) == 0
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def test_the_worker_process_loop_consumes_builds_acks_and_dead_letters_poison(
@@ -138,7 +188,7 @@ def test_the_worker_process_loop_consumes_builds_acks_and_dead_letters_poison(
     connection.close()
     stopping = threading.Event()
     lifecycle = Lifecycle(engine, own_queue.lease_seconds, 3600)
-    worker = Worker(own_queue, Exporter(lifecycle, engine, Storage(own_queue), stopping), stopping)
+    worker = Worker(own_queue, Exporter(lifecycle, engine, Storage(own_queue)), stopping)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:

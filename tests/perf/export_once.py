@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import resource
 import sys
-import threading
 import time
 import uuid
 
@@ -56,7 +55,6 @@ def main() -> None:
         lifecycle,
         source,
         Storage(settings),
-        threading.Event(),
         settings.progress_interval_seconds,
         formats=formats_for(settings),
     )

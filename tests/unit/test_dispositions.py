@@ -2,8 +2,9 @@
 
 import pytest
 
+from shared.config import Settings
 from worker.exporter import Outcome
-from worker.worker import DISPOSITIONS, Disposition, disposition
+from worker.worker import DISPOSITIONS, Disposition, disposition, park_seconds
 
 EXPECTED = {
     Outcome.COMPLETED: Disposition.ACK,
@@ -12,7 +13,7 @@ EXPECTED = {
     Outcome.SKIPPED: Disposition.ACK,
     Outcome.CLAIM_LOST: Disposition.ACK,
     Outcome.HANDED_BACK: Disposition.REQUEUE,
-    Outcome.STOPPING: Disposition.REQUEUE,
+    Outcome.HELD_ELSEWHERE: Disposition.PARK,
     Outcome.RETRY_LATER: Disposition.RETRY,
     Outcome.GAVE_UP: Disposition.DEAD_LETTER,
     Outcome.UNKNOWN_REPORT: Disposition.DEAD_LETTER,
@@ -46,4 +47,11 @@ def test_an_undecodable_message_is_dead_lettered():
 def test_no_outcome_requeues_straight_away_but_those_of_a_worker_that_stops():
     requeued = {o for o in Outcome if disposition(o, 0, 10) is Disposition.REQUEUE}
 
-    assert requeued == {Outcome.HANDED_BACK, Outcome.STOPPING}
+    assert requeued == {Outcome.HANDED_BACK}
+
+
+def test_a_message_whose_report_is_held_elsewhere_waits_until_that_lease_can_have_run_out():
+    settings = Settings(lease_seconds=45)
+
+    assert disposition(Outcome.HELD_ELSEWHERE, retries=10, max_retries=10) is Disposition.PARK
+    assert 45 < park_seconds(settings) <= 50
