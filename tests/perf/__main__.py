@@ -155,7 +155,7 @@ def write_json(bench: Bench, started_at: datetime, seconds: float, load: tuple) 
 
 def stop_on_sigterm() -> None:
     # SIGTERM would end the process without running the finally blocks that drop the
-    # database and stop gunicorn and moto; as KeyboardInterrupt it unwinds like Ctrl-C.
+    # database and stop gunicorn and SeaweedFS; as KeyboardInterrupt it unwinds like Ctrl-C.
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
