@@ -143,6 +143,8 @@ def main() -> None:
                     env["AWS_SECRET_ACCESS_KEY"],
                 )
             )
+            # Runs before the server stops (last in, first out): the wait is not a hang.
+            stack.callback(say, "stopping the local S3 endpoint (SeaweedFS takes about 15 s)")
         settings = Settings.from_env(env)
         ensure_database(settings.database_url)
         say("migrating")
