@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test fuzz unit integration e2e bench soak migrate demo lint docs docs-check clean
+.PHONY: install lock run test fuzz unit integration e2e bench soak migrate demo lint docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+# The image's pinned, hashed runtime dependencies (infra/Dockerfile), for Python 3.11 on any
+# platform; run after changing [project] dependencies (a unit test says when it is due).
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--no-header --quiet --output-file requirements.lock
+	$(BIN)/python -m infra.lockfile requirements.lock
 
 run: install
 	bash infra/local/services-up.sh

@@ -299,7 +299,7 @@ class Sweeper:
     def _live_attempts(self, uploads: list[dict[str, Any]]) -> set[tuple[uuid.UUID, int]]:
         """The (report, attempt) pairs among these uploads that still hold their report.
 
-        The age cutoff alone cannot tell: some endpoints (moto) date every upload years back,
+        The age cutoff alone cannot tell: some S3 mocks date every upload years back, clocks drift,
         and an export may legitimately run for as long as the cutoff allows.
         """
         named = [pair for pair in map(report_attempt_of, (u["Key"] for u in uploads)) if pair]

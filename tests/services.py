@@ -1,7 +1,9 @@
 """Where the tests find PostgreSQL, RabbitMQ and S3.
 
-From the environment (or this machine's defaults) when reachable; otherwise from
-testcontainers when a Docker engine answers; otherwise the run fails loudly.
+PostgreSQL and RabbitMQ are this machine's (or the environment's, TEST_DATABASE_URL and
+TEST_RABBITMQ_URL); S3 is the one in TEST_S3_ENDPOINT_URL, or else a SeaweedFS started for
+the test session. Nothing is taken from a container: a service that cannot be reached fails
+the run loudly.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from infra.local.processes import free_port, moto_s3_server
+from infra.local import processes
+from infra.local.processes import free_port, seaweedfs_s3_server
 
-POSTGRES_IMAGE = "postgres:17.6"
-RABBITMQ_IMAGE = "rabbitmq:4.1.4-management"
-MINIO_IMAGE = "minio/minio:RELEASE.2025-09-07T16-13-09Z"
+# The local SeaweedFS's one identity: it lives only as long as the test session.
+LOCAL_S3_ACCESS_KEY = "test"
+LOCAL_S3_SECRET_KEY = "test-secret"
 
 
 def reachable(url: str) -> bool:
@@ -32,29 +35,8 @@ def reachable(url: str) -> bool:
         return False
 
 
-def docker_available() -> bool:
-    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
-        return False
-    import docker
-
-    try:
-        client = docker.from_env(timeout=3)
-    except Exception:
-        return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
-
-
 def _missing(what: str, variable: str) -> None:
-    pytest.fail(
-        f"{what} is not reachable: set {variable}, start it, or run a Docker engine "
-        "for testcontainers",
-        pytrace=False,
-    )
+    pytest.fail(f"{what} is not reachable: start it, or set {variable}", pytrace=False)
 
 
 @contextlib.contextmanager
@@ -63,30 +45,17 @@ def postgres_server() -> Iterator[str]:
     url = os.environ.get(
         "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
-    if reachable(url):
-        yield url
-    elif docker_available():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer(POSTGRES_IMAGE, driver="psycopg") as container:
-            yield container.get_connection_url()
-    else:
+    if not reachable(url):
         _missing("PostgreSQL", "TEST_DATABASE_URL")
+    yield url
 
 
 @contextlib.contextmanager
 def rabbitmq_server() -> Iterator[str]:
     url = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    if reachable(url):
-        yield url
-    elif docker_available():
-        from testcontainers.rabbitmq import RabbitMqContainer
-
-        with RabbitMqContainer(RABBITMQ_IMAGE) as container:
-            host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
-            yield f"amqp://guest:guest@{host}:{port}/%2F"
-    else:
+    if not reachable(url):
         _missing("RabbitMQ", "TEST_RABBITMQ_URL")
+    yield url
 
 
 @contextlib.contextmanager
@@ -99,36 +68,40 @@ def s3_server() -> Iterator[tuple[str, str, str]]:
             os.environ.get("AWS_ACCESS_KEY_ID", "test"),
             os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
         )
-    elif docker_available():
-        from testcontainers.minio import MinioContainer
-
-        with MinioContainer(MINIO_IMAGE) as container:
-            config = container.get_config()
-            yield f"http://{config['endpoint']}", config["access_key"], config["secret_key"]
     else:
-        with moto_server() as endpoint:
-            yield endpoint, "test", "test"
+        with local_s3_server() as endpoint:
+            yield endpoint, LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    with (
-        tempfile.TemporaryDirectory(prefix="reportbox-s3-") as log_dir,
-        moto_s3_server(free_port(), Path(log_dir)) as endpoint,
-    ):
-        yield endpoint
+def local_s3_server(data_dir: Path | None = None, stop_timeout: float = 0.0) -> Iterator[str]:
+    """SeaweedFS on free ports, its data and log in a folder of its own (a temporary one,
+    deleted afterwards, unless `data_dir` is given). A temporary folder's data goes with the
+    server, so by default it is not waited for to close its files (see seaweedfs_s3_server)."""
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            data_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="reportbox-s3-"))
+            )
+        yield stack.enter_context(
+            seaweedfs_s3_server(
+                free_port(),
+                data_dir / "data",
+                data_dir,
+                LOCAL_S3_ACCESS_KEY,
+                LOCAL_S3_SECRET_KEY,
+                stop_timeout=stop_timeout,
+            )
+        )
 
 
 def s3_client(settings):
     """A plain boto3 S3 client for assertions: what is stored, which parts were uploaded."""
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        region_name=settings.aws_region,
+    return processes.s3_client(
+        settings.s3_endpoint_url,
+        settings.aws_access_key_id,
+        settings.aws_secret_access_key,
+        settings.aws_region,
     )
 
 

@@ -1,7 +1,8 @@
 """`make run`: the whole system on this machine, until Ctrl-C.
 
 Uses this machine's PostgreSQL and RabbitMQ (DATABASE_URL, RABBITMQ_URL or their defaults),
-the S3 endpoint in S3_ENDPOINT_URL, or else a local moto S3 server started for this run.
+the S3 endpoint in S3_ENDPOINT_URL, or else a SeaweedFS started for this run with its data in
+.run/s3/ (kept: a report downloaded before a restart downloads after it).
 Creates the database, migrates, fills the demo domain, starts api, relay and worker, prints
 the web page's URL, a token and curl commands, and stops everything on Ctrl-C.
 """
@@ -21,12 +22,13 @@ import psycopg
 from sqlalchemy import make_url
 
 from api.tokens import issue_token
-from infra.local.processes import ROOT, ManagedProcess, api_argv, moto_s3_server, port_open
+from infra.local.processes import ROOT, ManagedProcess, api_argv, port_open, seaweedfs_s3_server
 from shared.config import Settings
 from shared.db import libpq_url
 from shared.storage import Storage
 
 LOG_DIR = ROOT / ".run" / "logs"
+S3_DATA_DIR = ROOT / ".run" / "s3"
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
@@ -131,8 +133,18 @@ def main() -> None:
                     f"port {s3_port} is taken; set LOCAL_S3_PORT, or S3_ENDPOINT_URL to use "
                     "the S3 endpoint that listens there"
                 )
-            say(f"starting a local S3 endpoint (moto) on 127.0.0.1:{s3_port}")
-            env["S3_ENDPOINT_URL"] = stack.enter_context(moto_s3_server(s3_port, LOG_DIR))
+            say(f"starting a local S3 endpoint (SeaweedFS) on 127.0.0.1:{s3_port}")
+            env["S3_ENDPOINT_URL"] = stack.enter_context(
+                seaweedfs_s3_server(
+                    s3_port,
+                    S3_DATA_DIR,
+                    LOG_DIR,
+                    env["AWS_ACCESS_KEY_ID"],
+                    env["AWS_SECRET_ACCESS_KEY"],
+                )
+            )
+            # Runs before the server stops (last in, first out): the wait is not a hang.
+            stack.callback(say, "stopping the local S3 endpoint (SeaweedFS takes about 15 s)")
         settings = Settings.from_env(env)
         ensure_database(settings.database_url)
         say("migrating")

@@ -6,7 +6,7 @@ the exit status is 1 if any report was lost, duplicated, unexpected, missing or 
     python -m tests.e2e.soak --reports 3000 [--cuts] [--seed 7]
 
 Uses the same services as the tests (TEST_DATABASE_URL, TEST_RABBITMQ_URL,
-TEST_S3_ENDPOINT_URL, or this machine's, or moto's S3 server started for the run).
+TEST_S3_ENDPOINT_URL, or this machine's, or a SeaweedFS started for the run).
 """
 
 from __future__ import annotations

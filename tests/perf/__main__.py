@@ -171,7 +171,7 @@ def write_docs_page(table: str, started_at: datetime) -> None:
 
 def stop_on_sigterm() -> None:
     # SIGTERM would end the process without running the finally blocks that drop the
-    # database and stop gunicorn and moto; as KeyboardInterrupt it unwinds like Ctrl-C.
+    # database and stop gunicorn and SeaweedFS; as KeyboardInterrupt it unwinds like Ctrl-C.
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 

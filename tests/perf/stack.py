@@ -25,7 +25,13 @@ from shared.config import Settings
 from shared.db import libpq_url
 from shared.storage import Storage
 from tests.conftest import delete_broker_topology, migrate
-from tests.services import moto_server, postgres_server, rabbitmq_server
+from tests.services import (
+    LOCAL_S3_ACCESS_KEY,
+    LOCAL_S3_SECRET_KEY,
+    local_s3_server,
+    postgres_server,
+    rabbitmq_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,7 @@ def bench_settings() -> Iterator[Settings]:
     with (
         postgres_server() as server_url,
         rabbitmq_server() as rabbitmq_url,
-        moto_server() as s3_endpoint,
+        local_s3_server() as s3_endpoint,
         bench_database(server_url) as database_url,
     ):
         settings = Settings(
@@ -73,13 +79,13 @@ def bench_settings() -> Iterator[Settings]:
             s3_endpoint_url=s3_endpoint,
             s3_public_endpoint_url=s3_endpoint,
             s3_bucket=f"bench-{RUN_ID}",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=LOCAL_S3_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_S3_SECRET_KEY,
             jwt_secret=secrets.token_hex(32),
             public_base_url="http://reportbox.bench",
             log_level="WARNING",
         )
-        # The bucket lives in moto's memory and goes away with the moto process.
+        # The bucket lives in the server's temporary folder and goes away with it.
         Storage(settings).ensure_bucket()
         # Declared here, once, so every step may purge or count the queues from the start.
         connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
