@@ -27,6 +27,7 @@ from tests.perf import (
     end_to_end,
     export_throughput,
     format_throughput,
+    history_pages,
     notify_latency,
     open_loop,
     post_stages,
@@ -56,6 +57,7 @@ STEPS = (
     ("end_to_end", "7. End to end, one 1,000-row report at a time", end_to_end),
     ("small_drain", "8. Small reports drain, scale-out", small_drain),
     ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
+    ("history_pages", "10. History pages of an org with a million reports", history_pages),
 )
 
 HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag"}
@@ -117,6 +119,7 @@ def measure_all(bench: Bench, only: set[str]) -> None:
         step("end_to_end", end_to_end.measure, settings, work_dir)
         step("small_drain", small_drain.measure, settings, work_dir)
         step("format_throughput", format_throughput.measure, settings)
+        step("history_pages", history_pages.measure, settings)
 
 
 def sections(bench: Bench, only: set[str]) -> list[tuple[str, list[Line]]]:
