@@ -51,9 +51,8 @@ def test_request_and_cancel_in_a_loop_meets_the_rate_across_gunicorn_workers(sta
     for day in range(per_minute):
         accepted = request(day)
         assert accepted.status == 202, accepted.body
-        assert (
-            client.request("DELETE", f"/api/v1/reports/{accepted.body['reportId']}").status == 202
-        )
+        cancelled = client.request("DELETE", f"/api/v1/reports/{accepted.body['reportId']}")
+        assert cancelled.status in (202, 409)  # 409: the worker had finished it already
     refused = request(per_minute)
 
     assert refused.status == 429
