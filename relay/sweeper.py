@@ -77,7 +77,8 @@ TRIM_OUTBOX = text(
 # history no one needs once REPORT_ROW_RETENTION_DAYS have passed since it ended; without
 # this the table, the history's count and the admission's lookups grow for ever. Completed
 # reports are never taken: their file still exists until the expiry step makes them Expired.
-# A batch at a time, SKIP LOCKED to keep two sweepers apart; served by reports_ended.
+# A batch at a time, SKIP LOCKED to keep two sweepers apart; served by reports_ended
+# (completed_at; Pending and Processing reports have none).
 DELETE_ENDED = text(
     """
     DELETE FROM reports WHERE id IN (
