@@ -1,5 +1,6 @@
-"""The periodic sweep: re-enqueue stuck reports, expire old ones, trim the outbox, abort
-abandoned uploads, delete orphaned files, and keep the store's own expiry rule in place.
+"""The periodic sweep: re-enqueue stuck reports, expire old ones, delete the rows of long
+ended ones, trim the outbox, abort abandoned uploads, delete orphaned files, and keep the
+store's own expiry rule in place.
 
 Each step runs on its own: an error in one is logged and the others still run, so a fault
 while expiring reports never leaves the outbox growing. No storage call runs inside a
@@ -76,6 +77,23 @@ TRIM_OUTBOX = text(
     """
 )
 
+# delete_ended: a Failed, Cancelled or Expired report's row (its Idempotency-Key with it) is
+# history no one needs once REPORT_ROW_RETENTION_DAYS have passed since it ended; without
+# this the table, the history's count and the admission's lookups grow for ever. Completed
+# reports are never taken: their file still exists until the expiry step makes them Expired.
+# A batch at a time, SKIP LOCKED to keep two sweepers apart; served by reports_ended
+# (completed_at; Pending and Processing reports have none).
+DELETE_ENDED = text(
+    """
+    DELETE FROM reports WHERE id IN (
+        SELECT id FROM reports
+        WHERE status IN ('Failed', 'Cancelled', 'Expired')
+          AND completed_at < now() - make_interval(secs => :retention_seconds)
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    """
+)
+
 # A step's error that says a service is away rather than a bug: logged without a traceback.
 UNAVAILABLE = (DatabaseUnavailable, StorageError, BrokerUnavailable)
 
@@ -145,6 +163,7 @@ class SweepResult:
     # Reports whose file S3 refused to delete: they stay Completed and are tried next round.
     expire_refused: int = 0
     outbox_deleted: int = 0
+    rows_deleted: int = 0  # reports ended longer ago than REPORT_ROW_RETENTION_DAYS
     uploads_aborted: int = 0
     reenqueued: int = 0
     orphans_deleted: int = 0
@@ -176,6 +195,7 @@ class Sweeper:
             "stuck": lambda: {"reenqueued": self._stuck.run_once()},
             "expire": self._expire_reports,
             "outbox": self._trim_outbox,
+            "rows": self._delete_ended_rows,
             "uploads": self._abort_uploads,
             "orphans": self._delete_orphans,
             "lifecycle": self._keep_lifecycle_rule,
@@ -195,11 +215,12 @@ class Sweeper:
         result = SweepResult(**counts, failed_steps=tuple(failed))
         if result != SweepResult():
             log.info(
-                "sweep.done expired=%d expire_refused=%d outbox_deleted=%d uploads_aborted=%d "
-                "reenqueued=%d orphans_deleted=%d failed_steps=%s",
+                "sweep.done expired=%d expire_refused=%d outbox_deleted=%d rows_deleted=%d "
+                "uploads_aborted=%d reenqueued=%d orphans_deleted=%d failed_steps=%s",
                 result.expired,
                 result.expire_refused,
                 result.outbox_deleted,
+                result.rows_deleted,
                 result.uploads_aborted,
                 result.reenqueued,
                 result.orphans_deleted,
@@ -265,17 +286,26 @@ class Sweeper:
         return True
 
     def _trim_outbox(self) -> dict[str, int]:
-        deleted = 0
         retention_seconds = self._settings.outbox_retention_hours * 3600
+        return {"outbox_deleted": self._delete_in_batches(TRIM_OUTBOX, retention_seconds)}
+
+    def _delete_ended_rows(self) -> dict[str, int]:
+        retention_seconds = self._settings.report_row_retention_days * 86400
+        return {"rows_deleted": self._delete_in_batches(DELETE_ENDED, retention_seconds)}
+
+    def _delete_in_batches(self, statement: Any, retention_seconds: float) -> int:
+        """Run a DELETE of at most `limit` rows, one short transaction each, until it
+        deletes fewer (or the sweep is stopping); how many it deleted in all."""
+        deleted = 0
         limit = self._batch * 10
         while True:
             with translate_errors(), self._sessions() as session, session.begin():
                 count = session.execute(
-                    TRIM_OUTBOX, {"retention_seconds": retention_seconds, "limit": limit}
+                    statement, {"retention_seconds": retention_seconds, "limit": limit}
                 ).rowcount
             deleted += count
             if count < limit or self._stopping.is_set():
-                return {"outbox_deleted": deleted}
+                return deleted
 
     def _abort_uploads(self) -> dict[str, int]:
         # No lock between sweepers: two may list the same upload, and the second abort finds

@@ -66,12 +66,18 @@ class Settings:
     download_url_ttl_seconds: int = 900
     cleanup_interval_seconds: float = 60.0
     max_active_reports_per_user: int = 10
+    # New reports one user may request in any minute; a cancelled one still counts, so a
+    # loop of request-and-cancel cannot outrun the active-report cap.
+    max_reports_per_user_per_minute: int = 60
 
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0
     lease_seconds: int = 60
     progress_interval_seconds: float = 1.0
     outbox_retention_hours: float = 24.0
+    # A Failed, Cancelled or Expired report's row (and its Idempotency-Key) is deleted this
+    # long after the report ended, so the history and the admission's work stop growing.
+    report_row_retention_days: float = 30.0
     incomplete_upload_max_age_hours: float = 24.0
     db_connect_timeout_seconds: int = 5
     api_statement_timeout_ms: int = 5000
@@ -173,6 +179,10 @@ class Settings:
             raise ConfigError(
                 "RETRY_BACKOFF_BASE_SECONDS must be above 0 and at most RETRY_BACKOFF_CAP_SECONDS"
             )
+        if self.report_row_retention_days <= 0:
+            raise ConfigError("REPORT_ROW_RETENTION_DAYS must be above 0")
+        if self.max_reports_per_user_per_minute < 1:
+            raise ConfigError("MAX_REPORTS_PER_USER_PER_MINUTE must be at least 1")
         if self.pdf_max_rows < 1:
             raise ConfigError("PDF_MAX_ROWS must be at least 1")
         if self.stuck_after_seconds <= 0:
@@ -319,11 +329,13 @@ ENVIRONMENT: dict[str, str] = {
     "download_url_ttl_seconds": "DOWNLOAD_URL_TTL_SECONDS",
     "cleanup_interval_seconds": "CLEANUP_INTERVAL_SECONDS",
     "max_active_reports_per_user": "MAX_ACTIVE_REPORTS_PER_USER",
+    "max_reports_per_user_per_minute": "MAX_REPORTS_PER_USER_PER_MINUTE",
     "relay_batch_size": "RELAY_BATCH_SIZE",
     "relay_poll_seconds": "RELAY_POLL_SECONDS",
     "lease_seconds": "WORKER_LEASE_SECONDS",
     "progress_interval_seconds": "PROGRESS_INTERVAL_SECONDS",
     "outbox_retention_hours": "OUTBOX_RETENTION_HOURS",
+    "report_row_retention_days": "REPORT_ROW_RETENTION_DAYS",
     "incomplete_upload_max_age_hours": "INCOMPLETE_UPLOAD_MAX_AGE_HOURS",
     "log_level": "LOG_LEVEL",
     "log_format": "LOG_FORMAT",
@@ -376,6 +388,10 @@ DESCRIPTIONS: dict[str, str] = {
     "download_url_ttl_seconds": "lifetime of one presigned URL (never past the retention)",
     "cleanup_interval_seconds": "how often the relay's sweep runs",
     "max_active_reports_per_user": "Pending + Processing reports allowed per user before 429",
+    "max_reports_per_user_per_minute": "new reports a user may request in any minute before "
+    "429 with `Retry-After` (cancelled ones count, idempotent replays do not)",
+    "report_row_retention_days": "the sweep deletes a Failed, Cancelled or Expired report's row "
+    "this long after it ended (then its id is a 404 and its Idempotency-Key free again)",
     "relay_batch_size": "outbox rows per publish",
     "relay_poll_seconds": "the relay's fallback poll when no NOTIFY wakes it",
     "lease_seconds": "how long a worker's claim lives without renewal",

@@ -37,9 +37,26 @@ class Report(Base):
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="reports_status_valid"),
-        # The caller's history, newest first.
-        Index("reports_owner_history", "org", "owner_id", text("created_at DESC")),
-        Index("reports_org_history", "org", text("created_at DESC")),
+        # The caller's history, newest first, with the history's filters, so that any page
+        # and the total are read from the index alone (migration 0006).
+        Index(
+            "reports_owner_history",
+            "org",
+            "owner_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_include=["status", "report_type", "format"],
+        ),
+        Index(
+            "reports_org_history",
+            "org",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_include=["status", "report_type", "format"],
+        ),
+        # Reports by when they ended: the row retention sweep (not partial on status, so a
+        # history filtered by status is never planned through it).
+        Index("reports_ended", "completed_at"),
         Index("reports_expiring", "expires_at", postgresql_where=text("status = 'Completed'")),
         Index(
             "reports_idempotency_key",

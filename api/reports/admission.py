@@ -41,11 +41,17 @@ class Accepted:
 # admission statement after it sees every admission that committed while this one waited.
 LOCK_USER = "SELECT pg_advisory_xact_lock(hashtext(%(org)s), hashtext(%(owner_id)s))"
 
+# The span of MAX_REPORTS_PER_USER_PER_MINUTE.
+RATE_WINDOW_SECONDS = 60
+
 # admit: decide and, when nothing refuses, accept, in one statement. `state` is everything
-# the decision needs (served by the indexes reports_idempotency_key and
-# reports_active_request; the count stops at the limit, so it costs the same however many
-# reports are active). The report and its outbox message are inserted only when no replay,
-# duplicate or limit refuses; the outbox row is selected from the report insert, so neither
+# the decision needs (served by the indexes reports_idempotency_key,
+# reports_active_request and reports_owner_history; each count stops at its limit, so it
+# costs the same however many reports there are). `recent` counts the user's reports of the
+# last minute whatever their status, so cancelling one gives nothing back; `recent_wait` is
+# how long until the oldest of those counted leaves the window, and with it the refusal.
+# The report and its outbox message are inserted only when no replay, duplicate or limit
+# refuses; the outbox row is selected from the report insert, so neither
 # exists without the other. The outbox trigger sends NOTIFY at commit. The refusal itself is
 # worded in Python (_decide), from the same state, which the statement returns either way.
 ADMIT = """
@@ -60,11 +66,22 @@ ADMIT = """
                     SELECT 1 FROM reports
                     WHERE org = %(org)s AND owner_id = %(owner_id)s
                       AND status IN ('Pending', 'Processing')
-                    LIMIT %(max_active)s) AS counted) AS active
+                    LIMIT %(max_active)s) AS counted) AS active,
+               recent.recent, recent.recent_wait
         FROM (SELECT 1) AS one
         LEFT JOIN reports AS replay
           ON replay.org = %(org)s AND replay.owner_id = %(owner_id)s
          AND replay.idempotency_key = %(idempotency_key)s
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS recent,
+                   CAST(ceil(extract(epoch FROM min(created_at) - now()
+                        + make_interval(secs => %(window_seconds)s))) AS integer) AS recent_wait
+            FROM (SELECT created_at FROM reports
+                  WHERE org = %(org)s AND owner_id = %(owner_id)s
+                    AND created_at > now() - make_interval(secs => %(window_seconds)s)
+                  ORDER BY created_at DESC
+                  LIMIT %(max_per_minute)s) AS latest
+        ) AS recent
     ),
     report AS (
         INSERT INTO reports (id, org, owner_id, report_type, format, parameters, status,
@@ -74,6 +91,7 @@ ADMIT = """
         FROM state
         WHERE state.replay_id IS NULL AND state.duplicate_id IS NULL
           AND (CAST(%(max_active)s AS bigint) IS NULL OR state.active < %(max_active)s)
+          AND (CAST(%(max_per_minute)s AS bigint) IS NULL OR state.recent < %(max_per_minute)s)
         RETURNING created_at
     ),
     message AS (
@@ -105,6 +123,7 @@ def admit_parameters(
     message: ReportRequested,
     idempotency_key: str | None = None,
     max_active: int | None = None,
+    max_per_minute: int | None = None,
 ) -> dict[str, Any]:
     """ADMIT's parameters for this request, its new report and that report's message."""
     return {
@@ -117,6 +136,8 @@ def admit_parameters(
         "idempotency_key": idempotency_key,
         "request_hash": request_hash(report_type, report_format, parameters),
         "max_active": max_active,
+        "max_per_minute": max_per_minute,
+        "window_seconds": RATE_WINDOW_SECONDS,
         "message_id": message.message_id,
         "message_type": message.TYPE,
         "body": message.encode(),
@@ -132,12 +153,21 @@ def admit(
     *,
     idempotency_key: str | None = None,
     max_active: int | None = None,
+    max_per_minute: int | None = None,
 ) -> Accepted:
     """Replay the first answer to a retried key, refuse a duplicate (409), a reused key
-    (422) or one too many (429), or accept the request and make it durable."""
+    (422) or one too many active or too many this minute (429), or accept the request and
+    make it durable. A replay is answered whatever the limits, and counts against neither."""
     message = ReportRequested.new(uuid.uuid4())
     values = admit_parameters(
-        principal, report_type, report_format, parameters, message, idempotency_key, max_active
+        principal,
+        report_type,
+        report_format,
+        parameters,
+        message,
+        idempotency_key,
+        max_active,
+        max_per_minute,
     )
     # psycopg itself on the pooled connection: two statements on the hottest path, with no
     # Core or ORM layer between (it cost more than the statements). psycopg's pipeline mode
@@ -162,7 +192,7 @@ def admit(
     finally:
         pooled.close()  # back to the pool (a no-op once invalidated)
     if state.created_at is None:
-        replay = _decide(state, values["request_hash"], max_active)
+        replay = _decide(state, values["request_hash"], max_active, max_per_minute)
         if replay is None:  # the statement and _decide disagree: a bug, never a silent 202
             raise RuntimeError("the admission refused a request that _decide accepts")
         return replay
@@ -175,7 +205,9 @@ def admit(
     )
 
 
-def _decide(state: Any, fingerprint: str, max_active: int | None) -> Accepted | None:
+def _decide(
+    state: Any, fingerprint: str, max_active: int | None, max_per_minute: int | None
+) -> Accepted | None:
     """The earlier answer to replay; raises the reason to refuse; None to accept."""
     if state.replay_id is not None:
         if state.replay_hash != fingerprint:
@@ -199,5 +231,15 @@ def _decide(state: Any, fingerprint: str, max_active: int | None) -> Accepted | 
             "Too Many Requests",
             f"You have {state.active} reports Pending or Processing; at most {max_active} may be.",
             headers={"Retry-After": "30"},
+        )
+    if max_per_minute is not None and state.recent >= max_per_minute:
+        wait = max(1, state.recent_wait)
+        raise ApiError(
+            429,
+            "Too Many Requests",
+            f"You requested {state.recent} reports in the last minute; at most "
+            f"{max_per_minute} may be requested in any minute, cancelled ones included. "
+            f"Try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
         )
     return None

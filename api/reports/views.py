@@ -105,7 +105,8 @@ def _present(report) -> dict:
             409: "An identical report is already Pending or Processing (existingReportId).",
             415: "The body is not application/json.",
             422: "Invalid fields, or an Idempotency-Key reused with another request.",
-            429: "Too many of this user's reports are Pending or Processing.",
+            429: "Too many of this user's reports are Pending or Processing, or too many "
+            "were requested in the last minute (cancelled ones count); see Retry-After.",
             503: "The database is unavailable; nothing was written.",
         },
     )
@@ -130,6 +131,7 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
         parameters,
         idempotency_key=_idempotency_key(),
         max_active=_deps().settings.max_active_reports_per_user,
+        max_per_minute=_deps().settings.max_reports_per_user_per_minute,
     )
     log.info(
         "report.accepted report_id=%s message_id=%s type=%s format=%s replayed=%s",

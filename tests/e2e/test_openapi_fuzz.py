@@ -54,6 +54,7 @@ def api_url(settings, postgres_url, tmp_path_factory):
             public_base_url=base_url,
             # So that generated requests reach validation rather than stop at 429.
             max_active_reports_per_user=1_000_000,
+            max_reports_per_user_per_minute=1_000_000,
         )
         api = start_api(fuzz_settings, port, log_dir)
         try:

@@ -246,3 +246,64 @@ def test_the_upload_of_the_attempt_that_holds_its_report_is_never_aborted(
         Key=report_object_key(report.org, report.id, 2, "csv"),
         UploadId=uploads[2],
     )
+
+
+def ended(sessions, make_report, status: str, days_ago: float, key: str | None = None):
+    """A report that became `status` `days_ago` days ago; returns its id."""
+    report_id = make_report().id
+    with sessions.begin() as session:
+        session.execute(
+            text(
+                "UPDATE reports SET status = :status, idempotency_key = :key, "
+                "completed_at = now() - make_interval(secs => :ago), "
+                "expires_at = now() + interval '1 day' WHERE id = :id"
+            ),
+            {"status": status, "key": key, "ago": days_ago * 86400, "id": report_id},
+        )
+    return report_id
+
+
+def exists(sessions, report_id: uuid.UUID) -> bool:
+    with sessions() as session:
+        return session.get(Report, report_id) is not None
+
+
+def test_rows_of_reports_ended_longer_ago_than_the_row_retention_are_deleted_in_batches(
+    settings, sessions, make_report, sweep_backlog_cleared
+):
+    retention = settings.with_overrides(report_row_retention_days=30)
+    old = [
+        ended(sessions, make_report, status, 31) for status in ("Failed", "Cancelled", "Expired")
+    ]
+    old += [ended(sessions, make_report, "Cancelled", 40) for _ in range(22)]
+    kept = [
+        ended(sessions, make_report, status, 29) for status in ("Failed", "Cancelled", "Expired")
+    ]
+    # Completed still has its file (the expiry step comes first); Pending has not ended.
+    kept.append(ended(sessions, make_report, "Completed", 31))
+    kept.append(make_report().id)
+
+    # batch_size 1: deletes of 10 rows a transaction, so 25 rows take three.
+    result = Sweeper(retention, sessions, Storage(settings), batch_size=1).run_once()
+
+    assert result.rows_deleted == len(old)
+    assert [exists(sessions, report_id) for report_id in old] == [False] * len(old)
+    assert [exists(sessions, report_id) for report_id in kept] == [True] * len(kept)
+
+
+def test_a_deleted_row_takes_its_idempotency_key_with_it(
+    settings, sessions, make_report, sweep_backlog_cleared
+):
+    report_id = ended(sessions, make_report, "Failed", 31, key="old-key")
+    with sessions() as session:
+        owner = session.get(Report, report_id).owner_id
+
+    Sweeper(settings, sessions, Storage(settings)).run_once()
+
+    with sessions() as session:
+        keys = session.execute(
+            text("SELECT count(*) FROM reports WHERE owner_id = :owner AND idempotency_key = :key"),
+            {"owner": owner, "key": "old-key"},
+        ).scalar()
+    assert not exists(sessions, report_id)
+    assert keys == 0

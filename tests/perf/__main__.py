@@ -27,6 +27,7 @@ from tests.perf import (
     end_to_end,
     export_throughput,
     format_throughput,
+    history_pages,
     notify_latency,
     open_loop,
     post_stages,
@@ -60,6 +61,7 @@ STEPS = (
     ("small_drain", "8. Small reports drain, scale-out", small_drain),
     ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
     ("scrape_cost", "10. The API's /metrics: database cost of a scrape", scrape_cost),
+    ("history_pages", "11. History pages of an org with a million reports", history_pages),
 )
 
 HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag"}
@@ -122,6 +124,7 @@ def measure_all(bench: Bench, only: set[str]) -> None:
         step("small_drain", small_drain.measure, settings, work_dir)
         step("format_throughput", format_throughput.measure, settings)
         step("scrape_cost", scrape_cost.measure, settings, work_dir)
+        step("history_pages", history_pages.measure, settings)
 
 
 def sections(bench: Bench, only: set[str]) -> list[tuple[str, list[Line]]]:

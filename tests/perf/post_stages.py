@@ -76,7 +76,13 @@ def statement_us(url: str, report_type: Any) -> dict[str, float]:
             message = ReportRequested.new(uuid.uuid4())
             principal = Principal(f"stages-{n % USERS}", ORG, frozenset({"analyst"}))
             values = admission.admit_parameters(
-                principal, report_type, "csv", parameters, message, max_active=10_000
+                principal,
+                report_type,
+                "csv",
+                parameters,
+                message,
+                max_active=10_000,
+                max_per_minute=10_000,
             )
             marks = [time.perf_counter()]
             connection.execute(admission.LOCK_USER, values)
@@ -92,7 +98,9 @@ def statement_us(url: str, report_type: Any) -> dict[str, float]:
 
 
 def measure(settings: Settings) -> dict[str, Any]:
-    settings = settings.with_overrides(max_active_reports_per_user=10_000)
+    settings = settings.with_overrides(
+        max_active_reports_per_user=10_000, max_reports_per_user_per_minute=10_000
+    )
     execute(settings, "TRUNCATE reports, outbox")
     app = create_app(settings)
     deps = app.extensions["reportbox"]
@@ -116,7 +124,15 @@ def measure(settings: Settings) -> dict[str, Any]:
     def admit(n: int) -> None:
         parameters = {"fromDate": "2026-01-01", "toDate": "2026-01-31", "n": n}
         owner = Principal(f"stages-{n % USERS}", ORG, frozenset({"analyst"}))
-        admission.admit(deps.engine, owner, report_type, "csv", parameters, max_active=10_000)
+        admission.admit(
+            deps.engine,
+            owner,
+            report_type,
+            "csv",
+            parameters,
+            max_active=10_000,
+            max_per_minute=10_000,
+        )
 
     def fresh(stage: Callable[[], dict[str, float] | float]) -> Any:
         execute(settings, "TRUNCATE reports, outbox")  # every stage meets the same table

@@ -34,7 +34,9 @@ def api_settings(settings: Settings) -> Settings:
     # No relay or worker runs during the POST benches, so every report stays Pending; the
     # per-user limit of active reports (429) would soon refuse everything. It is still
     # counted on every request, only never reached.
-    return settings.with_overrides(max_active_reports_per_user=10_000_000)
+    return settings.with_overrides(
+        max_active_reports_per_user=10_000_000, max_reports_per_user_per_minute=10_000_000
+    )
 
 
 @contextlib.contextmanager

@@ -99,10 +99,12 @@ def bench_settings() -> Iterator[Settings]:
             delete_broker_topology(settings)
 
 
-def make_token(settings: Settings, roles: tuple[str, ...] = ("analyst",)) -> str:
+def make_token(
+    settings: Settings, roles: tuple[str, ...] = ("analyst",), sub: str | None = None
+) -> str:
     now = int(time.time())
     claims = {
-        "sub": f"bench-{uuid.uuid4().hex[:8]}",
+        "sub": sub or f"bench-{uuid.uuid4().hex[:8]}",
         "org": ORG,
         "roles": list(roles),
         "iss": settings.jwt_issuer,

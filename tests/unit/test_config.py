@@ -114,3 +114,26 @@ def test_a_value_the_sweep_or_the_lease_cannot_work_with_is_refused(environ):
 
 def test_the_defaults_contradict_nothing():
     Settings().validate()
+
+
+@pytest.mark.parametrize(
+    "environ", [{"MAX_REPORTS_PER_USER_PER_MINUTE": "0"}, {"REPORT_ROW_RETENTION_DAYS": "0"}]
+)
+def test_a_limit_or_retention_of_nothing_is_refused(environ):
+    with pytest.raises(ConfigError, match=next(iter(environ))):
+        Settings.from_env(environ)
+
+
+def test_the_rate_and_row_retention_have_their_defaults_and_variables():
+    settings = Settings.from_env(
+        {"MAX_REPORTS_PER_USER_PER_MINUTE": "7", "REPORT_ROW_RETENTION_DAYS": "1.5"}
+    )
+
+    assert (Settings().max_reports_per_user_per_minute, Settings().report_row_retention_days) == (
+        60,
+        30.0,
+    )
+    assert (settings.max_reports_per_user_per_minute, settings.report_row_retention_days) == (
+        7,
+        1.5,
+    )
