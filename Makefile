@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test fuzz unit integration e2e bench soak migrate demo lint clean
+.PHONY: install run test fuzz unit integration e2e bench soak migrate demo lint audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Every installed package against PyPI's vulnerability advisories; a known one fails the
+# target. Our own editable packages (reportbox, reportbox-client) are not on PyPI.
+audit: install
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info
