@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock run test fuzz unit integration e2e bench soak migrate demo lint docs docs-check clean
+.PHONY: install lock run test fuzz unit integration e2e bench soak migrate demo lint audit docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ docs: install
 
 docs-check: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+# Every installed package against PyPI's vulnerability advisories; a known one fails the
+# target. Our own editable packages (reportbox, reportbox-client) are not on PyPI.
+audit: install
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .run *.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask, g, request
@@ -14,12 +15,15 @@ from api.auth import TokenVerifier
 from api.bodies import parse_json_body
 from api.errors import register_error_handlers
 from api.openapi import views as openapi
+from api.page import demo
 from api.reports import views as reports
 from shared.catalog import register_modules
 from shared.config import Settings, settings_or_exit
 from shared.db import make_engine, make_session_factory
 from shared.logs import configure_logging
 from shared.storage import Storage
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
 PUBLIC_ENDPOINTS = {
@@ -46,6 +50,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = settings_or_exit()
         configure_logging("api", settings.log_level, settings.log_format)
+    if settings.dev_mode:
+        # Said at every start: a production deployment that inherited the flag must notice.
+        log.warning(
+            "api.dev_mode_on demo_sign_in=%s: DEV_MODE=true accepts the published development "
+            "JWT secrets and, with one of them, offers demo sign-in on the page; never set it "
+            "in production",
+            demo.demo_enabled(settings),
+        )
     register_modules(settings.report_type_modules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

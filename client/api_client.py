@@ -223,7 +223,7 @@ class Client:
             raise NotDownloadable(
                 current, f"report {current.report_id} is {current.status}; there is no file"
             )
-        target = downloads.target_path(path, current.file)
+        target = downloads.target_path(path, current.file, current.report_id, current.format)
         url, expected = current.download_url, current.file
 
         def attempt() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,12 +14,57 @@ from client.errors import ChecksumMismatch
 from client.models import ReportFile
 
 CHUNK_BYTES = 1024 * 1024
+# The temporary file adds ".", "." + 12 hex digits and ".part" to the name: 255 bytes, the
+# usual limit of one path component, less that, less some room.
+MAX_FILE_NAME_BYTES = 200
+# What a fallback name may take from the server's answer: letters, digits and inner dashes
+# or dots only, so that the fallback itself can never be a path.
+SAFE_PART = re.compile(r"[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*")
 
 
-def target_path(path: str | os.PathLike[str], file: ReportFile) -> Path:
-    """The path to write: `path` itself, or the report's file name inside a directory."""
+def is_plain_file_name(name: str) -> bool:
+    """True if `name` names a file inside a directory and can reach nothing outside it.
+
+    The name comes from the server's answer: no separator of any system, no `.` or `..`,
+    no control character (which could also rewrite a terminal that prints it), not empty,
+    not longer than a file system takes.
+    """
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and not any(is_control_character(character) for character in name)
+        and len(name.encode("utf-8", "surrogatepass")) <= MAX_FILE_NAME_BYTES
+    )
+
+
+def is_control_character(character: str) -> bool:
+    """C0, DEL and C1: none has a place in a file name."""
+    code = ord(character)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def safe_file_name(name: str, report_id: str, extension: str) -> str:
+    """The server's file name if it is plain, else `report-{report_id}.{extension}`."""
+    if is_plain_file_name(name):
+        return name
+    report_part = report_id if SAFE_PART.fullmatch(report_id) else "unknown"
+    extension_part = extension if SAFE_PART.fullmatch(extension) else "bin"
+    return f"report-{report_part}.{extension_part}"[:MAX_FILE_NAME_BYTES]
+
+
+def target_path(
+    path: str | os.PathLike[str], file: ReportFile, report_id: str, extension: str
+) -> Path:
+    """The path to write: `path` itself, or the report's file name inside a directory.
+
+    Inside a directory the name is the server's only when it is a plain file name (see
+    safe_file_name): whatever the server answers, nothing is written outside `path`.
+    """
     target = Path(path)
-    return target / file.name if target.is_dir() else target
+    if not target.is_dir():
+        return target
+    return target / safe_file_name(file.name, report_id, extension)
 
 
 def save_verified(chunks: Iterable[bytes], path: Path, expected: ReportFile) -> Path:

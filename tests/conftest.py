@@ -143,8 +143,11 @@ def make_token(settings: Settings) -> Callable[..., str]:
             "exp": now + 600,
             **overrides,
         }
+        # The secret of the settings in force: a package may override them (tests/browser).
         return jwt.encode(
-            {k: v for k, v in claims.items() if v is not None}, JWT_SECRET, algorithm="HS256"
+            {k: v for k, v in claims.items() if v is not None},
+            settings.jwt_secret,
+            algorithm="HS256",
         )
 
     return make

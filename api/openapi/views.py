@@ -1,12 +1,14 @@
 """/api/v1/openapi.json and the Swagger UI page /api/v1/docs, both public.
 
 The page's scripts and styles are flask-swagger-ui's copy of Swagger UI, served from the
-installed package: the page needs no network beyond this API.
+installed package, and our own docs.js that starts it: the page needs no network beyond this
+API, has no inline script, and gets the same protective headers as the web page.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -20,11 +22,15 @@ from flask import (
 
 from api.openapi.declarations import HTML, Hidden, Operation, Success, documented
 from api.openapi.spec import build_spec
+from api.page.csp import docs_content_security_policy
 
 blueprint = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
-PUBLIC_ENDPOINTS = frozenset({"openapi.spec", "openapi.docs", "openapi.docs_asset"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"openapi.spec", "openapi.docs", "openapi.docs_asset", "openapi.docs_own_asset"}
+)
 SWAGGER_UI = files("flask_swagger_ui") / "dist"
+OWN_ASSETS = Path(__file__).parent / "static"  # docs.js, which starts Swagger UI
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -35,17 +41,9 @@ PAGE = """<!DOCTYPE html>
   <link rel="icon" type="image/png" href="{{ asset('favicon-32x32.png') }}" sizes="32x32">
 </head>
 <body>
-  <div id="swagger-ui"></div>
+  <div id="swagger-ui" data-spec-url="{{ spec_url }}"></div>
   <script src="{{ asset('swagger-ui-bundle.js') }}"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: {{ spec_url | tojson }},
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      persistAuthorization: true,
-      validatorUrl: null,  // no badge from validator.swagger.io: the page stays offline
-    });
-  </script>
+  <script src="{{ url_for('openapi.docs_own_asset', filename='docs.js') }}"></script>
 </body>
 </html>
 """
@@ -87,3 +85,20 @@ def docs() -> str:
 @documented(Hidden("the docs page's scripts and styles"))
 def docs_asset(filename: str) -> Response:
     return send_from_directory(str(SWAGGER_UI), filename, max_age=3600)
+
+
+@blueprint.get("/docs/own/<path:filename>")
+@documented(Hidden("the script that starts Swagger UI on the docs page"))
+def docs_own_asset(filename: str) -> Response:
+    return send_from_directory(OWN_ASSETS, filename, max_age=3600)
+
+
+@blueprint.after_request
+def _docs_headers(response: Response) -> Response:
+    # The page's own policy: Swagger UI asks only this API (the document has no `servers`,
+    # so "Try it out" goes to this origin), and is never framed (no clickjacking of its
+    # Authorize dialog). Harmless on the JSON document and the assets.
+    response.headers["Content-Security-Policy"] = docs_content_security_policy()
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,7 +1,9 @@
 """Demo sign-in for development deployments: short-lived tokens for the demo orgs' users.
 
-Only when DEV_MODE is on and a JWT_SECRET signs tokens (as `make run` sets up): the page
-then offers one button per demo user. The tokens are minted by api/tokens.py, the same code
+Only when DEV_MODE is on and the JWT_SECRET is one of the development secrets this repository
+publishes (as `make run` and compose set up): the page then offers one button per demo user.
+With a real secret the page would hand anyone who reaches it admin tokens that the deployment
+trusts, so DEV_MODE alone is not enough. The tokens are minted by api/tokens.py, the same code
 as `python -m api.tokens`, each time the page is rendered.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.tokens import issue_token
-from shared.config import Settings
+from shared.config import DEVELOPMENT_JWT_SECRETS, Settings
 
 DEMO_TOKEN_SECONDS = 3600  # a page left open longer asks to be reloaded
 
@@ -32,7 +34,7 @@ DEMO_USERS = (
 
 
 def demo_enabled(settings: Settings) -> bool:
-    return settings.dev_mode and bool(settings.jwt_secret)
+    return settings.dev_mode and settings.jwt_secret in DEVELOPMENT_JWT_SECRETS
 
 
 def demo_sign_ins(settings: Settings) -> list[dict[str, str]]:

@@ -23,7 +23,7 @@ from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import demo
-from shared.config import Settings
+from shared.config import DEVELOPMENT_JWT_SECRETS, Settings
 from shared.db import make_engine, make_session_factory
 from tests.conftest import ROOT, RUN_ID, delete_broker_topology, fresh_database
 from tests.faultproxy import FaultProxy, fault_proxy
@@ -45,8 +45,16 @@ BIG_SESSIONS = 300_000  # about 15 MB of CSV: seconds of Processing through the 
 SOURCE_LATENCY = 0.04  # seconds per chunk of rows the worker reads (64 KiB at most)
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
 UI_TIMEOUT_MS = 30_000  # the machine is shared: generous waits on conditions, never sleeps
+# The page offers demo sign-in only with a published development secret (api/page/demo.py).
+DEVELOPMENT_SECRET = sorted(DEVELOPMENT_JWT_SECRETS)[0]
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="package")
+def settings(settings: Settings) -> Settings:
+    """A development deployment, as `make run` sets up; make_token signs with its secret."""
+    return settings.with_overrides(jwt_secret=DEVELOPMENT_SECRET, dev_mode=True)
 
 
 @dataclass
@@ -84,7 +92,6 @@ def browser_stack(
             exchange=f"{settings.exchange}.browser",
             work_queue=f"{settings.work_queue}.browser",
             public_base_url=base_url,
-            dev_mode=True,  # the page offers demo sign-in
             max_attempts=1,  # a transient fault fails the report at once (the Failed row)
             progress_interval_seconds=0.25,
             # A test may leave a slow export running; on SIGTERM the worker hands it back at

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import secrets
 
 import jwt
 import pytest
@@ -11,6 +13,8 @@ import pytest
 from api.app import create_app
 from api.auth import TokenVerifier
 from api.page.demo import DEMO_TOKEN_SECONDS
+from tests.browser.conftest import DEVELOPMENT_SECRET
+from tests.integration.security_helpers import private_key, public_pem
 
 DEMO_DATA = re.compile(r'<script type="application/json" id="demo-users">(.*?)</script>', re.S)
 
@@ -79,11 +83,45 @@ def test_the_page_has_no_inline_script(client_for):
     assert re.search(r"<[^>]*\son[a-z]+\s*=", html) is None  # no inline event handler
 
 
-def test_no_demo_sign_in_outside_development(client_for):
-    html = client_for(dev_mode=False).get("/").get_data(as_text=True)
-
+def assert_no_demo_sign_in(html: str) -> None:
     assert DEMO_DATA.search(html) is None
     assert "eyJ" not in html  # no token of any kind
+
+
+def test_no_demo_sign_in_outside_development(client_for):
+    client = client_for(dev_mode=False, jwt_secret=secrets.token_hex(32))
+
+    assert_no_demo_sign_in(client.get("/").get_data(as_text=True))
+
+
+def test_no_demo_sign_in_in_development_with_a_real_secret(client_for):
+    # Tokens signed with it would be trusted wherever that secret is: not something to hand out.
+    client = client_for(dev_mode=True, jwt_secret=secrets.token_hex(32))
+
+    assert_no_demo_sign_in(client.get("/").get_data(as_text=True))
+
+
+def test_no_demo_sign_in_in_development_with_a_public_key(client_for):
+    public_key = public_pem(private_key("RS256"))
+    client = client_for(
+        dev_mode=True, jwt_secret=None, jwt_public_key=public_key, jwt_algorithm="RS256"
+    )
+
+    assert_no_demo_sign_in(client.get("/").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("dev_mode", [True, False])
+def test_the_api_warns_at_start_while_dev_mode_is_on(client_for, caplog, dev_mode):
+    secret = DEVELOPMENT_SECRET if dev_mode else secrets.token_hex(32)
+    with caplog.at_level(logging.WARNING, logger="api.app"):
+        client_for(dev_mode=dev_mode, jwt_secret=secret)
+
+    warnings = [record.getMessage() for record in caplog.records if "dev_mode_on" in record.msg]
+    if dev_mode:
+        assert len(warnings) == 1 and "demo_sign_in=True" in warnings[0], warnings
+        assert secret not in warnings[0]
+    else:
+        assert warnings == []
 
 
 def test_development_offers_short_lived_demo_tokens_for_both_orgs_and_roles(client_for, settings):

@@ -52,6 +52,29 @@ def cli_env(stack, token: str) -> dict[str, str]:
     return {**env, "REPORTBOX_URL": stack.base_url, "REPORTBOX_TOKEN": token}
 
 
+def restore_default_sigint() -> None:
+    """In the child before it runs the command: Ctrl-C interrupts it, as in a terminal.
+
+    A suite started as a background job or under nohup runs with SIGINT ignored, and an
+    ignored signal stays ignored across fork and exec: the command would never see the
+    Ctrl-C that the tests type.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def parent_sigint(disposition: str) -> Iterator[None]:
+    """This process's SIGINT as a foreground run has it, or ignored as a background job's."""
+    if disposition == "foreground":
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def user(stack, make_token):
     """A user of their own for each test, so no test's reports count against another's."""
@@ -91,6 +114,7 @@ def terminal(stack, user) -> Callable[..., pexpect.spawn]:
             encoding="utf-8",
             timeout=60,
             dimensions=(24, 200),
+            preexec_fn=restore_default_sigint,
         )
         children.append(child)
         return child
@@ -192,10 +216,13 @@ def test_a_large_report_cancelled_with_reportbox_cancel(stack, reportbox, user):
     assert api.report(report_id).body["status"] == "Cancelled"
 
 
-def test_ctrl_c_answered_yes_cancels_the_report_and_exits_130(stack, terminal, user):
+# "background job": the suite itself was started with SIGINT ignored (`make test &`, nohup).
+@pytest.mark.parametrize("suite_sigint", ["foreground", "background job"])
+def test_ctrl_c_answered_yes_cancels_the_report_and_exits_130(stack, terminal, user, suite_sigint):
     _, api = user
     with worker_paused(stack):
-        child = terminal("request", "sessions", *LARGE, "--wait")
+        with parent_sigint(suite_sigint):
+            child = terminal("request", "sessions", *LARGE, "--wait")
         child.expect("Pending")  # the bar is up: the command is waiting
 
         child.sendintr()
