@@ -300,3 +300,11 @@ def selects(selector: dict, labels: dict) -> bool:
         if labels.get(expression["key"]) not in expression["values"]:
             return False
     return True
+
+
+def test_gunicorn_has_a_writable_home_for_its_control_socket():
+    # gunicorn writes its control socket under HOME; the image's user has no home directory
+    # and the root file system is read-only, so HOME must be the writable /tmp.
+    api = container(by_kind("Deployment")["reportbox-api"])
+    assert api["command"][0] == "gunicorn"
+    assert {"name": "HOME", "value": "/tmp"} in api["env"]
