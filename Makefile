@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock run test fuzz unit integration e2e bench soak migrate demo lint audit docs docs-check clean
+.PHONY: install lock run test fuzz unit integration e2e bench soak compose-test migrate demo lint audit docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ bench: install
 # A longer run of the two-relays-two-workers scenario with random kills and service cuts.
 soak: install
 	$(BIN)/python -m tests.e2e.soak --reports 3000 --cuts
+
+# docker-compose.yml on a real Docker engine (installed and started if missing), checked
+# through its published ports; stand-ins for images no registry can give (see its output).
+# Not part of `make test`: about 5 minutes once the stand-in images are built and kept.
+compose-test: install
+	$(BIN)/python -m infra.compose_test
 
 migrate: install
 	$(BIN)/alembic upgrade head

@@ -111,9 +111,12 @@ def _instruction_args(instruction: str) -> list[list[str]]:
 
 
 def _dockerfile_base_images() -> list[str]:
+    """The images the FROM lines name, with the ARG defaults they refer to filled in."""
+    defaults = dict(arg.partition("=")[::2] for (arg,) in _instruction_args("ARG"))
     images, stages = [], set()
     for args in _instruction_args("FROM"):
-        image, *alias = [arg for arg in args if not arg.startswith("--")]
+        reference, *alias = [arg for arg in args if not arg.startswith("--")]
+        image = re.sub(r"\$\{(\w+)\}", lambda variable: defaults[variable[1]], reference)
         if image not in stages and image != "scratch":
             images.append(image)
         stages.update(alias[1:])  # FROM image AS stage
@@ -168,7 +171,8 @@ def _image_tag(reference: str) -> str | None:
 
 
 def test_every_image_is_pinned():
-    images = {f"service {name}": s.get("image", "") for name, s in services().items()}
+    resolved = json.loads(compose_config("--format", "json").stdout)["services"]
+    images = {f"service {name}": s.get("image", "") for name, s in resolved.items()}
     images.update({f"FROM in {DOCKERFILE.name}": image for image in _dockerfile_base_images()})
 
     unpinned = {
@@ -437,3 +441,32 @@ def test_relay_and_worker_can_be_scaled_and_are_checked_on_readyz(name):
 def test_the_api_is_checked_on_readyz():
     resolved = json.loads(compose_config("--format", "json").stdout)["services"]["api"]
     assert "http://localhost:8000/readyz" in " ".join(resolved["healthcheck"]["test"])
+
+
+# make compose-test (infra/compose_test) runs a stack of its own beside any other: it needs
+# every published port and every image it does not build to be a variable, default unchanged.
+PUBLISHED_PORT = re.compile(r"^127\.0\.0\.1:\$\{(?P<variable>\w+_PORT):-(?P<default>\d+)\}:\d+$")
+IMAGE_VARIABLE = re.compile(r"^\$\{(?P<variable>\w+_IMAGE):-(?P<default>[^}]+)\}$")
+
+
+def test_every_published_port_is_a_variable_the_compose_test_sets():
+    from infra.compose_test.stack import PORT_VARIABLES
+
+    published = {}
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            match = PUBLISHED_PORT.match(port)
+            assert match, f"{name}: {port} is not 127.0.0.1:${{NAME_PORT:-default}}:port"
+            published[match["variable"]] = match["default"]
+    assert sorted(published) == sorted(PORT_VARIABLES)
+
+
+def test_every_image_is_a_variable_the_compose_test_can_replace():
+    from infra.compose_test.vendor import BUILT_HERE, STANDIN_OF
+
+    for name, service in services().items():
+        match = IMAGE_VARIABLE.match(service["image"])
+        assert match, f"{name}: image {service['image']} is not ${{NAME_IMAGE:-default}}"
+        assert match["variable"] in {*STANDIN_OF, BUILT_HERE}, name
+    (base,) = [args for args in _instruction_args("ARG") if args[0].startswith("PYTHON_IMAGE=")]
+    assert "PYTHON_IMAGE" in STANDIN_OF and base

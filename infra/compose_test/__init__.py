@@ -1,0 +1,1 @@
+"""make compose-test: the compose stack on a real Docker engine, checked through its ports."""
