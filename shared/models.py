@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.statuses import ReportStatus
@@ -106,6 +106,43 @@ class Report(Base):
     row_count: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A run of a report definition: which one, what made it, and the instant it was made for
+    # (scheduled runs only; unique per definition, migration 0007).
+    definition_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    trigger: Mapped[str] = mapped_column(Text, server_default=text("'request'"))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportDefinition(Base):
+    """A saved request: type, format, parameters or a relative period, and a schedule."""
+
+    __tablename__ = "report_definitions"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    org: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(Text)
+    owner_roles: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    report_type: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    period: Mapped[str | None] = mapped_column(Text)
+    schedule_cron: Mapped[str | None] = mapped_column(Text)
+    schedule_timezone: Mapped[str | None] = mapped_column(Text)
+    deliveries: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    send_when: Mapped[str] = mapped_column(Text, server_default=text("'always'"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
 
 
 class OutboxMessage(Base):
