@@ -109,6 +109,13 @@ class Settings:
     # The API's /metrics reads the database at most once per this many seconds, however often
     # it is scraped (the figure is shared by every gunicorn worker of one API).
     metrics_cache_seconds: float = 15.0
+    # Report definitions and schedules (DESIGN.md section 8).
+    schedule_tick_seconds: float = 10.0
+    schedule_misfire_grace_seconds: float = 3600.0
+    schedule_pause_after_failures: int = 5
+    schedule_min_interval_seconds: float = 300.0
+    sync_max_rows: int = 10_000
+    sync_timeout_seconds: float = 10.0
     # Extra report types: comma-separated modules that each define REPORT_TYPE.
     report_type_modules: str = ""
 
@@ -200,6 +207,21 @@ class Settings:
         if self.metrics_cache_seconds < 0:
             raise ConfigError("METRICS_CACHE_SECONDS must not be negative")
         self._validate_timing()
+        self._validate_schedules()
+
+    def _validate_schedules(self) -> None:
+        for name in (
+            "schedule_tick_seconds",
+            "schedule_min_interval_seconds",
+            "sync_timeout_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{ENVIRONMENT[name]} must be above 0")
+        if self.schedule_misfire_grace_seconds < 0:
+            raise ConfigError("SCHEDULE_MISFIRE_GRACE_SECONDS must not be negative")
+        for name in ("schedule_pause_after_failures", "sync_max_rows"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{ENVIRONMENT[name]} must be at least 1")
 
     def _validate_timing(self) -> None:
         """Refuse settings that contradict each other: each pair below cannot both hold."""
@@ -355,6 +377,12 @@ ENVIRONMENT: dict[str, str] = {
     "dead_letter_max_letters": "DEAD_LETTER_MAX_LETTERS",
     "dead_letter_max_age_hours": "DEAD_LETTER_MAX_AGE_HOURS",
     "report_type_modules": "REPORT_TYPE_MODULES",
+    "schedule_tick_seconds": "SCHEDULE_TICK_SECONDS",
+    "schedule_misfire_grace_seconds": "SCHEDULE_MISFIRE_GRACE_SECONDS",
+    "schedule_pause_after_failures": "SCHEDULE_PAUSE_AFTER_FAILURES",
+    "schedule_min_interval_seconds": "SCHEDULE_MIN_INTERVAL_SECONDS",
+    "sync_max_rows": "SYNC_MAX_ROWS",
+    "sync_timeout_seconds": "SYNC_TIMEOUT_SECONDS",
 }
 
 # What each setting means, for the generated configuration reference (docs/configuration.md):
@@ -418,6 +446,14 @@ DESCRIPTIONS: dict[str, str] = {
     "dead_letter_max_letters": "the dead-letter queue's length bound: the oldest letters are "
     "dropped past it",
     "dead_letter_max_age_hours": "the dead-letter queue's age bound: older letters are dropped",
+    "schedule_tick_seconds": "the longest a relay's scheduler sleeps between looks for due "
+    "definitions (a changed definition wakes it at once)",
+    "schedule_misfire_grace_seconds": "after downtime, the newest missed instant still runs if "
+    "it is less than this late; older ones never do",
+    "schedule_pause_after_failures": "Failed runs in a row after which a definition is paused",
+    "schedule_min_interval_seconds": "the shortest time a schedule may leave between two runs",
+    "sync_max_rows": "the most rows a `sync` definition's content may have (more is a 422)",
+    "sync_timeout_seconds": "how long a `sync` definition's content may take (then 504)",
     "report_type_modules": "extra report types: comma-separated modules that each define "
     "`REPORT_TYPE`",
 }

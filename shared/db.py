@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 
 OUTBOX_CHANNEL = "reportbox_outbox"  # NOTIFY channel; the outbox insert trigger names it too
+# NOTIFY channel of report_definitions' trigger (migration 0007): a definition was written.
+DEFINITIONS_CHANNEL = "reportbox_definitions"
 KEEPALIVE_IDLE = 30  # seconds of silence before the first TCP keepalive probe
 KEEPALIVE_INTERVAL = 10  # seconds between probes
 KEEPALIVE_COUNT = 3  # unanswered probes before the connection counts as dead
@@ -73,7 +75,7 @@ def libpq_url(sqlalchemy_url: str) -> str:
     )
 
 
-def connect_listener(settings: Settings) -> psycopg.Connection:
+def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> psycopg.Connection:
     """A dedicated autocommit connection for LISTEN: it must not come from a pool."""
     try:
         connection = psycopg.connect(
@@ -81,10 +83,28 @@ def connect_listener(settings: Settings) -> psycopg.Connection:
             autocommit=True,
             **connect_arguments(settings, settings.db_statement_timeout_ms),
         )
-        connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        connection.execute(f"LISTEN {channel}")
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(str(exc)) from exc
     return connection
+
+
+def wait_for_notify(listener: psycopg.Connection, timeout: float) -> bool:
+    """Sleep until a NOTIFY reaches the listener (True) or `timeout` seconds pass (False)."""
+    try:
+        return any(True for _ in listener.notifies(timeout=max(timeout, 0.0), stop_after=1))
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+def close_quietly(connection: psycopg.Connection | None) -> None:
+    """Close a connection that may already be broken; there is nothing to say if it is."""
+    if connection is None:
+        return
+    try:
+        connection.close()
+    except psycopg.Error:
+        pass
 
 
 @contextlib.contextmanager

@@ -22,6 +22,8 @@ COMPLETED = Counter("reportbox_reports_completed", "Reports that became Complete
 FAILED = Counter("reportbox_reports_failed", "Reports that became Failed.", ["type"])
 CANCELLED = Counter("reportbox_reports_cancelled", "Reports that became Cancelled.", ["type"])
 EXPIRED = Counter("reportbox_reports_expired", "Reports that became Expired.", ["type"])
+# Runs of report definitions, by what made them: `generate` (the API) or `schedule` (a relay).
+RUNS = Counter("reportbox_definition_runs", "Runs of report definitions made.", ["trigger"])
 
 
 def count_each(counter: Counter, report_types: Iterable[str]) -> None:

@@ -81,6 +81,15 @@ class ReportType:
         return standard_schema(self.parameters_schema, self.column_names)
 
     @cached_property
+    def range_fields(self) -> tuple[str, str] | None:
+        """The JSON names of the range parameters (fromDate, toDate): what a period fills."""
+        if self.range_parameters is None:
+            return None
+        fields_by_name = self._schema.fields
+        start, end = (fields_by_name[name].data_key or name for name in self.range_parameters)
+        return start, end
+
+    @cached_property
     def _schema(self) -> InputSchema:
         return self.schema_class()
 
