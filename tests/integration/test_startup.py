@@ -14,6 +14,7 @@ RELAY = [sys.executable, "-m", "relay"]
 WORKER = [sys.executable, "-m", "worker"]
 API = api_argv("127.0.0.1:0", workers=1)
 SECRET = "s" * 32
+NOT_A_URL = "::not a url::"
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,46 @@ SECRET = "s" * 32
             "MAX_ACTIVE_REPORTS_PER_USER='many' is not an integer", id="gunicorn",
         ),
         pytest.param(API, {}, "verifies tokens with JWT_SECRET", id="gunicorn without a key"),
+        pytest.param(
+            API, {"JWT_SECRET": SECRET, "DATABASE_URL": NOT_A_URL},
+            "DATABASE_URL is not a database URL", id="gunicorn database url",
+        ),
+        pytest.param(
+            RELAY, {"DATABASE_URL": NOT_A_URL}, "DATABASE_URL is not a database URL",
+            id="relay database url",
+        ),
+        pytest.param(
+            WORKER, {"DATABASE_URL": NOT_A_URL}, "DATABASE_URL is not a database URL",
+            id="worker database url",
+        ),
+        pytest.param(
+            RELAY, {"RABBITMQ_URL": NOT_A_URL}, "RABBITMQ_URL must be a URL", id="relay broker url"
+        ),
+        pytest.param(
+            WORKER, {"RABBITMQ_URL": "amqp://127.0.0.1:notaport/"}, "RABBITMQ_URL is not a URL",
+            id="worker broker port",
+        ),
+        pytest.param(
+            RELAY, {"RELAY_BATCH_SIZE": "0"}, "RELAY_BATCH_SIZE=0 must be at least 1",
+            id="relay batch size",
+        ),
+        pytest.param(
+            RELAY, {"RELAY_POLL_SECONDS": "0"}, "RELAY_POLL_SECONDS=0.0 must be above 0",
+            id="relay poll seconds",
+        ),
+        pytest.param(
+            API, {"JWT_SECRET": SECRET, "MAX_ACTIVE_REPORTS_PER_USER": "-1"},
+            "MAX_ACTIVE_REPORTS_PER_USER=-1 must be at least 1", id="gunicorn max active",
+        ),
+        pytest.param(
+            API, {"JWT_SECRET": SECRET, "DOWNLOAD_URL_TTL_SECONDS": "604801"},
+            "DOWNLOAD_URL_TTL_SECONDS=604801 must be between 1 and 604800",
+            id="gunicorn download ttl",
+        ),
+        pytest.param(
+            WORKER, {"REPORT_RETENTION_HOURS": "0"}, "REPORT_RETENTION_HOURS=0.0 must be above 0",
+            id="worker retention",
+        ),
         pytest.param(
             API, {"JWT_PUBLIC_KEY": "not a pem"}, "JWT_PUBLIC_KEY is not a PEM public key",
             id="gunicorn with a bad key",
