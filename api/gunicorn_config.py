@@ -22,14 +22,12 @@ from shared.logs import formatter_for
 
 bind = "0.0.0.0:8000"
 workers = 4
-# Threaded workers: a connection holds a thread, not a whole worker, and only once its first
-# bytes arrived (gunicorn waits for those on its event loop). With sync workers four clients
-# sending a byte a second took every worker, health probes included. A client that trickles
-# its request still holds a thread until it is whole, so each worker has many: one worker may
-# accept every slow connection, and it must still have threads left for the probes. Beyond
-# workers x threads slow clients, the buffering proxy in front (an ingress) is the defence.
-worker_class = "gthread"
-threads = 64
+# Threaded workers whose connections get a thread only once their request head is whole
+# (api/gunicorn_worker.py): with sync workers, four clients sending a byte a second took every
+# worker, health probes included; with plain gthread, one per thread. The threads are for
+# requests that wait on PostgreSQL or S3, and for bodies (64 KiB at most) sent slowly.
+worker_class = "api.gunicorn_worker.HeadFirstWorker"
+threads = 32
 keepalive = 5  # seconds an idle kept-alive connection waits on the event loop, holding no thread
 timeout = 30  # seconds a worker may go silent before the master replaces it
 graceful_timeout = 30  # seconds, after SIGTERM, for the requests in hand

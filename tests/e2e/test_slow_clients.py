@@ -10,10 +10,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+import pytest
+
 from tests.processes import start_api, wait_until_ready
 from tests.services import free_port
 
-SLOW_CONNECTIONS = 32
 DRIP_SECONDS = 1.0  # one byte per connection this often
 # Never finished: the header goes on for longer than the test lasts.
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: reportbox.test\r\nX-Padding: " + b"a" * 4000
@@ -44,13 +45,21 @@ def slow_connections(port: int, count: int) -> Iterator[list[socket.socket]]:
             connection.close()
 
 
-def test_healthz_answers_within_a_second_while_32_slow_connections_are_open(settings, tmp_path):
+@pytest.mark.parametrize(
+    "slow",
+    [
+        pytest.param(32, id="32, more than sync workers"),
+        # More than every thread of the two workers together (2 x 32): no capacity argument.
+        pytest.param(200, id="200, more than the threads"),
+    ],
+)
+def test_healthz_answers_within_a_second_while_slow_connections_are_open(slow, settings, tmp_path):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     api = start_api(settings, port, tmp_path)
     try:
         wait_until_ready(base_url, api)
-        with slow_connections(port, SLOW_CONNECTIONS):
+        with slow_connections(port, slow):
             # A few bytes of each request are in: every connection has been handed to a
             # worker and is being read, which is when a sync worker is taken.
             time.sleep(3 * DRIP_SECONDS)
@@ -64,6 +73,6 @@ def test_healthz_answers_within_a_second_while_32_slow_connections_are_open(sett
     finally:
         code = api.stop()
 
-    print(f"/healthz with {SLOW_CONNECTIONS} slow connections open: {latencies} s")
+    print(f"/healthz with {slow} slow connections open: {latencies} s")
     assert max(latencies) < 1.0, latencies
     assert code == 0, api.log()
