@@ -17,7 +17,12 @@ from typing import Any
 
 from gunicorn import glogging
 
-from shared.config import ConfigError, Settings, exit_on_config_error, settings_or_exit
+from shared.config import (
+    ConfigError,
+    exit_on_config_error,
+    requested_log_format,
+    settings_or_exit,
+)
 from shared.logs import formatter_for
 
 bind = "0.0.0.0:8000"
@@ -47,11 +52,8 @@ class Logger(glogging.Logger):
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        try:
-            settings = Settings.from_env()
-        except ConfigError:
-            return  # on_starting says which variable, and stops the start
-        formatter = formatter_for("api", settings.log_format)
+        # Before the settings are checked (on_starting): a bad one is said in this format too.
+        formatter = formatter_for("api", requested_log_format())
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(formatter)

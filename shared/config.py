@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -288,9 +289,21 @@ class Settings:
 
 
 def exit_on_config_error(error: ConfigError) -> None:
-    """A process that cannot start says why in one line and exits with code 2."""
-    print(f"reportbox: configuration error: {error}", file=sys.stderr, flush=True)
+    """A process that cannot start says why in one line and exits with code 2.
+
+    The line is a JSON object when LOG_FORMAT asks for JSON (read raw: the settings that would
+    say so are the ones that failed), so a log pipeline parsing JSON sees why, too.
+    """
+    line = f"reportbox: configuration error: {error}"
+    if requested_log_format() == "json":
+        line = json.dumps({"level": "CRITICAL", "event": "config.error", "message": line})
+    print(line, file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+def requested_log_format() -> str:
+    """LOG_FORMAT as set, read even when other settings are bad: the lines saying so."""
+    return os.environ.get(ENVIRONMENT["log_format"], "").strip() or Settings.log_format
 
 
 def settings_or_exit() -> Settings:

@@ -3,6 +3,7 @@ variable, never a traceback, for gunicorn as for the relay and the worker."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -93,3 +94,19 @@ def test_a_bad_setting_stops_the_start_with_one_line_and_exit_code_2(argv, envir
     errors = [text for text in finished.stderr.splitlines() if "configuration error" in text]
     assert len(errors) == 1 and line in errors[0], finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+@pytest.mark.parametrize("argv", [API, RELAY, WORKER], ids=["gunicorn", "relay", "worker"])
+def test_with_json_logs_the_one_line_is_a_json_object_too(argv):
+    env = {"PATH": "/usr/bin:/bin", "LOG_FORMAT": "json", "JWT_SECRET": SECRET}
+    env["DATABASE_URL"] = NOT_A_URL
+
+    finished = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert finished.returncode == 2, finished.stderr
+    lines = [json.loads(line) for line in (finished.stdout + finished.stderr).splitlines()]
+    errors = [line for line in lines if line["event"] == "config.error"]
+    assert len(errors) == 1, lines
+    assert "DATABASE_URL is not a database URL" in errors[0]["message"]
