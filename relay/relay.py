@@ -8,7 +8,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay import metrics
@@ -16,7 +15,7 @@ from shared.backoff import compute_backoff
 from shared.broker import BrokerUnavailable, OutgoingMessage, Publisher
 from shared.broker.publisher import Batch
 from shared.config import Settings
-from shared.db import DatabaseUnavailable, connect_listener, translate_errors
+from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
 from shared.outbox import claim_batch, mark_published
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ class Relay:
         settings: Settings,
         session_factory: sessionmaker[Session],
         publisher_factory: Callable[[Settings], Publisher] = Publisher,
-        listener_factory: Callable[[Settings], psycopg.Connection] = connect_listener,
+        listener_factory: Callable[[Settings], Listener] = connect_listener,
         on_broker: Callable[[bool], None] = lambda connected: None,
     ) -> None:
         self._settings = settings
@@ -44,7 +43,7 @@ class Relay:
         self._publisher_factory = publisher_factory
         self._listener_factory = listener_factory
         self._publisher: Publisher | None = None
-        self._listener: psycopg.Connection | None = None
+        self._listener: Listener | None = None
         self._stopping = threading.Event()
         self._on_broker = on_broker  # told whether the broker answers, for /readyz
 
@@ -147,13 +146,7 @@ class Relay:
     def wait_for_work(self) -> None:
         """Sleep until NOTIFY says a row was written, or the poll interval passes."""
         self.listen()
-        try:
-            for _ in self._listener.notifies(
-                timeout=self._settings.relay_poll_seconds, stop_after=1
-            ):
-                break
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        self._listener.wait(self._settings.relay_poll_seconds)
 
     def run(self) -> None:
         log.info("relay.started exchange=%s", self._settings.exchange)
@@ -189,8 +182,5 @@ class Relay:
             self._publisher.close()
             self._publisher = None
         if self._listener is not None:
-            try:
-                self._listener.close()
-            except psycopg.Error:
-                pass
+            self._listener.close()
             self._listener = None
