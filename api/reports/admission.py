@@ -17,9 +17,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from api.auth import Principal
-from api.errors import ApiError
 from shared.catalog import ReportType
 from shared.db import UniqueViolation, first_row_in_transaction
+from shared.errors import (
+    AdmittedConcurrently,
+    DuplicateActive,
+    IdempotencyKeyReused,
+    RateLimited,
+    TooManyActive,
+)
 from shared.messages import ReportRequested
 
 
@@ -40,6 +46,8 @@ LOCK_USER = "SELECT pg_advisory_xact_lock(hashtext(%(org)s), hashtext(%(owner_id
 
 # The span of MAX_REPORTS_PER_USER_PER_MINUTE.
 RATE_WINDOW_SECONDS = 60
+# When to try again with too many reports active: no one knows when one will end.
+ACTIVE_RETRY_AFTER_SECONDS = 30
 
 # admit: decide and, when nothing refuses, accept, in one statement. `state` is everything
 # the decision needs (served by the indexes reports_idempotency_key,
@@ -173,7 +181,7 @@ def admit(
         state = first_row_in_transaction(engine, (LOCK_USER, ADMIT), values)
     except UniqueViolation as exc:
         if exc.constraint in ADMISSION_INDEXES:
-            raise ApiError(409, "Conflict", "An identical request was accepted just now.") from exc
+            raise AdmittedConcurrently() from exc
         raise
     if state.created_at is None:
         replay = _decide(state, values["request_hash"], max_active, max_per_minute)
@@ -195,35 +203,12 @@ def _decide(
     """The earlier answer to replay; raises the reason to refuse; None to accept."""
     if state.replay_id is not None:
         if state.replay_hash != fingerprint:
-            raise ApiError(
-                422,
-                "Unprocessable Content",
-                "This Idempotency-Key was used with a different request.",
-                errors={"Idempotency-Key": ["was used with a different request"]},
-            )
+            raise IdempotencyKeyReused()
         return Accepted(state.replay_id, state.replay_type, state.replay_created_at, True)
     if state.duplicate_id is not None:
-        raise ApiError(
-            409,
-            "Conflict",
-            "An identical report is already Pending or Processing.",
-            existingReportId=str(state.duplicate_id),
-        )
+        raise DuplicateActive(state.duplicate_id)
     if max_active is not None and state.active >= max_active:
-        raise ApiError(
-            429,
-            "Too Many Requests",
-            f"You have {state.active} reports Pending or Processing; at most {max_active} may be.",
-            headers={"Retry-After": "30"},
-        )
+        raise TooManyActive(state.active, max_active, ACTIVE_RETRY_AFTER_SECONDS)
     if max_per_minute is not None and state.recent >= max_per_minute:
-        wait = max(1, state.recent_wait)
-        raise ApiError(
-            429,
-            "Too Many Requests",
-            f"You requested {state.recent} reports in the last minute; at most "
-            f"{max_per_minute} may be requested in any minute, cancelled ones included. "
-            f"Try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
+        raise RateLimited(state.recent, max_per_minute, max(1, state.recent_wait))
     return None
