@@ -1,4 +1,4 @@
-"""Admitting a report request: replay, refuse (409, 422, 429) or accept it durably.
+"""Admitting a report request: replay, refuse (a duplicate, a reused key, a limit) or accept it.
 
 Accepting writes the report row and its outbox message in one statement inside one
 transaction; from the commit on, the request survives any crash, and the relay publishes
@@ -160,9 +160,10 @@ def admit(
     max_active: int | None = None,
     max_per_minute: int | None = None,
 ) -> Accepted:
-    """Replay the first answer to a retried key, refuse a duplicate (409), a reused key
-    (422) or one too many active or too many this minute (429), or accept the request and
-    make it durable. A replay is answered whatever the limits, and counts against neither."""
+    """Replay the first answer to a retried key, refuse a duplicate (DuplicateActive), a
+    reused key (IdempotencyKeyReused) or one too many active (TooManyActive) or this minute
+    (RateLimited), or accept the request and make it durable. A replay is answered
+    whatever the limits, and counts against neither."""
     message = ReportRequested.new(uuid.uuid4())
     values = admit_parameters(
         principal,
