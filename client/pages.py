@@ -6,11 +6,14 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Protocol, TypeVar
 
 Item = TypeVar("Item")
+ItemCo = TypeVar("ItemCo", covariant=True)
 
 
-class Page(Protocol[Item]):
+class Page(Protocol[ItemCo]):
+    """ReportPage, DefinitionPage: a page's items and how many there are in all."""
+
     @property
-    def items(self) -> Sequence[Item]: ...
+    def items(self) -> Sequence[ItemCo]: ...
 
     @property
     def total(self) -> int: ...
