@@ -16,7 +16,7 @@ import psycopg
 import psycopg.errors
 import sqlalchemy.exc
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, PoolProxiedConnection, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
@@ -162,7 +162,7 @@ def first_row_in_transaction(
     with translate_errors():
         pooled = engine.raw_connection()
     try:
-        connection: Connection = pooled.driver_connection
+        connection = _driver(pooled)
         cursor = connection.cursor(row_factory=namedtuple_row)
         with connection.transaction():
             for statement in statements:
@@ -177,6 +177,14 @@ def first_row_in_transaction(
         pooled.close()  # back to the pool (a no-op once invalidated)
 
 
+def _driver(pooled: PoolProxiedConnection) -> Connection:
+    """The psycopg connection under a pooled one (SQLAlchemy types it Any, or None once closed)."""
+    driver = pooled.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise DatabaseUnavailable("the pooled connection is closed")
+    return driver
+
+
 @contextlib.contextmanager
 def driver_cursor(engine: Engine) -> Iterator[Cursor]:
     """A pooled connection's own psycopg cursor, in a transaction rolled back at the end.
@@ -186,7 +194,7 @@ def driver_cursor(engine: Engine) -> Iterator[Cursor]:
     the cursor pass through, for translate_query_errors() where the caller wants them told.
     """
     with translate_errors(), engine.connect() as connection:
-        driver = connection.connection.driver_connection
+        driver = _driver(connection.connection)
         try:
             with driver.cursor() as cursor:
                 yield cursor

@@ -130,9 +130,10 @@ class Publisher:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
         for tag in settled_tags(self._outstanding, method.delivery_tag, method.multiple):
-            batch, message_id = self._outstanding.pop(tag, (None, None))
-            if batch is None:
+            settled = self._outstanding.pop(tag, None)
+            if settled is None:
                 continue
+            batch, message_id = settled
             batch.unsettled -= 1
             if message_id in self._returned:
                 self._returned.discard(message_id)
