@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 
 MAX_EXPORT_SECONDS = 3600.0  # an export that runs longer fails with code "timeout"
 
-UNREACHABLE = {DatabaseUnavailable: "the database", StorageUnavailable: "the file storage"}
+UNREACHABLE: dict[type[Exception], str] = {
+    DatabaseUnavailable: "the database",
+    StorageUnavailable: "the file storage",
+}
 
 
 class Outcome(enum.Enum):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Engine, text
+from sqlalchemy import CursorResult, Engine, TextClause, text
 
 from shared import report_counters, transitions
 from shared.config import Settings
@@ -84,7 +84,7 @@ class Lifecycle:
         self._retention_seconds = retention_seconds
         self.max_attempts = max_attempts
 
-    def _write(self, statement: Any, **params: Any) -> Any:
+    def _write(self, statement: TextClause, **params: Any) -> CursorResult[Any]:
         with translate_errors(), self._engine.begin() as connection:
             return connection.execute(statement, params)
 
