@@ -93,7 +93,7 @@ class DeadLetters:
         """Replay one; the reason it was not replayed, or None."""
         report_id = report_id_of(letter)
         reason = refusal(report_id, status)
-        if reason is not None:
+        if reason is not None or report_id is None:  # refusal() names a letter without one
             return reason
         with translate_errors(), self._sessions.begin() as session:
             session.execute(ENQUEUE, outbox_values(ReportRequested.new(report_id)))
