@@ -141,7 +141,7 @@ class SchedulePreview:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], cron: str, timezone: str) -> SchedulePreview:
-        items = next(
+        items: list[Any] = next(
             (data[key] for key in PREVIEW_INSTANT_KEYS if isinstance(data.get(key), list)), []
         )
         return cls(
