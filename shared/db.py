@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
 import sqlalchemy.exc
-from psycopg.rows import namedtuple_row
+from psycopg.rows import class_row
 from sqlalchemy import Engine, PoolProxiedConnection, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -150,10 +150,17 @@ def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> Liste
     return Listener(connection)
 
 
+RowClass = TypeVar("RowClass")
+
+
 def first_row_in_transaction(
-    engine: Engine, statements: Sequence[str], values: Mapping[str, Any]
-) -> NamedTuple | None:
-    """Run the statements in order in one transaction; the last one's first row.
+    engine: Engine,
+    statements: Sequence[str],
+    values: Mapping[str, Any],
+    row_class: type[RowClass],
+) -> RowClass | None:
+    """Run the statements in order in one transaction; the last one's first row, built as
+    row_class(**columns) (a NamedTuple whose fields are the columns, in any order).
 
     psycopg itself on a pooled connection, with no Core or ORM layer between: on the hottest
     path (admitting a report) that layer cost more than the statements. A lost connection is
@@ -163,7 +170,7 @@ def first_row_in_transaction(
         pooled = engine.raw_connection()
     try:
         connection = _driver(pooled)
-        cursor = connection.cursor(row_factory=namedtuple_row)
+        cursor = connection.cursor(row_factory=class_row(row_class))
         with connection.transaction():
             for statement in statements:
                 cursor.execute(statement, values)
