@@ -122,7 +122,7 @@ LIFECYCLE_MARGIN_DAYS = 1
 
 
 class ReportFile(NamedTuple):
-    status: str
+    status: ReportStatus
     object_key: str | None
 
 
@@ -139,10 +139,9 @@ def orphaned(stored: StoredObject, report: ReportFile | None, cutoff: datetime) 
         return False
     if report is None:
         return True
-    status = ReportStatus(report.status)
-    if not status.is_terminal:
+    if not report.status.is_terminal:
         return False
-    return not (status is ReportStatus.COMPLETED and stored.key == report.object_key)
+    return not (report.status is ReportStatus.COMPLETED and stored.key == report.object_key)
 
 
 def lifecycle_days(retention_hours: float, max_export_seconds: int) -> int:
@@ -374,7 +373,7 @@ class Sweeper:
             return {}
         with translate_errors(), self._sessions() as session:
             rows = session.execute(REPORT_FILES, {"ids": ids})
-            return {row.id: ReportFile(row.status, row.object_key) for row in rows}
+            return {row.id: ReportFile(ReportStatus(row.status), row.object_key) for row in rows}
 
     def _delete_orphan(self, key: str) -> bool:
         try:

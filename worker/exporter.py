@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from shared.catalog import Query, get_report_type
 from shared.db import DatabaseUnavailable, QueryCancelled, QueryFailed
+from shared.statuses import ReportStatus
 from shared.storage import (
     Storage,
     StorageError,
@@ -117,7 +118,7 @@ class Exporter:
         if state is None:
             log.error("export.unknown_report report_id=%s", report_id)
             return Outcome.UNKNOWN_REPORT
-        if state.status != "Processing":
+        if state.status is not ReportStatus.PROCESSING:
             log.info("export.skipped report_id=%s status=%s", report_id, state.status)
             return Outcome.SKIPPED
         # Another worker holds a live lease. This may be a duplicate message, or the

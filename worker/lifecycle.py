@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, Engine, TextClause, text
 from shared import report_counters, transitions
 from shared.config import Settings
 from shared.db import translate_errors
+from shared.statuses import ReportStatus
 from shared.storage import UploadedObject
 
 
@@ -41,7 +42,7 @@ class LeaseState(enum.Enum):
 
 @dataclass(frozen=True)
 class ReportState:
-    status: str
+    status: ReportStatus
     lease_expires_at: datetime | None
     lease_live: bool
     cancel_requested: bool
@@ -131,7 +132,9 @@ class Lifecycle:
             row = connection.execute(STATE, {"report_id": report_id}).first()
         if row is None:
             return None
-        return ReportState(row.status, row.lease_expires_at, row.lease_live, row.cancel_requested)
+        return ReportState(
+            ReportStatus(row.status), row.lease_expires_at, row.lease_live, row.cancel_requested
+        )
 
     def renew(self, claim: Claim, rows_processed: int, rows_total: int | None) -> LeaseState:
         """Extend the lease and record progress."""
