@@ -47,6 +47,7 @@ from client.models import (
     ReportFile,
     ReportPage,
     ReportType,
+    Status,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "Schedule",
     "SchedulePreview",
     "ServerError",
+    "Status",
     "Unavailable",
     "ValidationError",
     "WaitTimeout",
