@@ -20,62 +20,62 @@ from tests.integration.helpers import via_proxy_amqp
 LATENCY = 0.5  # seconds the proxy holds every chunk, each way: a reply takes twice that
 
 
+@pytest.fixture
+def proxied(own_queue):
+    """(the fault proxy, own_queue's settings with RabbitMQ reached through it)."""
+    rabbit = urlsplit(own_queue.rabbitmq_url)
+    with fault_proxy(rabbit.hostname, rabbit.port) as proxy:
+        yield (
+            proxy,
+            own_queue.with_overrides(
+                rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
+            ),
+        )
+
+
 def a_message() -> OutgoingMessage:
     message = ReportRequested.new(uuid.uuid4())
     return OutgoingMessage(str(message.message_id), message.TYPE, message.encode())
 
 
 @pytest.mark.timeout(60)
-def test_a_channel_that_does_not_enter_confirm_mode_in_time_raises_instead_of_waiting(own_queue):
-    rabbit = urlsplit(own_queue.rabbitmq_url)
-    with fault_proxy(rabbit.hostname, rabbit.port) as proxy:
-        settings = own_queue.with_overrides(
-            rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
-        )
-        connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
-        try:
-            channel = connection.channel()
-            proxy.latency = LATENCY  # confirm.select-ok cannot come back before 2 * LATENCY
-            started = time.monotonic()
+def test_a_channel_that_does_not_enter_confirm_mode_in_time_raises_instead_of_waiting(proxied):
+    proxy, settings = proxied
+    connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+    try:
+        channel = connection.channel()
+        proxy.latency = LATENCY  # confirm.select-ok cannot come back before 2 * LATENCY
+        started = time.monotonic()
 
-            with pytest.raises(BrokerUnavailable, match=r"did not enter confirm mode within 0\.2s"):
-                ConfirmingChannel(connection, channel, lambda _settled: None, timeout=0.2)
+        with pytest.raises(BrokerUnavailable, match=r"did not enter confirm mode within 0\.2s"):
+            ConfirmingChannel(connection, channel, lambda _settled: None, timeout=0.2)
 
-            assert time.monotonic() - started < 2 * LATENCY
-        finally:
-            connection.close()
+        assert time.monotonic() - started < 2 * LATENCY
+    finally:
+        connection.close()
 
 
 @pytest.mark.timeout(60)
-def test_a_publisher_on_a_slow_broker_gives_up_on_confirm_mode_at_its_deadline(own_queue):
-    rabbit = urlsplit(own_queue.rabbitmq_url)
-    with fault_proxy(rabbit.hostname, rabbit.port) as proxy:
+def test_a_publisher_on_a_slow_broker_gives_up_on_confirm_mode_at_its_deadline(proxied):
+    proxy, settings = proxied
+    proxy.latency = 0.1  # every reply, confirm.select-ok too, takes 0.2 s or more
+
+    with pytest.raises(BrokerUnavailable, match="did not enter confirm mode"):
+        Publisher(settings, confirm_timeout=0.1)
+
+
+@pytest.mark.timeout(60)
+def test_confirms_that_do_not_arrive_in_time_raise_broker_unavailable(proxied):
+    proxy, settings = proxied
+    publisher = Publisher(settings, confirm_timeout=0.2)
+    try:
         proxy.latency = LATENCY
-        settings = own_queue.with_overrides(
-            rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
-        )
+        batch = publisher.send([a_message()])
 
-        with pytest.raises(BrokerUnavailable, match="did not enter confirm mode"):
-            Publisher(settings, confirm_timeout=LATENCY)
-
-
-@pytest.mark.timeout(60)
-def test_confirms_that_do_not_arrive_in_time_raise_broker_unavailable(own_queue):
-    rabbit = urlsplit(own_queue.rabbitmq_url)
-    with fault_proxy(rabbit.hostname, rabbit.port) as proxy:
-        settings = own_queue.with_overrides(
-            rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
-        )
-        publisher = Publisher(settings, confirm_timeout=0.2)
-        try:
-            proxy.latency = LATENCY
-            batch = publisher.send([a_message()])
-
-            with pytest.raises(BrokerUnavailable, match="1 confirms did not arrive in time"):
-                publisher.settle(batch)
-        finally:
-            publisher.close()
-    drain_queue(own_queue)
+        with pytest.raises(BrokerUnavailable, match="1 confirms did not arrive in time"):
+            publisher.settle(batch)
+    finally:
+        publisher.close()
 
 
 def test_a_routed_publish_is_confirmed_and_one_to_no_queue_comes_back_unroutable(own_queue):

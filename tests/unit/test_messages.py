@@ -64,4 +64,3 @@ def test_a_bad_body_raises_one_error_that_keeps_the_raw_bytes(body):
         ReportRequested.decode(body)
 
     assert raised.value.body == body
-
