@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import func, make_url, select
 
 from api.auth import Principal
 from shared.models import OutboxMessage, Report
+from shared.storage import Storage
 
 
 def eventually(
@@ -88,3 +90,30 @@ def published(sessions, report_ids) -> bool:
         rows = session.query(OutboxMessage).filter(OutboxMessage.published_at.is_(None)).all()
         pending = {row.body for row in rows}
     return not any(str(report_id).encode() in body for body in pending for report_id in report_ids)
+
+
+def put_object(storage: Storage, key: str, body: bytes = b"session_id\n") -> str:
+    """Store a small CSV at `key`; the key."""
+    with storage.start_upload(key, "text/csv") as upload:
+        upload.write(body)
+        upload.complete()
+    return key
+
+
+class AssetLinks(HTMLParser):
+    """Every src and href in a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in {"src", "href"} and value:
+                self.links.append(value)
+
+    @classmethod
+    def of(cls, html: str) -> list[str]:
+        parser = cls()
+        parser.feed(html)
+        return parser.links

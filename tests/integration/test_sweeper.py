@@ -16,6 +16,7 @@ from shared.db import make_engine, make_session_factory
 from shared.models import Report
 from shared.storage import KEY_PREFIX, Storage, report_object_key
 from tests.faultproxy import fault_proxy
+from tests.integration.helpers import put_object
 from tests.services import free_port, s3_client
 
 # A key S3 refuses to delete (400): SeaweedFS and MinIO for its ".." segment, AWS for its
@@ -26,12 +27,6 @@ UNDELETABLE_KEY = f"{KEY_PREFIX}acme/../" + "x" * 2000 + ".csv"
 def status_of(sessions, report_id: uuid.UUID) -> str:
     with sessions() as session:
         return session.get(Report, report_id).status
-
-
-def put_object(storage: Storage, key: str) -> None:
-    with storage.start_upload(key, "text/csv") as upload:
-        upload.write(b"session_id\n")
-        upload.complete()
 
 
 def expired_report(sessions, make_report, key: str | None, expired_ago_seconds: int) -> uuid.UUID:
