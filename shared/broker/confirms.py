@@ -99,7 +99,7 @@ class ConfirmTracker(Generic[Subject]):
         return settlements
 
     def abandon(self) -> list[tuple[str, Subject]]:
-        """Forget every publish in flight (the channel closed: no confirm will come); them."""
+        """Forget every publish in flight (the channel closed: no confirm will come); what was."""
         abandoned = list(self._outstanding.values())
         self._outstanding.clear()
         self._returned.clear()
