@@ -11,7 +11,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
@@ -27,6 +26,7 @@ from api.openapi.declarations import Hidden, documented
 from api.openapi.spec import UndocumentedRoute, build_spec, documented_routes
 from shared.catalog import REPORT_TYPES
 from shared.config import Settings
+from tests.integration.helpers import AssetLinks
 
 # Parameters each catalog type accepts; a second set differs, for a second distinct request.
 VALID_PARAMETERS = {
@@ -255,20 +255,3 @@ def post(client, name: str, headers: dict, parameters: dict, report_format: str 
         json={"format": report_format, "parameters": parameters},
         headers=headers,
     )
-
-
-class AssetLinks(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in {"src", "href"} and value:
-                self.links.append(value)
-
-    @classmethod
-    def of(cls, html: str) -> list[str]:
-        parser = cls()
-        parser.feed(html)
-        return parser.links
