@@ -269,7 +269,7 @@ def test_a_completed_run_ends_the_failure_streak(settings, engine, org, make_def
                 },
             )
         streak = connection.execute(
-            runs.FAILURE_STREAK, {"definition_id": definition_id, "limit": 5}
+            runs.FAILURE_STREAK, {"definition_id": definition_id, "limit": 5, "since": None}
         ).scalar_one()
     assert streak == 2
     Scheduler(settings, engine).run_once()
