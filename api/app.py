@@ -13,6 +13,8 @@ from api import health, metrics, page, report_types
 from api.active_reports import ActiveReports
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
+from api.definitions import errors as definition_errors
+from api.definitions import views as definitions
 from api.errors import register_error_handlers
 from api.openapi import views as openapi
 from api.page import demo
@@ -94,11 +96,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             parse_json_body(request, MAX_BODY_BYTES)
 
     register_error_handlers(app)
+    definition_errors.register_handler(app)
     for blueprint in (
         health.blueprint,
         metrics.blueprint,
         report_types.blueprint,
         reports.blueprint,
+        definitions.blueprint,
         openapi.blueprint,
         page.blueprint,
     ):

@@ -278,7 +278,9 @@ def present(
         "owner": definition.owner_id,
         "created_at": definition.created_at,
         "updated_at": definition.updated_at,
-        "next_run_at": definition.next_run_at,
+        "next_run_at": definition.next_run_at.astimezone(schedule.zone)
+        if schedule is not None and definition.next_run_at is not None
+        else definition.next_run_at,
         "next_runs": rules.next_runs(schedule, definition.active, now),
         "last_run": {
             "report_id": last.id,

@@ -216,7 +216,10 @@ def _request_body(spec: APISpec, report_type: ReportType) -> dict[str, Any]:
 
 def _success(success: Success) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": success.description}
-    if success.schema is not None:
+    if success.file_types:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        answer["content"] = {media_type: binary for media_type in success.file_types}
+    elif success.schema is not None:
         answer["content"] = {success.content_type: {"schema": success.schema}}
     elif success.content_type == HTML:
         answer["content"] = {HTML: {"schema": {"type": "string"}}}

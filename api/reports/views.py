@@ -267,7 +267,12 @@ def _idempotency_key() -> str | None:
 
 
 def _status_url(report_id: uuid.UUID) -> str:
+    return public_url("reports.get_report", report_id=report_id)
+
+
+def public_url(endpoint: str, **values: object) -> str:
+    """The endpoint's fully qualified URL, from PUBLIC_BASE_URL when it is set."""
     base = _deps().settings.public_base_url
     if base:
-        return f"{base.rstrip('/')}{url_for('reports.get_report', report_id=report_id)}"
-    return url_for("reports.get_report", report_id=report_id, _external=True)
+        return f"{base.rstrip('/')}{url_for(endpoint, **values)}"
+    return url_for(endpoint, **values, _external=True)
