@@ -48,8 +48,10 @@ def build_content(
     capped = replace(query, sql=f"{query.sql}\nLIMIT {max_rows + 1}")
     counter = _RowCounter()
     body = bytearray()
-    try:
-        with export_cursor(source, int(timeout_seconds * 1000), query.timezone) as cursor:
+    with export_cursor(source, int(timeout_seconds * 1000), query.timezone) as cursor:
+        # Inside the cursor's block: export_cursor would take a cancel (an OperationalError
+        # to psycopg) for a lost database.
+        try:
             estimate = estimate_rows(cursor, query)
             if estimate > max_rows:
                 raise TooManyRowsForSync(max_rows, estimate)
@@ -57,10 +59,10 @@ def build_content(
                 body += chunk
                 if counter.rows_processed > max_rows:
                     raise TooManyRowsForSync(max_rows)
-    except psycopg.errors.QueryCanceled as exc:  # the statement_timeout: nothing else cancels
-        raise SyncTimedOut(timeout_seconds) from exc
-    except ExportRefused as refused:  # e.g. more rows than a PDF may hold
-        raise InvalidDefinition({"format": [refused.message]}, refused.message) from refused
+        except psycopg.errors.QueryCanceled as exc:  # the statement_timeout: nothing else cancels
+            raise SyncTimedOut(timeout_seconds) from exc
+        except ExportRefused as refused:  # e.g. more rows than a PDF may hold
+            raise InvalidDefinition({"format": [refused.message]}, refused.message) from refused
     if counter.rows_processed > max_rows:  # a file shorter than one chunk is counted at its end
         raise TooManyRowsForSync(max_rows)
     return Content(
