@@ -95,7 +95,7 @@ class TooManyRowsForSync(DefinitionError):
         found = f"about {estimate:,} rows" if estimate is not None else "more rows than that"
         super().__init__(
             f"A synchronous answer holds at most {max_rows:,} rows (SYNC_MAX_ROWS) and this "
-            f"report has {found}. Generate it asynchronously instead: set the api delivery's "
+            f"report has {found}. Generate it asynchronously instead: change the api delivery's "
             "mode to async and POST /api/v1/reports/{definitionId}/generate."
         )
         self.max_rows = max_rows
