@@ -8,14 +8,14 @@ statement_timeout is SYNC_TIMEOUT_SECONDS: the server stops a query that takes l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
-import psycopg
 from sqlalchemy import Engine
 
-from api.definitions.errors import InvalidDefinition, SyncTimedOut, TooManyRowsForSync
-from api.definitions.service import Run
+from shared.catalog import ReportType
+from shared.db import QueryCancelled
+from shared.errors import InvalidParameters, SyncTimedOut, TooManyRowsForSync
 from worker.formats import ExportFormat, ExportRefused
 from worker.source import estimate_rows, export_cursor
 
@@ -34,24 +34,22 @@ class _RowCounter:
 
 def build_content(
     source: Engine,
-    formats: Mapping[str, ExportFormat],
+    export_format: ExportFormat,
+    report_type: ReportType,
     org: str,
-    run: Run,
+    parameters: dict[str, Any],
     max_rows: int,
     timeout_seconds: float,
 ) -> Content:
-    """The run's whole file in memory (at most max_rows rows), or TooManyRowsForSync,
+    """The report's whole file in memory (at most max_rows rows), or TooManyRowsForSync,
     SyncTimedOut."""
-    export_format = formats[run.format]
-    parameters = run.report_type.load_parameters(run.parameters)
-    query = run.report_type.query_for(org, parameters)
+    loaded = report_type.load_parameters(parameters)
+    query = report_type.query_for(org, loaded)
     capped = replace(query, sql=f"{query.sql}\nLIMIT {max_rows + 1}")
     counter = _RowCounter()
     body = bytearray()
-    with export_cursor(source, int(timeout_seconds * 1000), query.timezone) as cursor:
-        # Inside the cursor's block: export_cursor would take a cancel (an OperationalError
-        # to psycopg) for a lost database.
-        try:
+    try:
+        with export_cursor(source, int(timeout_seconds * 1000), query.timezone) as cursor:
             estimate = estimate_rows(cursor, query)
             if estimate > max_rows:
                 raise TooManyRowsForSync(max_rows, estimate)
@@ -59,15 +57,15 @@ def build_content(
                 body += chunk
                 if counter.rows_processed > max_rows:
                     raise TooManyRowsForSync(max_rows)
-        except psycopg.errors.QueryCanceled as exc:  # the statement_timeout: nothing else cancels
-            raise SyncTimedOut(timeout_seconds) from exc
-        except ExportRefused as refused:  # e.g. more rows than a PDF may hold
-            raise InvalidDefinition({"format": [refused.message]}, refused.message) from refused
+    except QueryCancelled as exc:  # the statement_timeout: nothing else cancels this query
+        raise SyncTimedOut(timeout_seconds) from exc
+    except ExportRefused as refused:  # e.g. more rows than a PDF may hold
+        raise InvalidParameters(refused.message, {"format": [refused.message]}) from refused
     if counter.rows_processed > max_rows:  # a file shorter than one chunk is counted at its end
         raise TooManyRowsForSync(max_rows)
     return Content(
         bytes(body),
         export_format.content_type,
-        run.report_type.file_name(parameters, export_format.extension),
+        report_type.file_name(loaded, export_format.extension),
         counter.rows_processed,
     )

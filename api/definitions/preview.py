@@ -7,9 +7,9 @@ from typing import Any
 
 from cron_descriptor import ExpressionDescriptor, Options
 
-from api.definitions.errors import InvalidDefinition
 from shared.catalog.standard import known_timezones
 from shared.definitions.schedule import Schedule, ScheduleError, parse_schedule
+from shared.errors import InvalidParameters
 
 
 def describe(schedule: Schedule) -> str:
@@ -29,8 +29,8 @@ def preview(cron: str, timezone: str, start: datetime, count: int) -> dict[str, 
         schedule = parse_schedule(cron, timezone, known_timezones())
     except ScheduleError as error:
         # The query names them cron and timezone; a definition's body schedule.cron etc.
-        raise InvalidDefinition(
-            {error.field.removeprefix("schedule."): [error.message]}, error.message
+        raise InvalidParameters(
+            error.message, {error.field.removeprefix("schedule."): [error.message]}
         ) from None
     return {
         "cron": schedule.cron,

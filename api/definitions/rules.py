@@ -14,13 +14,13 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from api.definitions.errors import InvalidDefinition
 from api.errors import flatten_messages
 from shared.catalog import ReportType, get_report_type
 from shared.catalog.standard import known_timezones
 from shared.definitions import runs
 from shared.definitions.periods import run_day
 from shared.definitions.schedule import Schedule, ScheduleError, check_interval, parse_schedule
+from shared.errors import InvalidParameters
 
 API_MODES = ("async", "sync")
 DEFAULT_DELIVERIES = ({"kind": "api", "mode": "async"},)
@@ -49,7 +49,7 @@ def check_definition(
     fields: Mapping[str, Any], now: datetime, min_interval_seconds: float
 ) -> Checked:
     """`fields` (loaded by DefinitionSchema, snake_case) checked as a whole, or
-    InvalidDefinition naming every field at fault at once. A period is tried with the range
+    InvalidParameters naming every field at fault at once. A period is tried with the range
     a run at `now` would get."""
     errors: dict[str, list[str]] = {}
     schedule = None
@@ -75,7 +75,7 @@ def check_definition(
             report_type, fields.get("parameters") or {}, fields.get("period"), now, zone, errors
         )
     if errors:
-        raise InvalidDefinition(errors)
+        raise InvalidParameters("The definition has invalid fields.", errors)
     assert report_type is not None
     return Checked(
         name=fields["name"],

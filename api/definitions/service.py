@@ -1,7 +1,12 @@
-"""What the report-definition views do, without HTTP: save, read, change, delete, generate."""
+"""What the report-definition views do, without HTTP: save, read, change, delete, run.
+
+Each view calls one function of the first section with the app's Dependencies; refusals
+are the domain errors of shared/errors.py, which api/errors.py answers.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,27 +14,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Engine, func
+from sqlalchemy import func
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
 from api.definitions import rules, store
-from api.definitions.errors import (
-    DefinitionNotFound,
-    InvalidDefinition,
-    NameTaken,
-    NotAsynchronous,
-    NotSynchronous,
-)
+from api.definitions.content import Content, build_content
+from api.dependencies import Dependencies
 from api.errors import flatten_messages
 from api.reports import admission
 from api.reports import service as reports
+from shared import report_counters
 from shared.catalog import ReportType, get_report_type
-from shared.config import Settings
 from shared.db import translate_errors
 from shared.definitions import runs
 from shared.definitions.schedule import Schedule
+from shared.errors import (
+    DefinitionNameTaken,
+    DefinitionNotFound,
+    InvalidParameters,
+    NotAsynchronous,
+    NotSynchronous,
+)
 from shared.models import ReportDefinition
+from worker.formats import formats_for
+
+log = logging.getLogger(__name__)
 
 
 def _owner_filter(principal: Principal) -> str | None:
@@ -44,44 +54,36 @@ def _check_may_request(principal: Principal, type_name: str) -> None:
         reports.check_may_request(principal, report_type)
 
 
-def create(
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    principal: Principal,
-    fields: Mapping[str, Any],
-    now: datetime | None = None,
-) -> dict[str, Any]:
+def create(deps: Dependencies, principal: Principal, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Save a new definition as the caller's, with the caller's roles for its scheduled runs."""
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     _check_may_request(principal, fields["report_type"])
-    checked = rules.check_definition(fields, now, settings.schedule_min_interval_seconds)
+    checked = rules.check_definition(fields, now, deps.settings.schedule_min_interval_seconds)
     definition = ReportDefinition(
         id=uuid.uuid4(), org=principal.org, owner_id=principal.user_id, consecutive_failures=0
     )
-    with translate_errors(), sessions.begin() as session:
+    with translate_errors(), deps.sessions.begin() as session:
         if store.name_taken(session, principal.org, checked.name):
-            raise NameTaken(checked.name)
+            raise DefinitionNameTaken(checked.name)
         _apply(definition, checked, principal, now)
         session.add(definition)
         session.flush()
+    log.info("definition.created definition_id=%s", definition.id)
     return present(definition, {"last_run": None, "consecutive_failures": 0}, now)
 
 
-def get(
-    sessions: sessionmaker[Session], principal: Principal, definition_id: uuid.UUID
-) -> dict[str, Any]:
-    with translate_errors(), sessions() as session:
+def get(deps: Dependencies, principal: Principal, definition_id: uuid.UUID) -> dict[str, Any]:
+    with translate_errors(), deps.sessions() as session:
         definition = _find(session, principal, definition_id)
         summary = store.run_summary(session, definition)
     return present(definition, summary, datetime.now(UTC))
 
 
-def list_page(
-    sessions: sessionmaker[Session], principal: Principal, page: int, page_size: int
-) -> dict[str, Any]:
+def list_page(deps: Dependencies, principal: Principal, query: Mapping[str, Any]) -> dict[str, Any]:
     """One page of the definitions the caller sees, newest first, in the shape of /reports."""
     now = datetime.now(UTC)
-    with translate_errors(), sessions() as session:
+    page, page_size = query["page"], query["page_size"]
+    with translate_errors(), deps.sessions() as session:
         definitions, total = store.page(
             session, principal.org, _owner_filter(principal), page, page_size
         )
@@ -93,17 +95,16 @@ def list_page(
 
 
 def update(
-    sessions: sessionmaker[Session],
-    settings: Settings,
+    deps: Dependencies,
     principal: Principal,
     definition_id: uuid.UUID,
     changes: Mapping[str, Any],
-    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Change what `changes` names; the whole is validated again. {"active": true} on a
     paused definition resumes it: its failure streak starts afresh."""
-    now = now or datetime.now(UTC)
-    with translate_errors(), sessions.begin() as session:
+    now = datetime.now(UTC)
+    settings = deps.settings
+    with translate_errors(), deps.sessions.begin() as session:
         definition = _find(session, principal, definition_id, lock=True)
         merged = {**_fields_of(definition), **changes}
         _check_may_request(principal, merged["report_type"])
@@ -111,7 +112,7 @@ def update(
         if checked.name != definition.name and store.name_taken(
             session, principal.org, checked.name, except_id=definition.id
         ):
-            raise NameTaken(checked.name)
+            raise DefinitionNameTaken(checked.name)
         if checked.active and not definition.active:
             definition.paused_reason = None
             definition.consecutive_failures = 0
@@ -123,13 +124,69 @@ def update(
         session.flush()
         session.refresh(definition)
         summary = store.run_summary(session, definition)
+    log.info("definition.changed definition_id=%s", definition_id)
     return present(definition, summary, now)
 
 
-def delete(sessions: sessionmaker[Session], principal: Principal, definition_id: uuid.UUID) -> None:
-    with translate_errors(), sessions.begin() as session:
+def delete(deps: Dependencies, principal: Principal, definition_id: uuid.UUID) -> None:
+    """The definition goes; its runs stay in the history."""
+    with translate_errors(), deps.sessions.begin() as session:
         definition = _find(session, principal, definition_id, lock=True)
         store.remove(session, definition.id)
+    log.info("definition.deleted definition_id=%s", definition_id)
+
+
+def generate(
+    deps: Dependencies,
+    principal: Principal,
+    definition_id: uuid.UUID,
+    idempotency_key: str | None,
+) -> admission.Accepted:
+    """Run an async definition now as the caller, through the admission: its limits apply."""
+    run = run_now(deps.sessions, principal, definition_id, "async")
+    if run.format == "pdf":
+        reports.check_pdf_estimate(
+            deps.source, run.report_type, principal.org, run.parameters, deps.settings.pdf_max_rows
+        )
+    accepted = admission.admit(
+        deps.engine,
+        principal,
+        run.report_type,
+        run.format,
+        run.parameters,
+        idempotency_key=reports.check_idempotency_key(idempotency_key),
+        max_active=deps.settings.max_active_reports_per_user,
+        max_per_minute=deps.settings.max_reports_per_user_per_minute,
+        definition_id=run.definition_id,
+        trigger="generate",
+    )
+    log.info(
+        "definition.generated definition_id=%s report_id=%s replayed=%s",
+        definition_id,
+        accepted.report_id,
+        accepted.replayed,
+    )
+    if not accepted.replayed:
+        report_counters.RUNS.labels("generate").inc()
+        report_counters.CREATED.labels(accepted.report_type, run.format).inc()
+    return accepted
+
+
+def content(deps: Dependencies, principal: Principal, definition_id: uuid.UUID) -> Content:
+    """A sync definition's file, built now as the caller, within SYNC_MAX_ROWS and
+    SYNC_TIMEOUT_SECONDS."""
+    run = run_now(deps.sessions, principal, definition_id, "sync")
+    built = build_content(
+        deps.source,
+        formats_for(deps.settings)[run.format],
+        run.report_type,
+        principal.org,
+        run.parameters,
+        deps.settings.sync_max_rows,
+        deps.settings.sync_timeout_seconds,
+    )
+    log.info("definition.content definition_id=%s rows=%d", definition_id, built.rows)
+    return built
 
 
 @dataclass(frozen=True)
@@ -156,8 +213,9 @@ def run_now(
         definition = _find(session, principal, definition_id)
     report_type = get_report_type(definition.report_type)
     if report_type is None:
-        raise InvalidDefinition(
-            {"reportType": [f"there is no report type {definition.report_type!r} any more"]}
+        raise InvalidParameters(
+            "The definition's report type no longer exists.",
+            {"reportType": [f"there is no report type {definition.report_type!r} any more"]},
         )
     reports.check_may_request(principal, report_type)
     if not rules.has_api_delivery(definition.deliveries, mode):
@@ -167,40 +225,11 @@ def run_now(
             report_type, definition.parameters, definition.period, definition.schedule_timezone, now
         )
     except ValidationError as exc:
-        raise InvalidDefinition(
-            flatten_messages(exc.messages, "parameters"),
+        raise InvalidParameters(
             "The definition's parameters no longer fit its report type; change them.",
+            flatten_messages(exc.messages, "parameters"),
         ) from exc
     return Run(definition.id, report_type, definition.format, parameters)
-
-
-def generate(
-    engine: Engine,
-    source: Engine,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    principal: Principal,
-    definition_id: uuid.UUID,
-    idempotency_key: str | None,
-) -> admission.Accepted:
-    """Run an async definition now as the caller, through the admission: its limits apply."""
-    run = run_now(sessions, principal, definition_id, "async")
-    if run.format == "pdf":
-        reports.check_pdf_estimate(
-            source, run.report_type, principal.org, run.parameters, settings.pdf_max_rows
-        )
-    return admission.admit(
-        engine,
-        principal,
-        run.report_type,
-        run.format,
-        run.parameters,
-        idempotency_key=idempotency_key,
-        max_active=settings.max_active_reports_per_user,
-        max_per_minute=settings.max_reports_per_user_per_minute,
-        definition_id=run.definition_id,
-        trigger="generate",
-    )
 
 
 def _find(

@@ -1,20 +1,19 @@
 """/api/v1/report-definitions, generate, content, and /api/v1/schedules/preview.
 
-Each view loads the request, calls one service function, and dumps what it returns; what
-goes wrong is a domain error (api/definitions/errors.py) that one handler maps to HTTP.
+Each view loads the request, calls one service function with dependencies() and
+g.principal, and dumps what it returns; what goes wrong is a domain error
+(shared/errors.py) that api/errors.py answers.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from api.definitions import content, preview, service
-from api.definitions.errors import InvalidDefinition
+from api.definitions import preview, service
 from api.definitions.schemas import (
     DefinitionCreateSchema,
     DefinitionFieldsSchema,
@@ -25,6 +24,7 @@ from api.definitions.schemas import (
     PreviewQuerySchema,
     PreviewSchema,
 )
+from api.dependencies import dependencies
 from api.openapi.declarations import (
     CONTENT_DISPOSITION,
     IDEMPOTENT_REPLAYED,
@@ -36,20 +36,11 @@ from api.openapi.declarations import (
     documented,
     idempotency_key,
 )
-from api.reports.views import (
-    MAX_IDEMPOTENCY_KEY,
-    RETRY_AFTER_SECONDS,
-    ReportIdConverter,
-    _idempotency_key,
-    _status_url,
-    public_url,
-)
+from api.reports.service import MAX_IDEMPOTENCY_KEY
+from api.reports.views import RETRY_AFTER_SECONDS, ReportIdConverter, public_url
 from api.validation import load_or_422
-from shared import report_counters
+from shared.errors import InvalidParameters
 from shared.statuses import ReportStatus
-from worker.formats import formats_for
-
-log = logging.getLogger(__name__)
 
 _CREATE_SCHEMA = DefinitionCreateSchema()
 _PATCH_SCHEMA = DefinitionFieldsSchema()
@@ -85,14 +76,10 @@ blueprint.record_once(
 )
 
 
-def _deps():
-    return current_app.extensions["reportbox"]
-
-
 def _body() -> dict:
     body = request.get_json()
     if not isinstance(body, dict):
-        raise InvalidDefinition({"_body": ["must be a JSON object"]})
+        raise InvalidParameters("The body must be a JSON object.", {"_body": ["must be an object"]})
     return body
 
 
@@ -117,8 +104,7 @@ def _definition_url(definition_id: uuid.UUID) -> str:
 )
 def create_definition() -> tuple[Response, int, dict[str, str]]:
     fields = load_or_422(_CREATE_SCHEMA, _body())
-    created = service.create(_deps().sessions, _deps().settings, g.principal, fields)
-    log.info("definition.created definition_id=%s", created["definition_id"])
+    created = service.create(dependencies(), g.principal, fields)
     location = _definition_url(created["definition_id"])
     return jsonify(_DEFINITION_SCHEMA.dump(created)), 201, {"Location": location}
 
@@ -138,7 +124,7 @@ def create_definition() -> tuple[Response, int, dict[str, str]]:
 )
 def list_definitions() -> Response:
     query = load_or_422(_PAGE_QUERY_SCHEMA, request.args.to_dict())
-    page = service.list_page(_deps().sessions, g.principal, query["page"], query["page_size"])
+    page = service.list_page(dependencies(), g.principal, query)
     return jsonify(_PAGE_SCHEMA.dump(page))
 
 
@@ -155,7 +141,7 @@ def list_definitions() -> Response:
     )
 )
 def get_definition(definition_id: uuid.UUID) -> Response:
-    found = service.get(_deps().sessions, g.principal, definition_id)
+    found = service.get(dependencies(), g.principal, definition_id)
     return jsonify(_DEFINITION_SCHEMA.dump(found))
 
 
@@ -178,10 +164,7 @@ def get_definition(definition_id: uuid.UUID) -> Response:
 )
 def update_definition(definition_id: uuid.UUID) -> Response:
     changes = load_or_422(_PATCH_SCHEMA, _body())
-    changed = service.update(
-        _deps().sessions, _deps().settings, g.principal, definition_id, changes
-    )
-    log.info("definition.changed definition_id=%s", definition_id)
+    changed = service.update(dependencies(), g.principal, definition_id, changes)
     return jsonify(_DEFINITION_SCHEMA.dump(changed))
 
 
@@ -198,8 +181,7 @@ def update_definition(definition_id: uuid.UUID) -> Response:
     )
 )
 def delete_definition(definition_id: uuid.UUID) -> tuple[str, int]:
-    service.delete(_deps().sessions, g.principal, definition_id)
-    log.info("definition.deleted definition_id=%s", definition_id)
+    service.delete(dependencies(), g.principal, definition_id)
     return "", 204
 
 
@@ -232,23 +214,9 @@ def delete_definition(definition_id: uuid.UUID) -> tuple[str, int]:
 )
 def generate_definition(definition_id: uuid.UUID) -> tuple[Response, int, dict[str, str]]:
     accepted = service.generate(
-        _deps().engine,
-        _deps().source,
-        _deps().sessions,
-        _deps().settings,
-        g.principal,
-        definition_id,
-        _idempotency_key(),
+        dependencies(), g.principal, definition_id, request.headers.get("Idempotency-Key")
     )
-    log.info(
-        "definition.generated definition_id=%s report_id=%s replayed=%s",
-        definition_id,
-        accepted.report_id,
-        accepted.replayed,
-    )
-    if not accepted.replayed:
-        report_counters.RUNS.labels("generate").inc()
-    status_url = _status_url(accepted.report_id)
+    status_url = public_url("reports.get_report", report_id=accepted.report_id)
     body = _GENERATED_SCHEMA.dump(
         {
             "report_id": accepted.report_id,
@@ -284,17 +252,7 @@ def generate_definition(definition_id: uuid.UUID) -> tuple[Response, int, dict[s
     )
 )
 def definition_content(definition_id: uuid.UUID) -> Response:
-    settings = _deps().settings
-    run = service.run_now(_deps().sessions, g.principal, definition_id, "sync")
-    built = content.build_content(
-        _deps().source,
-        formats_for(settings),
-        g.principal.org,
-        run,
-        settings.sync_max_rows,
-        settings.sync_timeout_seconds,
-    )
-    log.info("definition.content definition_id=%s rows=%d", definition_id, built.rows)
+    built = service.content(dependencies(), g.principal, definition_id)
     response = Response(built.body, status=200, content_type=built.content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{built.file_name}"'
     return response

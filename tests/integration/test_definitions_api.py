@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from api.app import create_app
-from api.definitions.errors import NOT_ASYNCHRONOUS
 from shared import report_counters
 from shared.db import libpq_url
+from shared.errors import NOT_ASYNCHRONOUS
 
 BASE = "/api/v1/report-definitions"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.definitions import preview, rules
-from api.definitions.errors import InvalidDefinition
+from shared.errors import InvalidParameters
 
 NOW = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # a Friday, two days before Berlin's spring change
 MIN_INTERVAL = 300.0
@@ -18,9 +18,9 @@ def definition(**fields) -> dict:
 
 
 def refusal(**fields) -> dict[str, list[str]]:
-    with pytest.raises(InvalidDefinition) as raised:
+    with pytest.raises(InvalidParameters) as raised:
         rules.check_definition(definition(**fields), NOW, MIN_INTERVAL)
-    return raised.value.errors
+    return raised.value.field_errors
 
 
 def test_a_period_leaves_the_range_out_of_the_stored_parameters():
@@ -143,6 +143,6 @@ def test_the_preview_describes_the_schedule_and_names_query_fields():
         "2026-03-31T02:30:00+02:00",
     ]
     for cron, timezone, field in [("* * *", "UTC", "cron"), ("@daily", "Nowhere", "timezone")]:
-        with pytest.raises(InvalidDefinition) as raised:
+        with pytest.raises(InvalidParameters) as raised:
             preview.preview(cron, timezone, NOW, 5)
-        assert list(raised.value.errors) == [field]
+        assert list(raised.value.field_errors) == [field]
