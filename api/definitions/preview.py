@@ -16,7 +16,10 @@ def describe(schedule: Schedule) -> str:
     """e.g. "At 02:30, Monday through Friday (Europe/Berlin)"."""
     options = Options()
     options.use_24hour_time_format = True
-    words = ExpressionDescriptor(schedule.expression, options).get_description()
+    try:
+        words = ExpressionDescriptor(schedule.expression, options).get_description()
+    except Exception:  # cron-descriptor reads less than cronsim runs: the expression itself
+        words = schedule.expression
     return f"{words} ({schedule.timezone})"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from marshmallow import fields, validate
 
@@ -13,6 +13,8 @@ from shared.definitions.periods import PERIODS
 SEND_WHEN = ("always", "hasRows", "changed")
 TRIGGERS = ("request", "generate", "schedule")
 MAX_PREVIEW = 50
+EARLIEST_PREVIEW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_PREVIEW = datetime(2999, 12, 31, tzinfo=UTC)
 
 
 class ScheduleSchema(CamelSchema):
@@ -103,8 +105,13 @@ class GeneratedSchema(AcceptedSchema):
 class PreviewQuerySchema(CamelSchema):
     cron = fields.String(required=True, validate=validate.Length(min=1, max=200))
     timezone = fields.String(load_default="UTC", validate=validate.Length(min=1, max=64))
-    # `from` is a Python keyword: loaded as from_.
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC)
+    # `from` is a Python keyword: loaded as from_. Bounded, so that fifty instants of the
+    # rarest schedule (29 February) stay far inside the years a datetime can hold.
+    from_ = fields.AwareDateTime(
+        data_key="from",
+        default_timezone=UTC,
+        validate=validate.Range(min=EARLIEST_PREVIEW, max=LATEST_PREVIEW),
+    )
     count = fields.Integer(load_default=5, validate=validate.Range(min=1, max=MAX_PREVIEW))
 
 

@@ -92,6 +92,7 @@ def _definition_url(definition_id: uuid.UUID) -> str:
     Operation(
         summary="Save a report definition",
         tag="definitions",
+        body=DefinitionCreateSchema,
         success=Success(201, "Saved.", DefinitionSchema, headers=(DEFINITION_LOCATION,)),
         errors={
             403: "The token's roles may not request this report type.",
@@ -149,6 +150,7 @@ def get_definition(definition_id: uuid.UUID) -> Response:
 @documented(
     Operation(
         summary="Change a report definition",
+        body=DefinitionFieldsSchema,
         description='Only the fields sent change. {"active": true} resumes a paused one.',
         tag="definitions",
         success=Success(200, "The definition as changed.", DefinitionSchema),

@@ -51,6 +51,7 @@ class Operation:
     description: str = ""
     tag: str = "reports"
     query: type[Schema] | None = None
+    body: type[Schema] | None = None  # the JSON request body the view loads, if any
     request_headers: tuple[Header, ...] = ()
     # The view's one path variable names a report type: the document has one path per type,
     # each with its own request body, whose `parameters` are that type's parameter schema.

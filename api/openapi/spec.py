@@ -174,6 +174,8 @@ def _operation(
         result["description"] = operation.description
     if operation.query is not None:
         result["parameters"].append({"in": "query", "schema": operation.query})
+    if operation.body is not None:
+        result["requestBody"] = {"required": True, "content": {JSON: {"schema": operation.body}}}
     if report_type is not None:
         result["operationId"] = f"{camelcase(view_name)}{_pascal(report_type.name)}"
         result["summary"] = f"{operation.summary}: {report_type.title}"

@@ -387,6 +387,7 @@ def test_preview_instants_across_berlins_changes(client, user):
         ("cron=@daily&timezone=Nowhere", "timezone"),
         ("cron=@daily&count=51", "count"),
         ("cron=@daily&from=yesterday", "from"),
+        ("cron=0+0+29+2+*&from=9999-01-01T00:00:00Z&count=50", "from"),
         ("timezone=UTC", "cron"),
     ],
 )
