@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
-from api.definitions import rules, store
+from api.definitions import presenter, rules, store
 from api.definitions.content import Content, build_content
 from api.dependencies import Dependencies
 from api.errors import flatten_messages
@@ -28,7 +28,6 @@ from shared import report_counters
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.definitions import runs
-from shared.definitions.schedule import Schedule
 from shared.errors import (
     DefinitionNameTaken,
     DefinitionNotFound,
@@ -69,14 +68,14 @@ def create(deps: Dependencies, principal: Principal, fields: Mapping[str, Any]) 
         session.add(definition)
         session.flush()
     log.info("definition.created definition_id=%s", definition.id)
-    return present(definition, {"last_run": None, "consecutive_failures": 0}, now)
+    return presenter.present(definition, {"last_run": None, "consecutive_failures": 0}, now)
 
 
 def get(deps: Dependencies, principal: Principal, definition_id: uuid.UUID) -> dict[str, Any]:
     with translate_errors(), deps.sessions() as session:
         definition = _find(session, principal, definition_id)
         summary = store.run_summary(session, definition)
-    return present(definition, summary, datetime.now(UTC))
+    return presenter.present(definition, summary, datetime.now(UTC))
 
 
 def list_page(deps: Dependencies, principal: Principal, query: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +87,7 @@ def list_page(deps: Dependencies, principal: Principal, query: Mapping[str, Any]
             session, principal.org, _owner_filter(principal), page, page_size
         )
         items = [
-            present(definition, store.run_summary(session, definition), now)
+            presenter.present(definition, store.run_summary(session, definition), now)
             for definition in definitions
         ]
     return {"items": items, "page": page, "page_size": page_size, "total": total}
@@ -125,7 +124,7 @@ def update(
         session.refresh(definition)
         summary = store.run_summary(session, definition)
     log.info("definition.changed definition_id=%s", definition_id)
-    return present(definition, summary, now)
+    return presenter.present(definition, summary, now)
 
 
 def delete(deps: Dependencies, principal: Principal, definition_id: uuid.UUID) -> None:
@@ -282,43 +281,3 @@ def _apply(
     definition.next_run_at = rules.next_run_at(checked.schedule, checked.active, now)
     if owner is not None:
         definition.owner_roles = sorted(owner.roles)
-
-
-def present(
-    definition: ReportDefinition, summary: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
-    """The definition as its resource (snake_case; DefinitionSchema dumps it)."""
-    schedule = None
-    if definition.schedule_cron is not None and definition.schedule_timezone is not None:
-        schedule = Schedule(definition.schedule_cron, definition.schedule_timezone)
-    last = summary["last_run"]
-    return {
-        "definition_id": definition.id,
-        "name": definition.name,
-        "description": definition.description,
-        "report_type": definition.report_type,
-        "format": definition.format,
-        "parameters": definition.parameters,
-        "period": definition.period,
-        "schedule": {"cron": schedule.cron, "timezone": schedule.timezone} if schedule else None,
-        "deliveries": definition.deliveries,
-        "send_when": definition.send_when,
-        "active": definition.active,
-        "owner": definition.owner_id,
-        "created_at": definition.created_at,
-        "updated_at": definition.updated_at,
-        "next_run_at": definition.next_run_at.astimezone(schedule.zone)
-        if schedule is not None and definition.next_run_at is not None
-        else definition.next_run_at,
-        "next_runs": rules.next_runs(schedule, definition.active, now),
-        "last_run": {
-            "report_id": last.id,
-            "status": last.status,
-            "scheduled_for": last.scheduled_for,
-            "trigger": last.trigger,
-        }
-        if last is not None
-        else None,
-        "consecutive_failures": summary["consecutive_failures"],
-        "paused_reason": definition.paused_reason,
-    }
