@@ -26,6 +26,7 @@ from api.openapi.declarations import Hidden, documented
 from api.openapi.spec import UndocumentedRoute, build_spec, documented_routes
 from shared.catalog import REPORT_TYPES
 from shared.config import Settings
+from tests.integration.definitions_conformance import provoke_definition_statuses
 from tests.integration.helpers import AssetLinks
 
 # Parameters each catalog type accepts; a second set differs, for a second distinct request.
@@ -101,6 +102,14 @@ def limited_app(settings: Settings):
 
 
 @pytest.fixture(scope="module")
+def synchronous_app(settings: Settings):
+    """Sync content of at most 10 rows and half a second."""
+    app = create_app(settings.with_overrides(sync_max_rows=10, sync_timeout_seconds=0.5))
+    yield app
+    app.extensions["reportbox"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
 def app_without_database(settings: Settings):
     app = create_app(settings.with_overrides(database_url=DEAD_DATABASE))
     yield app
@@ -164,7 +173,9 @@ def test_real_answers_of_every_operation_match_the_document(
     make_exporter,
     engine,
     limited_app: Flask,
+    synchronous_app: Flask,
     app_without_database: Flask,
+    monkeypatch,
 ):
     check = conformance.check
     admin = bearer(make_token(roles=("admin",)))
@@ -223,6 +234,16 @@ def test_real_answers_of_every_operation_match_the_document(
         *(post(offline, name, admin, VALID_PARAMETERS[name][0]) for name in REPORT_TYPES),
     ):
         check(answer, 503)
+
+    provoke_definition_statuses(
+        client,
+        limited_app.test_client(),
+        synchronous_app.test_client(),
+        offline,
+        check,
+        make_token,
+        monkeypatch,
+    )
 
     assert conformance.documented() - conformance.seen == set()
 
