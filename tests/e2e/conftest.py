@@ -41,6 +41,8 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             # Whatever a test leaves running is handed back at once on SIGTERM, well within
             # the 15 s that stop() waits before a SIGKILL.
             shutdown_grace_seconds=1.0,
+            # A one-minute schedule may be saved, so a schedule is seen to run within minutes.
+            schedule_min_interval_seconds=60,
         )
         engine = make_engine(settings)
         processes = (
