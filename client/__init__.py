@@ -41,6 +41,7 @@ from client.models import (
     ReportPage,
     ReportType,
 )
+from client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -68,4 +69,6 @@ __all__ = [
     "Unavailable",
     "ValidationError",
     "WaitTimeout",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]

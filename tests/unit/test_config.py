@@ -137,3 +137,27 @@ def test_the_rate_and_row_retention_have_their_defaults_and_variables():
         7,
         1.5,
     )
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"WEBHOOK_ALLOWED_CIDRS": "10.0.0.0/33"}, "WEBHOOK_ALLOWED_CIDRS"),
+        ({"WEBHOOK_RETRY_SCHEDULE": "5,0"}, "WEBHOOK_RETRY_SCHEDULE"),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
+        ({"WEBHOOK_DISABLE_AFTER_SECONDS": "0"}, "WEBHOOK_DISABLE_AFTER_SECONDS"),
+        ({"WEBHOOK_SECRET_OVERLAP_SECONDS": "-1"}, "WEBHOOK_SECRET_OVERLAP_SECONDS"),
+        ({"DISPATCHER_CONCURRENCY": "0"}, "DISPATCHER_CONCURRENCY"),
+    ],
+)
+def test_webhook_settings_that_cannot_work_are_refused(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)
+
+
+def test_webhook_settings_have_the_contracts_defaults():
+    settings = Settings.from_env({"WEBHOOK_ALLOW_HTTP": "true"})
+    assert settings.webhook_allow_http is True
+    assert settings.webhook_timeout_seconds == 15
+    assert settings.webhook_disable_after_seconds == 432000
+    assert settings.webhook_secret_overlap_seconds == 86400
