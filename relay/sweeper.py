@@ -38,6 +38,7 @@ from shared.storage import (
     StoredObject,
     report_attempt_of,
 )
+from shared.webhooks.events import record_report_events
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +264,11 @@ class Sweeper:
             refused += len(rows) - len(gone)
             if gone:
                 with translate_errors(), self._sessions() as session, session.begin():
-                    types = session.execute(transitions.EXPIRE.statement, {"ids": gone}).scalars()
-                    expired_types = list(types)
+                    ended = session.execute(transitions.EXPIRE.statement, {"ids": gone}).all()
+                    record_report_events(
+                        session.connection(), "report.expired", [row.id for row in ended]
+                    )
+                expired_types = [row.report_type for row in ended]
                 report_counters.count_each(report_counters.EXPIRED, expired_types)
                 expired += len(expired_types)
             # Stopping between batches keeps SIGTERM prompt; the rest waits for the next round.

@@ -17,6 +17,7 @@ from shared.db import translate_errors
 from shared.models import Report
 from shared.planner import estimate_rows
 from shared.statuses import ReportStatus
+from shared.webhooks.events import record_report_events
 
 
 def find_report_type(name: str) -> ReportType:
@@ -148,6 +149,8 @@ def cancel_report(
         cancelled = session.execute(
             transitions.REQUEST_CANCEL.statement, {"report_id": report.id}
         ).first()
+        if cancelled is not None and cancelled.status == ReportStatus.CANCELLED:
+            record_report_events(session.connection(), "report.cancelled", [report.id])
     if cancelled is None:
         current = get_visible_report(sessions, principal, report_id)
         raise ApiError(
