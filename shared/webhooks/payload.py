@@ -131,3 +131,8 @@ def encode_body(event_type: str, timestamp: datetime, data: Mapping[str, Any]) -
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+def ping_data(endpoint_id: object) -> dict[str, Any]:
+    """The data of a `webhook.test` event (POST .../test), stored as its message's snapshot."""
+    return {"endpointId": str(endpoint_id), "message": "A test event from Reportbox."}
