@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
-from client import verify_webhook
+from client import WebhookVerificationError, verify_webhook
 from dispatcher.dispatcher import Dispatcher
 from dispatcher.sender import Sender
 from shared.storage import UploadedObject
@@ -311,6 +311,8 @@ def test_after_the_overlap_only_the_new_secret_signs(
     (request,) = receiver.requests_to("/rotated-long-ago")
     assert len(request.headers["webhook-signature"].split(" ")) == 1
     Webhook(new).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(request.body, request.headers, old)
 
 
 def test_a_deleted_endpoint_gets_nothing_more(
