@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -28,6 +29,12 @@ PIPELINE_DEPTH = 2
 # the beginning: under an inflow that never lets a claim come back short, this bound is
 # what brings that next pass.
 MAX_CLAIMS_PER_PASS = 20
+# While idle, the broker connection is looked at this often, so /readyz says within seconds
+# that it was lost, and the relay reconnects before it has anything to publish.
+BROKER_CHECK_SECONDS = 2.0
+# The longest wait between two reconnection attempts: /readyz turns ready again within about
+# this long of the broker's (or the database's) return, whatever the retry backoff settings.
+RECONNECT_CAP_SECONDS = 5.0
 
 
 class Relay:
@@ -145,15 +152,20 @@ class Relay:
             self._listener = self._listener_factory(self._settings)
 
     def wait_for_work(self) -> None:
-        """Sleep until NOTIFY says a row was written, or the poll interval passes."""
+        """Sleep until NOTIFY says a row was written, or the poll interval passes; every
+        BROKER_CHECK_SECONDS of quiet, check that the broker connection still stands."""
         self.listen()
-        try:
-            for _ in self._listener.notifies(
-                timeout=self._settings.relay_poll_seconds, stop_after=1
-            ):
-                break
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        deadline = time.monotonic() + self._settings.relay_poll_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                for _ in self._listener.notifies(
+                    timeout=min(remaining, BROKER_CHECK_SECONDS), stop_after=1
+                ):
+                    return
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+            if self._publisher is not None:
+                self._publisher.check_connection()
 
     def run(self) -> None:
         log.info("relay.started exchange=%s", self._settings.exchange)
@@ -171,8 +183,8 @@ class Relay:
                 failures += 1
                 delay = compute_backoff(
                     failures,
-                    base=self._settings.retry_backoff_base_seconds,
-                    cap=self._settings.retry_backoff_cap_seconds,
+                    base=min(self._settings.retry_backoff_base_seconds, RECONNECT_CAP_SECONDS),
+                    cap=min(self._settings.retry_backoff_cap_seconds, RECONNECT_CAP_SECONDS),
                 )
                 log.warning("relay.unavailable error=%s retry_in=%.1fs", exc, delay)
                 self.close()

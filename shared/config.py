@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class ConfigError(ValueError):
@@ -17,6 +22,8 @@ DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 # Tokens are verified with exactly one of these, chosen by configuration, never by the token.
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512")
 JWT_SECRET_MIN_BYTES = 32  # RFC 7518 3.2: an HMAC key at least as long as the hash
+# S3 (and MinIO) refuse a presigned URL that is valid for longer than seven days.
+PRESIGNED_URL_MAX_SECONDS = 7 * 24 * 3600
 # The secrets this repository publishes for local runs and compose: anyone can sign tokens with
 # them, so they are refused unless DEV_MODE says this deployment is a development one.
 DEVELOPMENT_JWT_SECRETS = frozenset(
@@ -186,6 +193,7 @@ class Settings:
 
     def validate(self) -> None:
         self._validate_jwt()
+        self._validate_urls()
         if self.worker_concurrency < 1:
             raise ConfigError("WORKER_CONCURRENCY must be at least 1")
         if self.multipart_part_bytes < 5 * 1024 * 1024:
@@ -218,6 +226,7 @@ class Settings:
             raise ConfigError(f"METRICS_PORT={self.metrics_port!r} is not a port number")
         if self.metrics_cache_seconds < 0:
             raise ConfigError("METRICS_CACHE_SECONDS must not be negative")
+        self._validate_ranges()
         self._validate_timing()
         self._validate_schedules()
         self._validate_webhooks()
@@ -261,6 +270,47 @@ class Settings:
         for name in ("schedule_pause_after_failures", "sync_max_rows"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{ENVIRONMENT[name]} must be at least 1")
+
+    def _validate_urls(self) -> None:
+        """Parse every URL now: a malformed one fails the start, not the first connection."""
+        check_database_url("DATABASE_URL", self.database_url)
+        check_database_url("SOURCE_DATABASE_URL", self.source_database_url)
+        check_url("RABBITMQ_URL", self.rabbitmq_url, ("amqp", "amqps"))
+        for variable, url in (
+            ("S3_ENDPOINT_URL", self.s3_endpoint_url),
+            ("S3_PUBLIC_ENDPOINT_URL", self.s3_public_endpoint_url),
+            ("PUBLIC_BASE_URL", self.public_base_url),
+        ):
+            if url is not None:
+                check_url(variable, url, ("http", "https"))
+
+    def _validate_ranges(self) -> None:
+        """Numbers whose out-of-range value would break a process that started anyway."""
+        if self.relay_batch_size < 1:  # the relay would claim nothing and spin
+            raise ConfigError(f"RELAY_BATCH_SIZE={self.relay_batch_size} must be at least 1")
+        if self.relay_poll_seconds <= 0:  # the relay would spin between polls
+            raise ConfigError(f"RELAY_POLL_SECONDS={self.relay_poll_seconds} must be above 0")
+        if self.max_active_reports_per_user < 1:  # no request could ever be admitted
+            raise ConfigError(
+                f"MAX_ACTIVE_REPORTS_PER_USER={self.max_active_reports_per_user} must be at least 1"
+            )
+        if not 1 <= self.download_url_ttl_seconds <= PRESIGNED_URL_MAX_SECONDS:
+            raise ConfigError(
+                f"DOWNLOAD_URL_TTL_SECONDS={self.download_url_ttl_seconds} must be between 1 "
+                f"and {PRESIGNED_URL_MAX_SECONDS} (seven days, the longest S3 signs)"
+            )
+        if self.report_retention_hours <= 0:  # every file would expire as it is written
+            raise ConfigError(
+                f"REPORT_RETENTION_HOURS={self.report_retention_hours} must be above 0"
+            )
+        for variable, value in (
+            ("DB_CONNECT_TIMEOUT_SECONDS", self.db_connect_timeout_seconds),
+            ("API_STATEMENT_TIMEOUT_MS", self.api_statement_timeout_ms),
+            ("DB_STATEMENT_TIMEOUT_MS", self.db_statement_timeout_ms),
+            ("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", self.db_idle_in_transaction_timeout_ms),
+        ):
+            if value < 0:  # PostgreSQL refuses the connection's options: no connection at all
+                raise ConfigError(f"{variable}={value} must not be negative (0 means no limit)")
 
     def _validate_timing(self) -> None:
         """Refuse settings that contradict each other: each pair below cannot both hold."""
@@ -324,9 +374,21 @@ class Settings:
 
 
 def exit_on_config_error(error: ConfigError) -> None:
-    """A process that cannot start says why in one line and exits with code 2."""
-    print(f"reportbox: configuration error: {error}", file=sys.stderr, flush=True)
+    """A process that cannot start says why in one line and exits with code 2.
+
+    The line is a JSON object when LOG_FORMAT asks for JSON (read raw: the settings that would
+    say so are the ones that failed), so a log pipeline parsing JSON sees why, too.
+    """
+    line = f"reportbox: configuration error: {error}"
+    if requested_log_format() == "json":
+        line = json.dumps({"level": "CRITICAL", "event": "config.error", "message": line})
+    print(line, file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+def requested_log_format() -> str:
+    """LOG_FORMAT as set, read even when other settings are bad: the lines saying so."""
+    return os.environ.get(ENVIRONMENT["log_format"], "").strip() or Settings.log_format
 
 
 def settings_or_exit() -> Settings:
@@ -336,6 +398,31 @@ def settings_or_exit() -> Settings:
     except ConfigError as error:
         exit_on_config_error(error)
         raise  # not reached
+
+
+def check_database_url(variable: str, url: str) -> None:
+    """A URL SQLAlchemy parses, for PostgreSQL (the only database Reportbox speaks)."""
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{variable} is not a database URL") from None
+    if driver != "postgresql" and not driver.startswith("postgresql+"):
+        raise ConfigError(f"{variable} must be a postgresql:// URL, not {driver}://")
+
+
+def check_url(variable: str, url: str, schemes: tuple[str, ...]) -> None:
+    """A URL with one of the schemes, a host and, if any, a numeric port.
+
+    The value itself is never quoted in the message: a URL may carry a password.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check: it raises on a bad one
+    except ValueError:
+        raise ConfigError(f"{variable} is not a URL") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = " or ".join(f"{scheme}://host" for scheme in schemes)
+        raise ConfigError(f"{variable} must be a URL of the form {wanted}")
 
 
 def _is_hmac(algorithm: str | None) -> bool:

@@ -117,9 +117,13 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(line, ensure_ascii=False))
 
 
+def formatter_for(process: str, log_format: str = "text") -> logging.Formatter:
+    return JsonFormatter(process) if log_format == "json" else TextFormatter(process)
+
+
 def configure_logging(process: str, level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(process) if log_format == "json" else TextFormatter(process))
+    handler.setFormatter(formatter_for(process, log_format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

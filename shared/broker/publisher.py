@@ -152,6 +152,19 @@ class Publisher:
         )
         self._returned.add(properties.message_id)
 
+    def check_connection(self) -> None:
+        """Read what the broker sent meanwhile: a connection it closed, or that a cut dropped,
+        raises BrokerUnavailable here instead of at the next publish, which an idle relay
+        may not make for hours. Heartbeats are answered on the way."""
+        try:
+            self._connection.process_data_events(time_limit=0)
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerUnavailable(f"the connection to RabbitMQ was lost: {exc!r}") from exc
+        if not self._impl.is_open:
+            raise BrokerUnavailable(
+                f"the broker closed the publishing channel: {self._closed_by!r}"
+            )
+
     def declare_topology(self) -> None:
         """Declare exchanges, queues and bindings again, on a channel of their own: one
         that finds a queue with other arguments is closed by the broker, and the

@@ -142,6 +142,52 @@ def test_the_rate_and_row_retention_have_their_defaults_and_variables():
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
+        ({"DATABASE_URL": "::not a url::"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://h/reportbox"}, "DATABASE_URL"),
+        ({"SOURCE_DATABASE_URL": "mysql://h/reportbox"}, "SOURCE_DATABASE_URL"),
+        ({"RABBITMQ_URL": "::not a url::"}, "RABBITMQ_URL"),
+        ({"RABBITMQ_URL": "amqp://h:notaport/"}, "RABBITMQ_URL"),
+        ({"RABBITMQ_URL": "http://h:5672/"}, "RABBITMQ_URL"),
+        ({"S3_ENDPOINT_URL": "minio:9000"}, "S3_ENDPOINT_URL"),
+        ({"PUBLIC_BASE_URL": "reportbox.example"}, "PUBLIC_BASE_URL"),
+        ({"RELAY_BATCH_SIZE": "0"}, "RELAY_BATCH_SIZE"),
+        ({"RELAY_POLL_SECONDS": "0"}, "RELAY_POLL_SECONDS"),
+        ({"MAX_ACTIVE_REPORTS_PER_USER": "-1"}, "MAX_ACTIVE_REPORTS_PER_USER"),
+        ({"DOWNLOAD_URL_TTL_SECONDS": "604801"}, "DOWNLOAD_URL_TTL_SECONDS"),
+        ({"DOWNLOAD_URL_TTL_SECONDS": "0"}, "DOWNLOAD_URL_TTL_SECONDS"),
+        ({"REPORT_RETENTION_HOURS": "0"}, "REPORT_RETENTION_HOURS"),
+        ({"REPORT_RETENTION_HOURS": "-1"}, "REPORT_RETENTION_HOURS"),
+        ({"DB_STATEMENT_TIMEOUT_MS": "-1"}, "DB_STATEMENT_TIMEOUT_MS"),
+    ],
+)
+def test_a_malformed_url_or_a_number_out_of_range_is_refused_by_name(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)
+
+
+def test_a_password_in_a_malformed_url_stays_out_of_the_message():
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"RABBITMQ_URL": "amqp://user:hunter2@h:port/"})
+
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DATABASE_URL": "postgresql+psycopg:///reportbox?host=/var/run/postgresql"},
+        {"RABBITMQ_URL": "amqps://user:pass@broker.example:5671/%2F"},
+        {"DOWNLOAD_URL_TTL_SECONDS": "604800"},
+        {"DB_STATEMENT_TIMEOUT_MS": "0"},
+    ],
+)
+def test_the_edges_of_each_range_and_each_url_form_are_accepted(environ):
+    assert Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
         ({"WEBHOOK_ALLOWED_CIDRS": "10.0.0.0/33"}, "WEBHOOK_ALLOWED_CIDRS"),
         ({"WEBHOOK_RETRY_SCHEDULE": "5,0"}, "WEBHOOK_RETRY_SCHEDULE"),
         ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
