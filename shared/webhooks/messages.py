@@ -77,11 +77,13 @@ NEXT_DUE_IN = text(
     """
 )
 
-# An API's retry (or a test event): due now, whatever it was.
+# An API's retry: due now, whatever it was. A message in flight keeps its lease, so it is never
+# sent twice at once; the attempt under way then records its own outcome.
 RETRY_NOW = text(
     """
     UPDATE webhook_messages m
-    SET state = 'pending', next_attempt_at = now(), lease_until = NULL
+    SET state = 'pending', next_attempt_at = now(),
+        lease_until = CASE WHEN m.lease_until > now() THEN m.lease_until END
     FROM webhook_endpoints e
     WHERE m.id = :id AND m.endpoint_id = :endpoint_id AND e.id = m.endpoint_id AND e.org = :org
     RETURNING m.id
