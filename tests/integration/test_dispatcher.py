@@ -232,7 +232,11 @@ def test_a_slow_receiver_does_not_delay_another_endpoint(
     fast_org = f"{org}-fast"
     fast_id, _ = make_endpoint(engine, fast_org, receiver.url("/fast"))
     complete_report(fast_org)
-    dispatcher = make_dispatcher(engine, hook_settings, webhook_timeout_seconds=30)
+    # Two threads, and the slow endpoint's three messages come first: without isolation
+    # both threads would wait on it and the fast endpoint with them.
+    dispatcher = make_dispatcher(
+        engine, hook_settings, webhook_timeout_seconds=30, dispatcher_concurrency=2
+    )
     try:
         futures = dispatcher.run_once()
         # One thread holds the slow endpoint's first message; its others wait their turn
