@@ -107,3 +107,17 @@ LIST = text(
     LIMIT :limit
     """
 )
+
+# delete_ended: a delivered or failed message is history once the reports' row retention has
+# passed (the relay's sweep runs this). A batch at a time, SKIP LOCKED to keep two sweepers
+# apart; served by webhook_messages_ended.
+DELETE_ENDED = text(
+    """
+    DELETE FROM webhook_messages WHERE id IN (
+        SELECT id FROM webhook_messages
+        WHERE state <> 'pending'
+          AND occurred_at < now() - make_interval(secs => :retention_seconds)
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    """
+)

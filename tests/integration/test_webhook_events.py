@@ -182,3 +182,29 @@ def test_a_disabled_endpoint_gets_no_new_messages(engine, org, make_report, life
         )
     assert complete(lifecycle, make_report(org=org))
     assert messages_of(engine, endpoint_id) == []
+
+
+def test_the_sweep_deletes_ended_messages_past_the_retention_and_keeps_the_rest(
+    settings, engine, sessions, org, make_report, lifecycle
+):
+    endpoint_id, _ = make_endpoint(engine, org)
+    for _ in range(3):
+        assert complete(lifecycle, make_report(org=org, user_id=f"u-{uuid.uuid4().hex[:6]}"))
+    old_delivered, old_pending, recent_failed = messages_of(engine, endpoint_id)
+    with engine.begin() as connection:
+        for message, state, days in (
+            (old_delivered, "delivered", 40),
+            (old_pending, "pending", 40),
+            (recent_failed, "failed", 1),
+        ):
+            connection.execute(
+                text(
+                    "UPDATE webhook_messages SET state = :state, "
+                    "occurred_at = now() - make_interval(days => :days) WHERE id = :id"
+                ),
+                {"state": state, "days": days, "id": message.id},
+            )
+    result = Sweeper(settings, sessions, Storage(settings)).run_once()
+    assert result.webhook_messages_deleted >= 1
+    left = {message.id for message in messages_of(engine, endpoint_id)}
+    assert left == {old_pending.id, recent_failed.id}

@@ -3,7 +3,8 @@
 A message row is written in the transaction of the status change that causes it, one per
 (event, endpoint) that subscribed, and is the message's whole state: the dispatcher claims
 due rows (FOR UPDATE SKIP LOCKED), records each attempt on the row, and schedules a retry by
-its next_attempt_at. A trigger NOTIFYs the dispatchers when a row becomes due to send, so a
+its next_attempt_at. Ended messages are deleted by the relay's sweep after
+REPORT_ROW_RETENTION_DAYS. A trigger NOTIFYs the dispatchers when a row becomes due to send, so a
 new event goes out at once rather than at the next poll. Deleting an endpoint deletes its
 messages: it gets nothing more.
 
@@ -95,6 +96,13 @@ def upgrade() -> None:
         "webhook_messages_endpoint",
         "webhook_messages",
         ["endpoint_id", sa.text("occurred_at DESC")],
+    )
+    # The sweep's deletion of ended messages past the retention.
+    op.create_index(
+        "webhook_messages_ended",
+        "webhook_messages",
+        ["occurred_at"],
+        postgresql_where=sa.text("state <> 'pending'"),
     )
     op.create_index(
         "webhook_messages_in_flight",
