@@ -13,6 +13,13 @@ Only httpx is needed; the `reportbox` command line (client.cli) is built on this
 """
 
 from client.api_client import Client
+from client.definitions import (
+    Definition,
+    DefinitionPage,
+    LastRun,
+    Schedule,
+    SchedulePreview,
+)
 from client.errors import (
     ApiError,
     AuthenticationError,
@@ -51,8 +58,11 @@ __all__ = [
     "ChecksumMismatch",
     "Client",
     "Conflict",
+    "Definition",
+    "DefinitionPage",
     "ErrorInfo",
     "Gone",
+    "LastRun",
     "NotDownloadable",
     "NotFound",
     "PermissionDenied",
@@ -65,6 +75,8 @@ __all__ = [
     "ReportPage",
     "ReportType",
     "ReportboxError",
+    "Schedule",
+    "SchedulePreview",
     "ServerError",
     "Unavailable",
     "ValidationError",
