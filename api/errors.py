@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.db import DatabaseUnavailable
 from shared.errors import (
+    AdminRequired,
     AdmittedConcurrently,
     AlreadyFinished,
     DomainError,
@@ -39,6 +40,9 @@ from shared.errors import (
     ReportNotFound,
     TooManyActive,
     UnknownReportType,
+    WebhookEndpointDisabled,
+    WebhookEndpointNotFound,
+    WebhookMessageNotFound,
 )
 
 log = logging.getLogger(__name__)
@@ -116,6 +120,10 @@ ANSWERS: dict[type[DomainError], Answer] = {
     AlreadyFinished: Answer(409, "Conflict"),
     NotFinished: Answer(409, "Conflict"),
     Gone: Answer(410, "Gone"),
+    AdminRequired: Answer(403, "Forbidden"),
+    WebhookEndpointNotFound: Answer(404, "Not Found"),
+    WebhookMessageNotFound: Answer(404, "Not Found"),
+    WebhookEndpointDisabled: Answer(409, "Conflict"),
 }
 
 

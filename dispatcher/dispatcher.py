@@ -17,20 +17,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
 from dispatcher.sender import Sender
 from shared.backoff import compute_backoff
 from shared.config import Settings
-from shared.db import (
-    DatabaseUnavailable,
-    close_quietly,
-    connect_listener,
-    translate_errors,
-    wait_for_notify,
-)
+from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
 from shared.webhooks import endpoints, messages
 from shared.webhooks.outcomes import Attempt, MessageStatus, Outcome, decide
 from shared.webhooks.payload import (
@@ -62,14 +55,14 @@ class Dispatcher:
         engine: Engine,
         sender: Sender,
         presign: Presigner | None = None,
-        listener_factory: Callable[[Settings, str], psycopg.Connection] = connect_listener,
+        listener_factory: Callable[[Settings, str], Listener] = connect_listener,
     ) -> None:
         self._settings = settings
         self._engine = engine
         self._sender = sender
         self._presign = presign
         self._listener_factory = listener_factory
-        self._listener: psycopg.Connection | None = None
+        self._listener: Listener | None = None
         self._schedule = parse_schedule(settings.webhook_retry_schedule)
         self._lease_seconds = settings.webhook_timeout_seconds + messages.LEASE_MARGIN
         self._pool = ThreadPoolExecutor(settings.dispatcher_concurrency, "webhook")
@@ -227,7 +220,7 @@ class Dispatcher:
         else:
             seconds = self.seconds_until_due()
         if seconds > 0:
-            wait_for_notify(self._listener, seconds)
+            self._listener.wait(seconds)
 
     def run(self) -> None:
         log.info(
@@ -263,8 +256,9 @@ class Dispatcher:
         self._stopping.set()
 
     def close_listener(self) -> None:
-        close_quietly(self._listener)
-        self._listener = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
 
 def presigner(storage: Any, ttl_seconds: int) -> Presigner:

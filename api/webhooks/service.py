@@ -1,18 +1,31 @@
-"""What the webhook endpoint views do: each function one short transaction, errors raised as
-ApiError for the one handler (api/errors.py) to answer."""
+"""What the webhook endpoint views do, without HTTP: each function one short transaction.
+
+Each view calls one function here with the app's Dependencies and the caller. Every one
+needs the `admin` role (checked first, before the body is read); another org's endpoint is
+never told apart from a missing one. Refusals are raised as the domain errors of
+shared/errors.py, which api/errors.py answers.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy import Connection, Row, text
 
 from api.auth import Principal
-from api.errors import ApiError
+from api.dependencies import Dependencies
 from shared.config import Settings
 from shared.db import translate_errors
+from shared.errors import (
+    AdminRequired,
+    InvalidParameters,
+    WebhookEndpointDisabled,
+    WebhookEndpointNotFound,
+    WebhookMessageNotFound,
+)
 from shared.webhooks import endpoints, messages
 from shared.webhooks.addresses import (
     Resolver,
@@ -24,9 +37,9 @@ from shared.webhooks.addresses import (
 )
 from shared.webhooks.payload import ping_data
 
-NOT_FOUND = "There is no such webhook endpoint."
+Loader = Callable[[], dict[str, Any]]
 
-# The fields a PATCH may change and their columns.
+# The fields a PATCH may change, and their columns.
 _CHANGEABLE = {
     "url": "url",
     "description": "description",
@@ -35,28 +48,17 @@ _CHANGEABLE = {
     "include_download_url": "include_download_url",
 }
 
-
-def check_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise ApiError(403, "Forbidden", "Only an admin of the org may manage webhook endpoints.")
+COUNT = text("SELECT count(*) FROM webhook_endpoints WHERE org = :org")
 
 
-def check_url(url: str, settings: Settings, resolver: Resolver = system_resolver) -> None:
-    """The request-forgery guard at save time: 422 naming what is refused (an address too)."""
-    try:
-        target = parse_target(url, settings.webhook_allow_http)
-        checked_addresses(target, parse_networks(settings.webhook_allowed_cidrs), resolver)
-    except UnsafeUrl as exc:
-        raise ApiError(
-            422,
-            "Unprocessable Content",
-            "The webhook URL may not be called.",
-            errors={"url": [str(exc)]},
-        ) from None
-
-
-def create(engine: Engine, principal: Principal, fields: dict[str, Any]) -> tuple[Row, str]:
-    with translate_errors(), engine.begin() as connection:
+def create_endpoint(
+    deps: Dependencies, principal: Principal, load_body: Loader
+) -> tuple[Row[Any], str]:
+    """A new endpoint of the caller's org and its secret (shown in this answer alone)."""
+    _check_admin(principal)
+    fields = load_body()
+    check_url(fields["url"], deps.settings)
+    with translate_errors(), deps.engine.begin() as connection:
         return endpoints.create(
             connection,
             principal.org,
@@ -68,43 +70,38 @@ def create(engine: Engine, principal: Principal, fields: dict[str, Any]) -> tupl
         )
 
 
-def get(engine: Engine, principal: Principal, endpoint_id: uuid.UUID) -> Row:
-    with translate_errors(), engine.connect() as connection:
-        return _get(connection, principal, endpoint_id)
-
-
-def _get(connection: Connection, principal: Principal, endpoint_id: uuid.UUID) -> Row:
-    # Another org's endpoint is a 404 like a missing one: existence is not revealed.
-    row = connection.execute(endpoints.GET, {"id": endpoint_id, "org": principal.org}).first()
-    if row is None:
-        raise ApiError(404, "Not Found", NOT_FOUND)
-    return row
-
-
-def page(engine: Engine, principal: Principal, number: int, size: int) -> tuple[list[Row], int]:
-    with translate_errors(), engine.connect() as connection:
+def endpoint_page(
+    deps: Dependencies, principal: Principal, page: int, page_size: int
+) -> tuple[list[Row[Any]], int]:
+    _check_admin(principal)
+    with translate_errors(), deps.engine.connect() as connection:
         rows = connection.execute(
-            endpoints.LIST, {"org": principal.org, "limit": size, "offset": (number - 1) * size}
+            endpoints.LIST,
+            {"org": principal.org, "limit": page_size, "offset": (page - 1) * page_size},
         ).all()
-    if rows:
-        return rows, rows[0].total
-    return [], _count(engine, principal)
+        if rows:
+            return rows, rows[0].total
+        # A page past the end has no row to carry the total.
+        return [], connection.execute(COUNT, {"org": principal.org}).scalar_one()
 
 
-def _count(engine: Engine, principal: Principal) -> int:
-    with translate_errors(), engine.connect() as connection:
-        return connection.execute(
-            text("SELECT count(*) FROM webhook_endpoints WHERE org = :org"),
-            {"org": principal.org},
-        ).scalar_one()
+def get_endpoint(deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID) -> Row[Any]:
+    _check_admin(principal)
+    with translate_errors(), deps.engine.connect() as connection:
+        return _endpoint(connection, principal, endpoint_id)
 
 
-def change(
-    engine: Engine, principal: Principal, endpoint_id: uuid.UUID, fields: dict[str, Any]
-) -> Row:
+def change_endpoint(
+    deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID, load_body: Loader
+) -> Row[Any]:
+    """Change the given fields; `disabled` false re-enables (the failing streak starts anew)."""
+    _check_admin(principal)
+    fields = load_body()
+    if "url" in fields:
+        check_url(fields["url"], deps.settings)
     columns = {_CHANGEABLE[name]: value for name, value in fields.items() if name in _CHANGEABLE}
-    with translate_errors(), engine.begin() as connection:
-        _get(connection, principal, endpoint_id)
+    with translate_errors(), deps.engine.begin() as connection:
+        _endpoint(connection, principal, endpoint_id)
         if columns:
             assignments = ", ".join(f"{column} = :{column}" for column in columns)
             connection.execute(
@@ -120,22 +117,25 @@ def change(
             connection.execute(
                 endpoints.DISABLE, {"id": endpoint_id, "reason": "Disabled through the API."}
             )
-        return _get(connection, principal, endpoint_id)
+        return _endpoint(connection, principal, endpoint_id)
 
 
-def delete(engine: Engine, principal: Principal, endpoint_id: uuid.UUID) -> None:
-    with translate_errors(), engine.begin() as connection:
+def delete_endpoint(deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID) -> None:
+    _check_admin(principal)
+    with translate_errors(), deps.engine.begin() as connection:
         deleted = connection.execute(
             endpoints.DELETE, {"id": endpoint_id, "org": principal.org}
         ).first()
     if deleted is None:
-        raise ApiError(404, "Not Found", NOT_FOUND)
+        raise WebhookEndpointNotFound()
 
 
-def send_test(engine: Engine, principal: Principal, endpoint_id: uuid.UUID) -> uuid.UUID:
-    with translate_errors(), engine.begin() as connection:
-        _check_enabled(_get(connection, principal, endpoint_id))
-        message_id = uuid.uuid4()
+def send_test(deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID) -> uuid.UUID:
+    """Queue a `webhook.test` message for this endpoint alone; its id."""
+    _check_admin(principal)
+    message_id = uuid.uuid4()
+    with translate_errors(), deps.engine.begin() as connection:
+        _check_enabled(_endpoint(connection, principal, endpoint_id))
         connection.execute(
             messages.INSERT_TEST,
             {
@@ -149,42 +149,69 @@ def send_test(engine: Engine, principal: Principal, endpoint_id: uuid.UUID) -> u
 
 
 def rotate_secret(
-    engine: Engine, principal: Principal, endpoint_id: uuid.UUID, overlap_seconds: float
-) -> tuple[str, Row]:
-    with translate_errors(), engine.begin() as connection:
-        secret = endpoints.rotate(connection, endpoint_id, principal.org, overlap_seconds)
+    deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID
+) -> tuple[str, Row[Any]]:
+    """A new secret; the old one signs beside it for WEBHOOK_SECRET_OVERLAP_SECONDS."""
+    _check_admin(principal)
+    overlap = deps.settings.webhook_secret_overlap_seconds
+    with translate_errors(), deps.engine.begin() as connection:
+        secret = endpoints.rotate(connection, endpoint_id, principal.org, overlap)
         if secret is None:
-            raise ApiError(404, "Not Found", NOT_FOUND)
-        return secret, _get(connection, principal, endpoint_id)
+            raise WebhookEndpointNotFound()
+        return secret, _endpoint(connection, principal, endpoint_id)
 
 
-def list_messages(
-    engine: Engine, principal: Principal, endpoint_id: uuid.UUID, state: str | None, limit: int
-) -> list[Row]:
-    with translate_errors(), engine.connect() as connection:
-        _get(connection, principal, endpoint_id)
+def recent_messages(
+    deps: Dependencies,
+    principal: Principal,
+    endpoint_id: uuid.UUID,
+    state: str | None,
+    limit: int,
+) -> list[Row[Any]]:
+    _check_admin(principal)
+    with translate_errors(), deps.engine.connect() as connection:
+        _endpoint(connection, principal, endpoint_id)
         return connection.execute(
             messages.LIST, {"endpoint_id": endpoint_id, "state": state, "limit": limit}
         ).all()
 
 
 def retry_message(
-    engine: Engine, principal: Principal, endpoint_id: uuid.UUID, message_id: uuid.UUID
+    deps: Dependencies, principal: Principal, endpoint_id: uuid.UUID, message_id: uuid.UUID
 ) -> None:
-    with translate_errors(), engine.begin() as connection:
-        _check_enabled(_get(connection, principal, endpoint_id))
+    """Make the message due now (same webhook-id), whatever its state."""
+    _check_admin(principal)
+    with translate_errors(), deps.engine.begin() as connection:
+        _check_enabled(_endpoint(connection, principal, endpoint_id))
         retried = connection.execute(
             messages.RETRY_NOW,
             {"id": message_id, "endpoint_id": endpoint_id, "org": principal.org},
         ).first()
     if retried is None:
-        raise ApiError(404, "Not Found", "The endpoint has no such message.")
+        raise WebhookMessageNotFound()
 
 
-def _check_enabled(endpoint: Row) -> None:
+def check_url(url: str, settings: Settings, resolver: Resolver = system_resolver) -> None:
+    """The request-forgery guard at save time: a 422 naming what is refused (an address too)."""
+    try:
+        target = parse_target(url, settings.webhook_allow_http)
+        checked_addresses(target, parse_networks(settings.webhook_allowed_cidrs), resolver)
+    except UnsafeUrl as exc:
+        raise InvalidParameters("The webhook URL may not be called.", {"url": [str(exc)]}) from None
+
+
+def _check_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise AdminRequired("manage webhook endpoints")
+
+
+def _endpoint(connection: Connection, principal: Principal, endpoint_id: uuid.UUID) -> Row[Any]:
+    row = connection.execute(endpoints.GET, {"id": endpoint_id, "org": principal.org}).first()
+    if row is None:
+        raise WebhookEndpointNotFound()
+    return row
+
+
+def _check_enabled(endpoint: Row[Any]) -> None:
     if endpoint.disabled:
-        raise ApiError(
-            409,
-            "Conflict",
-            'The endpoint is disabled; re-enable it first (PATCH {"disabled": false}).',
-        )
+        raise WebhookEndpointDisabled()

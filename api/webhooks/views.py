@@ -1,15 +1,18 @@
 """/api/v1/webhook-endpoints: register, read, change, delete, test and watch endpoints.
 
-Every operation needs the `admin` role (403 otherwise); another org's endpoint is a 404.
+Each view loads the request, calls one function of api/webhooks/service.py with
+dependencies() and g.principal, and dumps its result. Every operation needs the `admin`
+role (403); another org's endpoint is a 404.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
-from api.errors import ApiError
+from api.dependencies import dependencies
 from api.openapi.declarations import Header, Operation, Success, documented
 from api.validation import load_or_422
 from api.webhooks import service
@@ -25,6 +28,7 @@ from api.webhooks.schemas import (
     QueuedMessageSchema,
     RotatedSecretSchema,
 )
+from shared.errors import InvalidParameters
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhook-endpoints")
 
@@ -51,19 +55,16 @@ DISABLED = "The endpoint is disabled: re-enable it first."
 TAG = "webhooks"
 
 
-def _deps():
-    return current_app.extensions["reportbox"]
+def _loader(schema) -> Any:
+    """Reads and loads the body when the service asks: after the role check."""
 
+    def load() -> dict[str, Any]:
+        body = request.get_json()  # 415 unless the body is JSON
+        if not isinstance(body, dict):
+            raise InvalidParameters("The body must be a JSON object.")
+        return load_or_422(schema, body)
 
-def _admin() -> None:
-    service.check_admin(g.principal)
-
-
-def _body() -> dict:
-    body = request.get_json()
-    if not isinstance(body, dict):
-        raise ApiError(422, "Unprocessable Content", "The body must be a JSON object.")
-    return body
+    return load
 
 
 def _present(row) -> dict:
@@ -102,10 +103,7 @@ def _fields(row) -> dict:
     )
 )
 def create_endpoint() -> tuple[Response, int, dict[str, str]]:
-    _admin()
-    fields = load_or_422(_CREATE, _body())
-    service.check_url(fields["url"], _deps().settings)
-    row, secret = service.create(_deps().engine, g.principal, fields)
+    row, secret = service.create_endpoint(dependencies(), g.principal, _loader(_CREATE))
     location = url_for("webhooks.get_endpoint", endpoint_id=row.id, _external=True)
     return jsonify(_CREATED.dump({**_fields(row), "secret": secret})), 201, {"Location": location}
 
@@ -121,9 +119,10 @@ def create_endpoint() -> tuple[Response, int, dict[str, str]]:
     )
 )
 def list_endpoints() -> Response:
-    _admin()
     query = load_or_422(_LIST_QUERY, request.args)
-    rows, total = service.page(_deps().engine, g.principal, query["page"], query["page_size"])
+    rows, total = service.endpoint_page(
+        dependencies(), g.principal, query["page"], query["page_size"]
+    )
     return jsonify(
         _PAGE.dump(
             {
@@ -146,8 +145,7 @@ def list_endpoints() -> Response:
     )
 )
 def get_endpoint(endpoint_id: uuid.UUID) -> Response:
-    _admin()
-    return jsonify(_present(service.get(_deps().engine, g.principal, endpoint_id)))
+    return jsonify(_present(service.get_endpoint(dependencies(), g.principal, endpoint_id)))
 
 
 @blueprint.patch("/<uuid:endpoint_id>")
@@ -161,11 +159,7 @@ def get_endpoint(endpoint_id: uuid.UUID) -> Response:
     )
 )
 def change_endpoint(endpoint_id: uuid.UUID) -> Response:
-    _admin()
-    fields = load_or_422(_CHANGE, _body())
-    if "url" in fields:
-        service.check_url(fields["url"], _deps().settings)
-    row = service.change(_deps().engine, g.principal, endpoint_id, fields)
+    row = service.change_endpoint(dependencies(), g.principal, endpoint_id, _loader(_CHANGE))
     return jsonify(_present(row))
 
 
@@ -179,8 +173,7 @@ def change_endpoint(endpoint_id: uuid.UUID) -> Response:
     )
 )
 def delete_endpoint(endpoint_id: uuid.UUID) -> tuple[str, int]:
-    _admin()
-    service.delete(_deps().engine, g.principal, endpoint_id)
+    service.delete_endpoint(dependencies(), g.principal, endpoint_id)
     return "", 204
 
 
@@ -194,8 +187,7 @@ def delete_endpoint(endpoint_id: uuid.UUID) -> tuple[str, int]:
     )
 )
 def test_endpoint(endpoint_id: uuid.UUID) -> tuple[Response, int]:
-    _admin()
-    message_id = service.send_test(_deps().engine, g.principal, endpoint_id)
+    message_id = service.send_test(dependencies(), g.principal, endpoint_id)
     return jsonify(_QUEUED.dump({"message_id": message_id})), 202
 
 
@@ -211,13 +203,7 @@ def test_endpoint(endpoint_id: uuid.UUID) -> tuple[Response, int]:
     )
 )
 def rotate_secret(endpoint_id: uuid.UUID) -> Response:
-    _admin()
-    secret, row = service.rotate_secret(
-        _deps().engine,
-        g.principal,
-        endpoint_id,
-        _deps().settings.webhook_secret_overlap_seconds,
-    )
+    secret, row = service.rotate_secret(dependencies(), g.principal, endpoint_id)
     return jsonify(
         _ROTATED.dump(
             {"secret": secret, "previous_secret_expires_at": row.previous_secret_expires_at}
@@ -241,10 +227,9 @@ def rotate_secret(endpoint_id: uuid.UUID) -> Response:
     )
 )
 def list_messages(endpoint_id: uuid.UUID) -> Response:
-    _admin()
     query = load_or_422(_MESSAGE_QUERY, request.args)
-    rows = service.list_messages(
-        _deps().engine, g.principal, endpoint_id, query.get("status"), query["limit"]
+    rows = service.recent_messages(
+        dependencies(), g.principal, endpoint_id, query.get("status"), query["limit"]
     )
     items = [
         {
@@ -278,6 +263,5 @@ def list_messages(endpoint_id: uuid.UUID) -> Response:
     )
 )
 def retry_message(endpoint_id: uuid.UUID, message_id: uuid.UUID) -> tuple[Response, int]:
-    _admin()
-    service.retry_message(_deps().engine, g.principal, endpoint_id, message_id)
+    service.retry_message(dependencies(), g.principal, endpoint_id, message_id)
     return jsonify(_QUEUED.dump({"message_id": message_id})), 202
