@@ -118,6 +118,10 @@ class Dispatcher:
                 self._settings.webhook_disable_after_seconds,
             )
             self._record(message, attempt, outcome)
+        except DatabaseUnavailable as exc:
+            # The attempt was made but not recorded: the lease runs out and it is made again
+            # (at least once; the receiver drops the duplicate by its webhook-id).
+            log.warning("dispatcher.record_failed message_id=%s error=%s", message.id, exc)
         except Exception:
             # The lease runs out and another claim tries again; this thread lives on.
             log.exception("dispatcher.attempt_crashed message_id=%s", message.id)
