@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from shared.db import DatabaseUnavailable
 from shared.errors import (
     NOT_ASYNCHRONOUS,
+    AdminRequired,
     AdmittedConcurrently,
     AlreadyFinished,
     DefinitionNameTaken,
@@ -46,6 +47,9 @@ from shared.errors import (
     TooManyActive,
     TooManyRowsForSync,
     UnknownReportType,
+    WebhookEndpointDisabled,
+    WebhookEndpointNotFound,
+    WebhookMessageNotFound,
 )
 
 log = logging.getLogger(__name__)
@@ -137,6 +141,10 @@ ANSWERS: dict[type[DomainError], Answer] = {
     NotSynchronous: Answer(409, "Conflict"),
     TooManyRowsForSync: Answer(422, "Unprocessable Content", members=_sync_cap),
     SyncTimedOut: Answer(504, "Gateway Timeout"),
+    AdminRequired: Answer(403, "Forbidden"),
+    WebhookEndpointNotFound: Answer(404, "Not Found"),
+    WebhookMessageNotFound: Answer(404, "Not Found"),
+    WebhookEndpointDisabled: Answer(409, "Conflict"),
 }
 
 

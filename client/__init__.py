@@ -48,6 +48,7 @@ from client.models import (
     ReportPage,
     ReportType,
 )
+from client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -80,4 +81,6 @@ __all__ = [
     "Unavailable",
     "ValidationError",
     "WaitTimeout",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]
