@@ -71,8 +71,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# mypy, configured in pyproject.toml: strict on shared/, worker/, relay/ and client/, the
-# API's function bodies checked.
+# mypy, configured in pyproject.toml: strict on shared/, worker/, relay/, dispatcher/ and
+# client/, the API's function bodies checked.
 typecheck: install
 	$(BIN)/mypy
 

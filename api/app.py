@@ -15,6 +15,7 @@ from api.errors import register_error_handlers
 from api.openapi import views as openapi
 from api.page import demo
 from api.reports import views as reports
+from api.webhooks import views as webhooks
 from shared.catalog import register_modules
 from shared.config import Settings, settings_or_exit
 from shared.db import make_engine, make_session_factory
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         report_types.blueprint,
         reports.blueprint,
         definitions.blueprint,
+        webhooks.blueprint,
         openapi.blueprint,
         page.blueprint,
     ):

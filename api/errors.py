@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 from shared.db import DatabaseUnavailable
 from shared.errors import (
     NOT_ASYNCHRONOUS,
+    AdminRequired,
     AdmittedConcurrently,
     AlreadyFinished,
     DefinitionNameTaken,
@@ -47,6 +48,9 @@ from shared.errors import (
     TooManyActive,
     TooManyRowsForSync,
     UnknownReportType,
+    WebhookEndpointDisabled,
+    WebhookEndpointNotFound,
+    WebhookMessageNotFound,
 )
 
 log = logging.getLogger(__name__)
@@ -138,6 +142,10 @@ ANSWERS: dict[type[DomainError], Answer] = {
     NotSynchronous: Answer(409, "Conflict"),
     TooManyRowsForSync: Answer(422, "Unprocessable Content", members=_sync_cap),
     SyncTimedOut: Answer(504, "Gateway Timeout"),
+    AdminRequired: Answer(403, "Forbidden"),
+    WebhookEndpointNotFound: Answer(404, "Not Found"),
+    WebhookMessageNotFound: Answer(404, "Not Found"),
+    WebhookEndpointDisabled: Answer(409, "Conflict"),
 }
 
 

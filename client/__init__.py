@@ -49,6 +49,7 @@ from client.models import (
     ReportType,
     Status,
 )
+from client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -82,4 +83,6 @@ __all__ = [
     "Unavailable",
     "ValidationError",
     "WaitTimeout",
+    "WebhookVerificationError",
+    "verify_webhook",
 ]

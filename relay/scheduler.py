@@ -35,6 +35,7 @@ from shared.db import (
 )
 from shared.definitions import runs
 from shared.definitions.schedule import Schedule, plan_tick
+from shared.webhooks.events import record_definition_event
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ class Scheduler:
         connection.execute(
             runs.PAUSE, {"definition_id": definition.id, "streak": streak, "reason": reason}
         )
+        record_definition_event(connection, "definition.paused", definition.id)
         log.warning("scheduler.paused definition_id=%s reason=%s", definition.id, reason)
 
     @staticmethod

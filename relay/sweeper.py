@@ -38,6 +38,8 @@ from shared.storage import (
     StoredObject,
     report_attempt_of,
 )
+from shared.webhooks import messages as webhook_messages
+from shared.webhooks.events import record_report_events
 
 if TYPE_CHECKING:  # boto3-stubs' shape of a listed multipart upload (a development dependency)
     from mypy_boto3_s3.type_defs import MultipartUploadTypeDef as Upload
@@ -167,6 +169,8 @@ class SweepResult:
     uploads_aborted: int = 0
     reenqueued: int = 0
     orphans_deleted: int = 0
+    # Delivered or failed webhook messages older than REPORT_ROW_RETENTION_DAYS.
+    webhook_messages_deleted: int = 0
     failed_steps: tuple[str, ...] = ()  # steps that ended in an error (logged)
 
 
@@ -196,6 +200,7 @@ class Sweeper:
             "expire": self._expire_reports,
             "outbox": self._trim_outbox,
             "rows": self._delete_ended_rows,
+            "webhook_messages": self._delete_ended_webhook_messages,
             "uploads": self._abort_uploads,
             "orphans": self._delete_orphans,
             "lifecycle": self._keep_lifecycle_rule,
@@ -216,7 +221,8 @@ class Sweeper:
         if result != SweepResult():
             log.info(
                 "sweep.done expired=%d expire_refused=%d outbox_deleted=%d rows_deleted=%d "
-                "uploads_aborted=%d reenqueued=%d orphans_deleted=%d failed_steps=%s",
+                "uploads_aborted=%d reenqueued=%d orphans_deleted=%d webhook_messages_deleted=%d "
+                "failed_steps=%s",
                 result.expired,
                 result.expire_refused,
                 result.outbox_deleted,
@@ -224,6 +230,7 @@ class Sweeper:
                 result.uploads_aborted,
                 result.reenqueued,
                 result.orphans_deleted,
+                result.webhook_messages_deleted,
                 ",".join(result.failed_steps) or "none",
             )
         return result
@@ -263,8 +270,11 @@ class Sweeper:
             refused += len(rows) - len(gone)
             if gone:
                 with translate_errors(), self._sessions() as session, session.begin():
-                    types = session.execute(transitions.EXPIRE.statement, {"ids": gone}).scalars()
-                    expired_types = list(types)
+                    ended = session.execute(transitions.EXPIRE.statement, {"ids": gone}).all()
+                    record_report_events(
+                        session.connection(), "report.expired", [row.id for row in ended]
+                    )
+                expired_types = [row.report_type for row in ended]
                 report_counters.count_each(report_counters.EXPIRED, expired_types)
                 expired += len(expired_types)
             # Stopping between batches keeps SIGTERM prompt; the rest waits for the next round.
@@ -292,6 +302,11 @@ class Sweeper:
     def _delete_ended_rows(self) -> dict[str, int]:
         retention_seconds = self._settings.report_row_retention_days * 86400
         return {"rows_deleted": self._delete_in_batches(DELETE_ENDED, retention_seconds)}
+
+    def _delete_ended_webhook_messages(self) -> dict[str, int]:
+        retention_seconds = self._settings.report_row_retention_days * 86400
+        deleted = self._delete_in_batches(webhook_messages.DELETE_ENDED, retention_seconds)
+        return {"webhook_messages_deleted": deleted}
 
     def _delete_in_batches(self, statement: TextClause, retention_seconds: float) -> int:
         """Run a DELETE of at most `limit` rows, one short transaction each, until it

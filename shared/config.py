@@ -126,6 +126,18 @@ class Settings:
     sync_timeout_seconds: float = 10.0
     # Extra report types: comma-separated modules that each define REPORT_TYPE.
     report_type_modules: str = ""
+    # Webhooks (DESIGN.md section 10) and the dispatcher that sends them.
+    webhook_allow_http: bool = False
+    # Private networks webhooks may reach anyway (comma-separated CIDRs); public ones always.
+    webhook_allowed_cidrs: str = ""
+    webhook_timeout_seconds: float = 15.0
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
+    webhook_disable_after_seconds: float = 432000.0
+    webhook_secret_overlap_seconds: float = 86400.0
+    # Webhook messages one dispatcher sends at once (threads); one endpoint holds one at most.
+    dispatcher_concurrency: int = 8
+    # The dispatcher's longest sleep when no NOTIFY wakes it and no retry comes due sooner.
+    dispatcher_poll_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.jwt_algorithm is None:
@@ -219,6 +231,33 @@ class Settings:
         self._validate_ranges()
         self._validate_timing()
         self._validate_schedules()
+        self._validate_webhooks()
+
+    def _validate_webhooks(self) -> None:
+        # Imported here: shared.webhooks holds the parsers, and config must not import it at
+        # module level (it imports nothing of ours).
+        from shared.webhooks.addresses import parse_networks
+        from shared.webhooks.retry import parse_schedule
+
+        try:
+            parse_networks(self.webhook_allowed_cidrs)
+        except ValueError as exc:
+            raise ConfigError(f"WEBHOOK_ALLOWED_CIDRS: {exc}") from None
+        try:
+            parse_schedule(self.webhook_retry_schedule)
+        except ValueError as exc:
+            raise ConfigError(f"WEBHOOK_RETRY_SCHEDULE: {exc}") from None
+        for name in (
+            "webhook_timeout_seconds",
+            "webhook_disable_after_seconds",
+            "dispatcher_poll_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{ENVIRONMENT[name]} must be above 0")
+        if self.webhook_secret_overlap_seconds < 0:
+            raise ConfigError("WEBHOOK_SECRET_OVERLAP_SECONDS must not be negative")
+        if self.dispatcher_concurrency < 1:
+            raise ConfigError("DISPATCHER_CONCURRENCY must be at least 1")
 
     def _validate_schedules(self) -> None:
         for name in (
@@ -472,6 +511,14 @@ ENVIRONMENT: dict[str, str] = {
     "schedule_min_interval_seconds": "SCHEDULE_MIN_INTERVAL_SECONDS",
     "sync_max_rows": "SYNC_MAX_ROWS",
     "sync_timeout_seconds": "SYNC_TIMEOUT_SECONDS",
+    "webhook_allow_http": "WEBHOOK_ALLOW_HTTP",
+    "webhook_allowed_cidrs": "WEBHOOK_ALLOWED_CIDRS",
+    "webhook_timeout_seconds": "WEBHOOK_TIMEOUT_SECONDS",
+    "webhook_retry_schedule": "WEBHOOK_RETRY_SCHEDULE",
+    "webhook_disable_after_seconds": "WEBHOOK_DISABLE_AFTER_SECONDS",
+    "webhook_secret_overlap_seconds": "WEBHOOK_SECRET_OVERLAP_SECONDS",
+    "dispatcher_concurrency": "DISPATCHER_CONCURRENCY",
+    "dispatcher_poll_seconds": "DISPATCHER_POLL_SECONDS",
 }
 
 # What each setting means, for the generated configuration reference (docs/configuration.md):
@@ -545,6 +592,19 @@ DESCRIPTIONS: dict[str, str] = {
     "sync_timeout_seconds": "how long a `sync` definition's content may take (then 504)",
     "report_type_modules": "extra report types: comma-separated modules that each define "
     "`REPORT_TYPE`",
+    "webhook_allow_http": "let webhook endpoints use `http` (development and tests only)",
+    "webhook_allowed_cidrs": "private networks (comma-separated CIDRs) webhook endpoints may "
+    "resolve to; any other non-public address is refused",
+    "webhook_timeout_seconds": "how long one webhook attempt may take before it is a failure",
+    "webhook_retry_schedule": "seconds before each retry of a failed webhook message "
+    "(comma-separated, each ±20 %)",
+    "webhook_disable_after_seconds": "a webhook endpoint with nothing but failures for this "
+    "long is disabled",
+    "webhook_secret_overlap_seconds": "after a secret rotation, how long the old secret keeps "
+    "signing beside the new",
+    "dispatcher_concurrency": "webhook messages one dispatcher sends at once (one endpoint "
+    "holds at most one of them)",
+    "dispatcher_poll_seconds": "the dispatcher's longest sleep when nothing wakes it",
 }
 
 # Where the default is not a value of its own but another setting's or a service's.

@@ -198,3 +198,33 @@ class SyncTimedOut(DomainError):
             f"The file was not built within {seconds:g} s (SYNC_TIMEOUT_SECONDS). Generate it "
             "asynchronously instead."
         )
+
+
+class AdminRequired(DomainError):
+    """Only an admin of the org may do this (managing webhook endpoints)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Only an admin of the org may {what}.")
+
+
+class WebhookEndpointNotFound(DomainError):
+    """No such webhook endpoint in the caller's org (another org's is never told apart)."""
+
+    def __init__(self) -> None:
+        super().__init__("There is no such webhook endpoint.")
+
+
+class WebhookMessageNotFound(DomainError):
+    """The endpoint has no such message."""
+
+    def __init__(self) -> None:
+        super().__init__("The webhook endpoint has no such message.")
+
+
+class WebhookEndpointDisabled(DomainError):
+    """The endpoint is disabled: nothing is sent to it until it is re-enabled."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            'The webhook endpoint is disabled; re-enable it first (PATCH {"disabled": false}).'
+        )

@@ -178,7 +178,7 @@ EXPIRE = transition(
     """
     UPDATE reports SET status = {Expired}
     WHERE id = ANY(:ids) AND status = {Completed}
-    RETURNING report_type
+    RETURNING id, report_type
     """,
 )
 

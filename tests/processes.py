@@ -34,6 +34,10 @@ def start_worker(settings: Settings, log_dir: Path, name: str = "worker") -> Pro
     return Process(name, [sys.executable, "-m", "worker"], process_env(settings), log_dir)
 
 
+def start_dispatcher(settings: Settings, log_dir: Path, name: str = "dispatcher") -> Process:
+    return Process(name, [sys.executable, "-m", "dispatcher"], process_env(settings), log_dir)
+
+
 def wait_until_ready(base_url: str, process: Process, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

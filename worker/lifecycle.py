@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.db import translate_errors
 from shared.statuses import ReportStatus
 from shared.storage import UploadedObject
+from shared.webhooks.events import record_report_events
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,19 @@ class Lifecycle:
         with translate_errors(), self._engine.begin() as connection:
             return connection.execute(statement, params)
 
+    def _end(self, statement: Any, event_type: str, **params: Any) -> Any:
+        """A transition that ends the report: its webhook event in the same transaction.
+
+        The statement's first row (or, without RETURNING, whether it matched); the event is
+        written only when it did, so a redelivery that changes nothing sends nothing.
+        """
+        with translate_errors(), self._engine.begin() as connection:
+            result = connection.execute(statement, params)
+            made = result.first() if result.returns_rows else result.rowcount == 1
+            if made:
+                record_report_events(connection, event_type, [params["report_id"]])
+            return made
+
     def claim(self, report_id: uuid.UUID) -> Claim | None:
         row = self._write(
             transitions.CLAIM.statement,
@@ -112,8 +126,9 @@ class Lifecycle:
 
     def give_up(self, report_id: uuid.UUID) -> int | None:
         """Fail an unheld report that spent all its attempts; how many it spent, or None."""
-        row = self._write(
+        row = self._end(
             transitions.GIVE_UP.statement,
+            "report.failed",
             report_id=report_id,
             max_attempts=self.max_attempts,
             code="gave_up",
@@ -121,7 +136,7 @@ class Lifecycle:
                 f"Gave up after {self.max_attempts} "
                 f"attempt{'' if self.max_attempts == 1 else 's'}: none of them could finish."
             ),
-        ).first()
+        )
         if row is None:
             return None
         report_counters.FAILED.labels(row.report_type).inc()
@@ -158,8 +173,9 @@ class Lifecycle:
         content_type: str,
         row_count: int,
     ) -> bool:
-        result = self._write(
+        made = self._end(
             transitions.COMPLETE.statement,
+            "report.completed",
             report_id=claim.report_id,
             attempt=claim.attempt,
             object_key=uploaded.key,
@@ -170,24 +186,28 @@ class Lifecycle:
             sha256=uploaded.sha256,
             retention_seconds=self._retention_seconds,
         )
-        return _counted(result.rowcount == 1, report_counters.COMPLETED, claim)
+        return _counted(made, report_counters.COMPLETED, claim)
 
     def fail(self, claim: Claim, code: str, message: str) -> bool:
-        result = self._write(
+        made = self._end(
             transitions.FAIL.statement,
+            "report.failed",
             report_id=claim.report_id,
             attempt=claim.attempt,
             code=code,
             message=message,
         )
-        return _counted(result.rowcount == 1, report_counters.FAILED, claim)
+        return _counted(made, report_counters.FAILED, claim)
 
     def cancel(self, claim: Claim) -> bool:
         """Record that this worker stopped because a cancel was requested."""
-        result = self._write(
-            transitions.CANCEL_RUNNING.statement, report_id=claim.report_id, attempt=claim.attempt
+        made = self._end(
+            transitions.CANCEL_RUNNING.statement,
+            "report.cancelled",
+            report_id=claim.report_id,
+            attempt=claim.attempt,
         )
-        return _counted(result.rowcount == 1, report_counters.CANCELLED, claim)
+        return _counted(made, report_counters.CANCELLED, claim)
 
     def release(self, claim: Claim, *, charged: bool = True) -> bool:
         """Make the report Pending again; uncharged (a shutdown), the attempt is not spent."""

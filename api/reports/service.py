@@ -32,6 +32,7 @@ from shared.errors import (
 from shared.models import Report
 from shared.planner import estimate_rows
 from shared.statuses import ReportStatus
+from shared.webhooks.events import record_report_events
 
 MAX_IDEMPOTENCY_KEY = 200  # characters
 
@@ -252,6 +253,8 @@ def cancel_report(
         cancelled = session.execute(
             transitions.REQUEST_CANCEL.statement, {"report_id": report.id}
         ).first()
+        if cancelled is not None and cancelled.status == ReportStatus.CANCELLED:
+            record_report_events(session.connection(), "report.cancelled", [report.id])
     if cancelled is None:
         current = get_visible_report(sessions, principal, report_id)
         raise AlreadyFinished(current.status)

@@ -3,7 +3,8 @@
 Uses this machine's PostgreSQL and RabbitMQ (DATABASE_URL, RABBITMQ_URL or their defaults),
 the S3 endpoint in S3_ENDPOINT_URL, or else a SeaweedFS started for this run with its data in
 .run/s3/ (kept: a report downloaded before a restart downloads after it).
-Creates the database, migrates, fills the demo domain, starts api, relay and worker, prints
+Creates the database, migrates, fills the demo domain, starts api, relay, worker and
+dispatcher, prints
 the web page's URL, a token and curl commands, and stops everything on Ctrl-C.
 """
 
@@ -35,6 +36,9 @@ LOCAL_DEFAULTS = {
     "DEV_MODE": "true",  # accepts the development secret; offers demo sign-in on the page
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local-secret",
+    # A webhook receiver on this machine (http://127.0.0.1:...) is what a developer tries.
+    "WEBHOOK_ALLOW_HTTP": "true",
+    "WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
 }
 
 
@@ -101,6 +105,7 @@ def serve(settings: Settings, env: dict[str, str], port: int) -> None:
         ),
         ManagedProcess("relay", [sys.executable, "-m", "relay"], env, LOG_DIR),
         ManagedProcess("worker", [sys.executable, "-m", "worker"], env, LOG_DIR),
+        ManagedProcess("dispatcher", [sys.executable, "-m", "dispatcher"], env, LOG_DIR),
     ]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -114,7 +119,7 @@ def serve(settings: Settings, env: dict[str, str], port: int) -> None:
                 say(f"{dead[0].name} exited unexpectedly; see {dead[0].log_path}")
                 break
     finally:
-        say("stopping api, relay and worker")
+        say("stopping api, relay, worker and dispatcher")
         for process in processes:
             process.stop()
 

@@ -1,4 +1,4 @@
-"""The three processes as real subprocesses, with a database and queues of their own."""
+"""The processes as real subprocesses, with a database and queues of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
 from tests.e2e.faultstack import FaultStack, fault_stack
-from tests.processes import Process, start_api, start_relay, start_worker, wait_until_ready
+from tests.processes import (
+    Process,
+    start_api,
+    start_dispatcher,
+    start_relay,
+    start_worker,
+    wait_until_ready,
+)
 from tests.services import free_port
 
 
@@ -24,6 +31,7 @@ class Stack:
     api: Process
     relay: Process
     worker: Process
+    dispatcher: Process
 
 
 @pytest.fixture(scope="package")
@@ -41,12 +49,18 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             # Whatever a test leaves running is handed back at once on SIGTERM, well within
             # the 15 s that stop() waits before a SIGKILL.
             shutdown_grace_seconds=1.0,
+            # A one-minute schedule may be saved, so a schedule is seen to run within minutes.
+            schedule_min_interval_seconds=60,
+            # Webhook receivers of the tests listen on loopback, over plain HTTP.
+            webhook_allow_http=True,
+            webhook_allowed_cidrs="127.0.0.0/8",
         )
         engine = make_engine(settings)
         processes = (
             start_api(settings, port, log_dir),
             start_relay(settings, log_dir),
             start_worker(settings, log_dir),
+            start_dispatcher(settings, log_dir),
         )
         try:
             wait_until_ready(base_url, processes[0])
@@ -56,7 +70,7 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             engine.dispose()
             delete_broker_topology(settings)
         # Each process must leave on SIGTERM by itself, not be killed.
-        assert codes == {"api": 0, "relay": 0, "worker": 0}, codes
+        assert codes == {"api": 0, "relay": 0, "worker": 0, "dispatcher": 0}, codes
 
 
 @pytest.fixture

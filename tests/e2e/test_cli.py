@@ -323,3 +323,49 @@ def test_json_output_parses_on_every_command(reportbox, tmp_path):
     assert refused.returncode == 8
     error = json.loads(refused.stdout)["error"]
     assert (error["type"], error["status"]) == ("Conflict", 409)
+
+
+def test_a_definition_saved_generated_and_listed_through_the_command_line(
+    reportbox, user, tmp_path
+):
+    _, api = user
+    name = f"weekly sessions {os.getpid()}-{tmp_path.name}"
+    created = reportbox(
+        "definitions",
+        "create",
+        "--name",
+        name,
+        "--type",
+        "sessions",
+        "--period",
+        "previousWeek",
+        "--cron",
+        "0 6 * * 1",
+        "--timezone",
+        "Europe/Berlin",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    definition = json.loads(created.stdout)
+    definition_id = definition["definitionId"]
+    assert definition["schedule"] == {"cron": "0 6 * * 1", "timezone": "Europe/Berlin"}
+    assert len(definition["nextRuns"]) == 5
+    assert all(run.endswith(("+01:00", "+02:00")) for run in definition["nextRuns"])
+
+    target = tmp_path / "last-week.csv"
+    generated = reportbox("definitions", "generate", definition_id, "--wait", "-o", str(target))
+    assert generated.returncode == 0, generated.stderr
+    report_id = re.search(rf"report ({ID}) Completed", generated.stdout).group(1)
+    report = api.report(report_id).body
+    assert (report["definitionId"], report["trigger"]) == (definition_id, "generate")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == report["file"]["sha256"]
+
+    runs = reportbox("list", "--definition", definition_id, "--json")
+    assert runs.returncode == 0, runs.stderr
+    assert [item["reportId"] for item in json.loads(runs.stdout)["items"]] == [report_id]
+
+    assert reportbox("definitions", "pause", definition_id).returncode == 0
+    assert api.request("GET", f"/api/v1/report-definitions/{definition_id}").body["active"] is False
+    assert reportbox("definitions", "delete", definition_id).returncode == 0
+    assert api.request("GET", f"/api/v1/report-definitions/{definition_id}").status == 404
+    assert api.report(report_id).status == 200  # its run stays in the history

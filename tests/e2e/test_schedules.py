@@ -1,4 +1,4 @@
-"""A definition on a one-minute schedule, run by the schedulers of two real relays."""
+"""A definition on a one-minute schedule, saved through the API and run by two relays."""
 
 from __future__ import annotations
 
@@ -7,38 +7,35 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from tests.e2e.api_client import ApiClient
 from tests.e2e.faultstack import eventually
 from tests.processes import start_relay
 
 pytestmark = pytest.mark.e2e
 
-EVERY_MINUTE = "* * * * *"
+EVERY_MINUTE = "* * * * *"  # the stack allows it: SCHEDULE_MIN_INTERVAL_SECONDS=60
 
 
 def test_a_definition_on_a_one_minute_schedule_runs_once_each_minute_with_two_relays(
-    stack, tmp_path
+    stack, make_token, tmp_path
 ):
+    api = ApiClient(stack.base_url, make_token(sub=f"e2e-schedule-{uuid.uuid4().hex[:6]}"))
     second_relay = start_relay(stack.settings, tmp_path, name="relay-2")
-    definition_id = uuid.uuid4()
+    saved = api.request(
+        "POST",
+        "/api/v1/report-definitions",
+        {
+            "name": f"every minute {uuid.uuid4()}",
+            "reportType": "sessions",
+            "format": "csv",
+            "parameters": {},
+            "period": "previousDay",
+            "schedule": {"cron": EVERY_MINUTE, "timezone": "Europe/Berlin"},
+        },
+    )
+    assert saved.status == 201, saved.body
+    definition_id = saved.body["definitionId"]
     try:
-        with stack.sessions.begin() as session:
-            session.execute(
-                text(
-                    """
-                    INSERT INTO report_definitions
-                        (id, org, owner_id, owner_roles, name, report_type, format, parameters,
-                         period, schedule_cron, schedule_timezone, next_run_at)
-                    VALUES (:id, 'acme', 'e2e-schedule', ARRAY['analyst'], :name, 'sessions',
-                            'csv', '{}', 'previousDay', :cron, 'Europe/Berlin',
-                            date_trunc('minute', now()) + interval '1 minute')
-                    """
-                ),
-                {
-                    "id": definition_id,
-                    "name": f"every minute {definition_id}",
-                    "cron": EVERY_MINUTE,
-                },
-            )
 
         def runs() -> list:
             with stack.sessions() as session:
@@ -59,12 +56,14 @@ def test_a_definition_on_a_one_minute_schedule_runs_once_each_minute_with_two_re
         assert second_relay.alive()
     finally:
         assert second_relay.stop() == 0
-        with stack.sessions.begin() as session:  # no more runs for later tests to meet
-            session.execute(
-                text("UPDATE report_definitions SET active = false WHERE id = :id"),
-                {"id": definition_id},
-            )
+        paused = api.request(
+            "PATCH", f"/api/v1/report-definitions/{definition_id}", {"active": False}
+        )
+        assert paused.status == 200  # no more runs for later tests to meet
     instants = [row.scheduled_for for row in made]
     assert len(instants) == len(set(instants))  # never two runs for one instant
     assert (instants[1] - instants[0]).total_seconds() == 60
     assert {row.trigger for row in made} == {"schedule"}
+    listed = api.request("GET", f"/api/v1/reports?definitionId={definition_id}").body
+    assert {item["trigger"] for item in listed["items"]} == {"schedule"}
+    assert listed["total"] >= 2

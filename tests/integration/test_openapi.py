@@ -225,6 +225,8 @@ def test_real_answers_of_every_operation_match_the_document(
     check(client.delete(f"/api/v1/reports/{uuid.uuid4()}", headers=admin), 404)
     check(client.delete(f"/api/v1/reports/{pending_id}", headers=admin), 202)
 
+    provoke_every_webhook_status(client, check, make_token, app_without_database, engine)
+
     offline = app_without_database.test_client()
     for answer in (
         offline.get("/api/v1/reports", headers=admin),
@@ -268,6 +270,66 @@ def provoke_every_request_status(client, limited_app, check, make_token, name: s
     check(post(limited, name, busy, parameters[0]), 202)
     too_many = check(post(limited, name, busy, parameters[1]), 429)
     assert too_many.headers["Retry-After"].isdigit()
+
+
+def provoke_every_webhook_status(client, check, make_token, app_without_database, engine):
+    base = "/api/v1/webhook-endpoints"
+    admin = bearer(make_token(org="openapi-hooks", roles=("admin",)))
+    analyst = bearer(make_token(org="openapi-hooks", roles=("analyst",)))
+    public_url = "https://93.184.215.14/hook"  # a public address, checked without DNS
+    body = {"url": public_url, "eventTypes": ["report.completed"]}
+    created = check(client.post(base, json=body, headers=admin), 201).get_json()
+    path = f"{base}/{created['endpointId']}"
+    missing = f"{base}/{uuid.uuid4()}"
+    message_id = check(client.post(f"{path}/test", headers=admin), 202).get_json()["messageId"]
+    retry = f"{path}/messages/{message_id}/retry"
+    big = {"padding": "x" * 70_000}
+    check(client.get(base, headers=admin), 200)
+    check(client.get(path, headers=admin), 200)
+    check(client.get(f"{path}/messages?status=pending", headers=admin), 200)
+    check(client.post(retry, headers=admin), 202)
+    check(client.post(f"{path}/rotate-secret", headers=admin), 200)
+    check(client.patch(path, json={"description": "changed"}, headers=admin), 200)
+    check(client.post(base, json={**body, "url": "https://10.1.2.3/"}, headers=admin), 422)
+    check(client.post(base, data="url", content_type="text/plain", headers=admin), 415)
+    check(client.patch(path, data="url", content_type="text/plain", headers=admin), 415)
+    check(client.patch(path, json={"eventTypes": ["nope"]}, headers=admin), 422)
+    check(client.get(f"{base}?pageSize=0", headers=admin), 422)
+    check(client.get(f"{path}/messages?status=lost", headers=admin), 422)
+    operations = [
+        ("post", base),
+        ("get", base),
+        ("get", path),
+        ("patch", path),
+        ("delete", path),
+        ("post", f"{path}/test"),
+        ("post", f"{path}/rotate-secret"),
+        ("get", f"{path}/messages"),
+        ("post", retry),
+    ]
+    offline = app_without_database.test_client()
+    for method, url in operations:
+        json_body = body if method in ("post", "patch") else None
+        check(getattr(client, method)(url, json=json_body), 401)
+        check(getattr(client, method)(url, json=json_body, headers=analyst), 403)
+        check(getattr(offline, method)(url, json=json_body, headers=admin), 503)
+        if method in ("post", "patch"):
+            malformed = getattr(client, method)(
+                url, data="{", content_type="application/json", headers=admin
+            )
+            check(malformed, 400)
+            check(getattr(client, method)(url, json=big, headers=admin), 413)
+        if url != base:
+            elsewhere = url.replace(path, missing)
+            check(getattr(client, method)(elsewhere, json=json_body, headers=admin), 404)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE webhook_endpoints SET disabled = true WHERE id = :id"),
+            {"id": created["endpointId"]},
+        )
+    check(client.post(f"{path}/test", headers=admin), 409)
+    check(client.post(retry, headers=admin), 409)
+    check(client.delete(path, headers=admin), 204)
 
 
 def post(client, name: str, headers: dict, parameters: dict, report_format: str = "csv"):

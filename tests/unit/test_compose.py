@@ -37,8 +37,8 @@ COMPOSE_SCHEMA = "vendor.compose-spec"
 # rest for up to HAND_BACK_WAIT; this covers the final acks, closing and a loaded machine.
 STOP_MARGIN_SECONDS = 10.0
 
-APP_SERVICES = ("migrate", "demo", "api", "relay", "worker")
-LONG_RUNNING_APP_SERVICES = ("api", "relay", "worker")
+APP_SERVICES = ("migrate", "demo", "api", "relay", "worker", "dispatcher")
+LONG_RUNNING_APP_SERVICES = ("api", "relay", "worker", "dispatcher")
 ONE_SHOT_SERVICES = ("create-bucket", "migrate", "demo")
 # A read in Settings.from_env: reader.text("DATABASE_URL", ...), the name maybe on the next line.
 # Variables for the interpreter and pip, not for Reportbox.
@@ -428,7 +428,7 @@ def test_docker_compose_itself_accepts_the_file():
     assert checked.returncode == 0, checked.stderr
 
 
-@pytest.mark.parametrize("name", ["relay", "worker"])
+@pytest.mark.parametrize("name", ["relay", "worker", "dispatcher"])
 def test_relay_and_worker_can_be_scaled_and_are_checked_on_readyz(name):
     resolved = json.loads(compose_config("--format", "json").stdout)["services"][name]
     assert "container_name" not in resolved and not resolved.get("ports")

@@ -183,3 +183,27 @@ def test_a_password_in_a_malformed_url_stays_out_of_the_message():
 )
 def test_the_edges_of_each_range_and_each_url_form_are_accepted(environ):
     assert Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"WEBHOOK_ALLOWED_CIDRS": "10.0.0.0/33"}, "WEBHOOK_ALLOWED_CIDRS"),
+        ({"WEBHOOK_RETRY_SCHEDULE": "5,0"}, "WEBHOOK_RETRY_SCHEDULE"),
+        ({"WEBHOOK_TIMEOUT_SECONDS": "0"}, "WEBHOOK_TIMEOUT_SECONDS"),
+        ({"WEBHOOK_DISABLE_AFTER_SECONDS": "0"}, "WEBHOOK_DISABLE_AFTER_SECONDS"),
+        ({"WEBHOOK_SECRET_OVERLAP_SECONDS": "-1"}, "WEBHOOK_SECRET_OVERLAP_SECONDS"),
+        ({"DISPATCHER_CONCURRENCY": "0"}, "DISPATCHER_CONCURRENCY"),
+    ],
+)
+def test_webhook_settings_that_cannot_work_are_refused(environ, named):
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env(environ)
+
+
+def test_webhook_settings_have_the_contracts_defaults():
+    settings = Settings.from_env({"WEBHOOK_ALLOW_HTTP": "true"})
+    assert settings.webhook_allow_http is True
+    assert settings.webhook_timeout_seconds == 15
+    assert settings.webhook_disable_after_seconds == 432000
+    assert settings.webhook_secret_overlap_seconds == 86400

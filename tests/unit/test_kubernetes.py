@@ -67,7 +67,12 @@ def test_each_core_resource_is_valid_for_kubernetes(document, version):
 
 def test_the_pieces_a_deployment_needs_are_there():
     deployments = by_kind("Deployment")
-    assert set(deployments) == {"reportbox-api", "reportbox-relay", "reportbox-worker"}
+    assert set(deployments) == {
+        "reportbox-api",
+        "reportbox-relay",
+        "reportbox-worker",
+        "reportbox-dispatcher",
+    }
     assert set(by_kind("Job")) == {"reportbox-migrate"}
     assert set(by_kind("PodDisruptionBudget")) == {"reportbox-api", "reportbox-worker"}
     for deployment in deployments.values():
@@ -112,7 +117,7 @@ def test_every_command_names_something_the_image_has():
 
 def test_relay_and_worker_probes_use_the_metrics_port_the_config_sets():
     port = int(by_kind("ConfigMap")["reportbox-config"]["data"]["METRICS_PORT"])
-    for name in ("reportbox-relay", "reportbox-worker"):
+    for name in ("reportbox-relay", "reportbox-worker", "reportbox-dispatcher"):
         spec = container(by_kind("Deployment")[name])
         assert spec["ports"] == [{"name": "metrics", "containerPort": port}]
         assert spec["readinessProbe"]["httpGet"]["port"] == "metrics"
@@ -165,6 +170,7 @@ def test_the_workloads_are_the_ones_checked_for_pod_security():
         "Deployment/reportbox-api",
         "Deployment/reportbox-relay",
         "Deployment/reportbox-worker",
+        "Deployment/reportbox-dispatcher",
         "Job/reportbox-migrate",
     }
 
@@ -278,7 +284,7 @@ def test_only_the_api_takes_traffic_and_relay_and_worker_only_scrapes_from_monit
         for name, deployment in by_kind("Deployment").items()
         if selects(metrics["podSelector"], deployment["spec"]["template"]["metadata"]["labels"])
     }
-    assert selected == {"reportbox-relay", "reportbox-worker"}
+    assert selected == {"reportbox-relay", "reportbox-worker", "reportbox-dispatcher"}
     (rule,) = metrics["ingress"]
     assert rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}

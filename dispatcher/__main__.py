@@ -1,0 +1,46 @@
+"""python -m dispatcher: send webhook messages until SIGTERM (the attempts in hand finish and
+are recorded first)."""
+
+import signal
+
+from dispatcher.dispatcher import Dispatcher, presigner
+from dispatcher.sender import Sender
+from shared.config import settings_or_exit
+from shared.db import make_engine
+from shared.health import Readiness, start_if_configured
+from shared.logs import configure_logging
+from shared.storage import Storage
+from shared.webhooks.addresses import parse_networks
+
+
+def main() -> None:
+    settings = settings_or_exit()
+    configure_logging("dispatcher", settings.log_level, settings.log_format)
+    # One connection per sending thread to record its attempt, one for the claims.
+    engine = make_engine(
+        settings,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_size=settings.dispatcher_concurrency + 1,
+    )
+    readiness = Readiness(engine)
+    readiness.broker_connected(True)  # the dispatcher's queue is its table: no broker
+    stop_health = start_if_configured(settings.metrics_port, readiness)
+    sender = Sender(
+        settings.webhook_allow_http,
+        parse_networks(settings.webhook_allowed_cidrs),
+        settings.webhook_timeout_seconds,
+    )
+    presign = presigner(Storage(settings), settings.download_url_ttl_seconds)
+    dispatcher = Dispatcher(settings, engine, sender, presign)
+    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+    signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    dispatcher.run()
+    # Leaving already: a second SIGTERM must not kill the interpreter while it finalizes.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop_health()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

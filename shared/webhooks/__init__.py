@@ -1,0 +1,1 @@
+"""Webhooks (DESIGN.md section 10): the pure rules, the tables' statements, event writing."""

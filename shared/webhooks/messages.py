@@ -1,0 +1,123 @@
+"""The webhook_messages table's statements: the dispatcher's claim and its record of attempts,
+and what the API reads and retries.
+
+The table is the queue: a message is due when it is pending, its next_attempt_at has come,
+and no dispatcher holds it (lease_until unset or past). A dispatcher that dies mid-attempt
+lets its lease run out and another sends the message again (at least once).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+CHANNEL = "reportbox_webhooks"  # NOTIFY channel of webhook_messages' trigger (migration 0009)
+LEASE_MARGIN = 30.0  # seconds a claim outlives the attempt's own timeout
+
+# claim_due: the oldest due messages of enabled endpoints that have no message in flight
+# (neither here, :busy, nor in another dispatcher), locked FOR UPDATE until the caller's
+# transaction commits; a concurrent dispatcher SKIPs LOCKED rows and takes the next ones.
+# The caller keeps the first message of each endpoint and leases it with LEASE: one message
+# per endpoint in flight at a time, so a slow receiver holds one thread, never all of them.
+# Served by the partial index webhook_messages_due (and webhook_messages_in_flight).
+CLAIM_DUE = text(
+    """
+    SELECT m.id, m.endpoint_id
+    FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
+    WHERE m.state = 'pending' AND m.next_attempt_at <= now()
+      AND (m.lease_until IS NULL OR m.lease_until < now())
+      AND NOT e.disabled
+      AND m.endpoint_id <> ALL(CAST(:busy AS uuid[]))
+      AND NOT EXISTS (
+          SELECT 1 FROM webhook_messages flying
+          WHERE flying.endpoint_id = m.endpoint_id AND flying.state = 'pending'
+            AND flying.lease_until > now())
+    ORDER BY m.next_attempt_at
+    LIMIT :limit
+    FOR UPDATE OF m SKIP LOCKED
+    """
+)
+
+# Counts the attempt when it starts, so one that never reports back (a crash) still counts.
+# The previous secret signs only while its overlap lasts.
+LEASE = text(
+    """
+    UPDATE webhook_messages m
+    SET lease_until = now() + make_interval(secs => :lease_seconds), attempts = m.attempts + 1
+    FROM webhook_endpoints e
+    WHERE m.id = ANY(:ids) AND e.id = m.endpoint_id
+    RETURNING m.id, m.endpoint_id, m.event_type, m.snapshot, m.occurred_at, m.attempts,
+              e.url, e.secret, e.include_download_url, e.failing_since,
+              CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END
+                  AS previous_secret
+    """
+)
+
+# Fenced by attempts, like the worker's transitions: an attempt whose lease ran out and was
+# taken over cannot overwrite the newer attempt's record.
+RECORD = text(
+    """
+    UPDATE webhook_messages
+    SET state = CAST(:state AS text), lease_until = NULL,
+        next_attempt_at = coalesce(:next_attempt_at, next_attempt_at),
+        last_status_code = :status_code, last_error = :error,
+        delivered_at = CASE WHEN CAST(:state AS text) = 'delivered' THEN now() END
+    WHERE id = :id AND attempts = :attempts AND state = 'pending'
+    """
+)
+
+SET_FAILING_SINCE = text(
+    "UPDATE webhook_endpoints SET failing_since = :failing_since WHERE id = :id"
+)
+
+# Seconds until the earliest pending message is due (NULL: none), by the database's clock.
+NEXT_DUE_IN = text(
+    """
+    SELECT extract(epoch FROM min(next_attempt_at) - now()) AS seconds
+    FROM webhook_messages WHERE state = 'pending'
+    """
+)
+
+# An API's retry: due now, whatever it was. A message in flight keeps its lease, so it is never
+# sent twice at once; the attempt under way then records its own outcome.
+RETRY_NOW = text(
+    """
+    UPDATE webhook_messages m
+    SET state = 'pending', next_attempt_at = now(),
+        lease_until = CASE WHEN m.lease_until > now() THEN m.lease_until END
+    FROM webhook_endpoints e
+    WHERE m.id = :id AND m.endpoint_id = :endpoint_id AND e.id = m.endpoint_id AND e.org = :org
+    RETURNING m.id
+    """
+)
+
+INSERT_TEST = text(
+    """
+    INSERT INTO webhook_messages (id, endpoint_id, org, event_type, snapshot)
+    VALUES (:id, :endpoint_id, :org, 'webhook.test', CAST(:snapshot AS jsonb))
+    """
+)
+
+LIST = text(
+    """
+    SELECT id, event_type, state, attempts, last_status_code, last_error, next_attempt_at,
+           delivered_at, occurred_at
+    FROM webhook_messages
+    WHERE endpoint_id = :endpoint_id AND (CAST(:state AS text) IS NULL OR state = :state)
+    ORDER BY occurred_at DESC, id DESC
+    LIMIT :limit
+    """
+)
+
+# delete_ended: a delivered or failed message is history once the reports' row retention has
+# passed (the relay's sweep runs this). A batch at a time, SKIP LOCKED to keep two sweepers
+# apart; served by webhook_messages_ended.
+DELETE_ENDED = text(
+    """
+    DELETE FROM webhook_messages WHERE id IN (
+        SELECT id FROM webhook_messages
+        WHERE state <> 'pending'
+          AND occurred_at < now() - make_interval(secs => :retention_seconds)
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    """
+)

@@ -1,0 +1,396 @@
+"""The dispatcher against the real database and a real receiver on loopback: signed
+deliveries, retries with the same webhook-id, 3xx and 410, disabling, per-endpoint
+isolation, and the request-forgery guard at every attempt."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, wait
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from standardwebhooks.webhooks import Webhook
+
+from client import WebhookVerificationError, verify_webhook
+from dispatcher.dispatcher import Dispatcher
+from dispatcher.sender import Sender
+from shared.storage import UploadedObject
+from shared.webhooks import endpoints
+from shared.webhooks.addresses import parse_networks
+from tests.integration.webhook_helpers import make_endpoint, messages_of
+from tests.integration.webhook_receiver import Receiver, answer
+from worker.lifecycle import Lifecycle
+
+LOOPBACK = "127.0.0.0/8"
+
+
+@pytest.fixture
+def org() -> str:
+    return f"disp-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def hook_settings(settings):
+    return settings.with_overrides(
+        webhook_allow_http=True,
+        webhook_allowed_cidrs=LOOPBACK,
+        webhook_timeout_seconds=3.0,
+        dispatcher_concurrency=4,
+    )
+
+
+@pytest.fixture(autouse=True)
+def only_this_tests_endpoints(engine):
+    """Every endpoint earlier tests left is disabled: a claim here sees this test's alone."""
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE webhook_endpoints SET disabled = true"))
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+def make_dispatcher(engine, hook_settings, resolver=None, **overrides) -> Dispatcher:
+    settings = hook_settings.with_overrides(**overrides)
+    sender = Sender(
+        settings.webhook_allow_http,
+        parse_networks(settings.webhook_allowed_cidrs),
+        settings.webhook_timeout_seconds,
+        **({"resolver": resolver} if resolver else {}),
+    )
+    return Dispatcher(settings, engine, sender)
+
+
+def send_due(dispatcher: Dispatcher) -> int:
+    """Claim and send until nothing is due; how many attempts were made."""
+    made = 0
+    while futures := dispatcher.run_once():
+        for future in futures:
+            future.result(timeout=30)
+        made += len(futures)
+    return made
+
+
+@pytest.fixture
+def complete_report(settings, engine, make_report):
+    lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
+
+    def complete(org: str):
+        report = make_report(org=org)
+        claim = lifecycle.claim(report.id)
+        uploaded = UploadedObject(f"{org}/{report.id}.csv", 12, "c" * 64)
+        assert lifecycle.complete(claim, uploaded, "sessions.csv", "text/csv", 3)
+        return report
+
+    return complete
+
+
+def make_due(engine, endpoint_id):
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE webhook_messages SET next_attempt_at = now() WHERE endpoint_id = :id"),
+            {"id": endpoint_id},
+        )
+
+
+def endpoint_row(engine, endpoint_id):
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT * FROM webhook_endpoints WHERE id = :id"), {"id": endpoint_id}
+        ).one()
+
+
+def test_a_delivery_is_signed_and_verifies(engine, hook_settings, org, receiver, complete_report):
+    endpoint_id, secret = make_endpoint(engine, org, receiver.url("/in"))
+    report = complete_report(org)
+    assert send_due(make_dispatcher(engine, hook_settings)) == 1
+
+    (request,) = receiver.requests_to("/in")
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == "Reportbox-Webhooks/1"
+    assert request.headers["webhook-signature"].startswith("v1,")
+    event = Webhook(secret).verify(request.body, request.headers)
+    assert verify_webhook(request.body, request.headers, secret) == event
+    assert event["type"] == "report.completed"
+    assert event["data"]["reportId"] == str(report.id)
+    assert event["data"]["statusUrl"] == f"http://reportbox.test/api/v1/reports/{report.id}"
+    assert event["data"]["file"]["sha256"] == "c" * 64
+    assert "downloadUrl" not in event["data"]
+    assert len(request.body) < 2048
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "delivered" and message.attempts == 1
+    assert message.last_status_code == 200 and message.delivered_at is not None
+    assert request.headers["webhook-id"] == str(message.id)
+
+
+def test_a_retry_carries_the_same_webhook_id_after_the_schedule_s_delay(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, secret = make_endpoint(engine, org, receiver.url("/flaky"))
+    receiver.script("/flaky", 500, 503)
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings)
+    started = datetime.now(UTC)
+    assert send_due(dispatcher) == 1
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "pending" and message.attempts == 1
+    assert message.last_status_code == 500 and message.last_error == "HTTP 500"
+    # 5 s ± 20 %: not due yet, so nothing is sent before then.
+    assert started + timedelta(seconds=3.9) <= message.next_attempt_at
+    assert message.next_attempt_at <= datetime.now(UTC) + timedelta(seconds=6.1)
+    assert send_due(dispatcher) == 0
+    for _ in range(2):
+        make_due(engine, endpoint_id)
+        assert send_due(dispatcher) == 1
+    requests = receiver.requests_to("/flaky")
+    assert len(requests) == 3
+    assert {request.headers["webhook-id"] for request in requests} == {str(message.id)}
+    for request in requests:
+        verify_webhook(request.body, request.headers, secret)
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "delivered" and message.attempts == 3
+
+
+def test_a_redirect_is_a_failure_and_is_not_followed(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/moved"))
+    receiver.script("/moved", lambda handler: answer(handler, 302, {"location": "/elsewhere"}))
+    complete_report(org)
+    send_due(make_dispatcher(engine, hook_settings))
+    assert len(receiver.requests_to("/moved")) == 1 and receiver.requests_to("/elsewhere") == []
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "pending" and message.last_status_code == 302
+    assert "not followed" in message.last_error
+
+
+def test_410_disables_the_endpoint_at_once_and_it_gets_nothing_more(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/gone"))
+    receiver.script("/gone", 410)
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings)
+    assert send_due(dispatcher) == 1
+    complete_report(org)  # after the 410: no message is written for it
+    endpoint = endpoint_row(engine, endpoint_id)
+    assert endpoint.disabled and "410" in endpoint.disabled_reason
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "failed" and message.last_status_code == 410
+    assert send_due(dispatcher) == 0
+    assert len(receiver.requests_to("/gone")) == 1
+
+
+def test_only_failures_for_the_disable_period_disable_and_fail_what_is_pending(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/down"))
+    receiver.script("/down", 500, 500)
+    complete_report(org)
+    complete_report(org)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE webhook_endpoints SET failing_since = :since WHERE id = :id"),
+            {"id": endpoint_id, "since": datetime.now(UTC) - timedelta(seconds=100)},
+        )
+    dispatcher = make_dispatcher(engine, hook_settings, webhook_disable_after_seconds=100)
+    # One endpoint, one message in flight: the first attempt disables it, the second
+    # message is failed without an attempt.
+    assert send_due(dispatcher) == 1
+    assert endpoint_row(engine, endpoint_id).disabled
+    states = sorted((m.state, m.attempts) for m in messages_of(engine, endpoint_id))
+    assert states == [("failed", 0), ("failed", 1)]
+
+
+def test_a_success_clears_the_failing_streak(engine, hook_settings, org, receiver, complete_report):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/back"))
+    receiver.script("/back", 500, 200)
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings)
+    send_due(dispatcher)
+    assert endpoint_row(engine, endpoint_id).failing_since is not None
+    make_due(engine, endpoint_id)
+    send_due(dispatcher)
+    assert endpoint_row(engine, endpoint_id).failing_since is None
+
+
+def test_a_slow_receiver_does_not_delay_another_endpoint(
+    engine, hook_settings, org, receiver, complete_report
+):
+    release = threading.Event()
+    slow_id, _ = make_endpoint(engine, org, receiver.url("/slow"))
+    receiver.script("/slow", *[lambda handler: (release.wait(30), answer(handler, 200))] * 3)
+    complete_report(org)
+    complete_report(org)
+    complete_report(org)  # three messages for the slow endpoint, queued first
+    fast_org = f"{org}-fast"
+    fast_id, _ = make_endpoint(engine, fast_org, receiver.url("/fast"))
+    complete_report(fast_org)
+    # Two threads, and the slow endpoint's three messages come first: without isolation
+    # both threads would wait on it and the fast endpoint with them.
+    dispatcher = make_dispatcher(
+        engine, hook_settings, webhook_timeout_seconds=30, dispatcher_concurrency=2
+    )
+    try:
+        futures = dispatcher.run_once()
+        # One thread holds the slow endpoint's first message; its others wait their turn
+        # instead of filling the threads, and the fast endpoint is served meanwhile.
+        assert len(futures) == 2
+        done, _ = wait(futures, timeout=10, return_when=FIRST_COMPLETED)
+        assert len(done) == 1  # the fast one; the slow one is still waiting for its answer
+        assert [m.state for m in messages_of(engine, fast_id)] == ["delivered"]
+        assert [m.state for m in messages_of(engine, slow_id)] == ["pending"] * 3
+        assert dispatcher.run_once() == []  # the slow endpoint is still in flight
+    finally:
+        release.set()
+    for future in futures:
+        future.result(timeout=30)
+    send_due(dispatcher)
+    assert [m.state for m in messages_of(engine, slow_id)] == ["delivered"] * 3
+
+
+def test_an_answer_past_the_timeout_is_a_failure(
+    engine, hook_settings, org, receiver, complete_report
+):
+    release = threading.Event()
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/stuck"))
+    receiver.script("/stuck", lambda handler: (release.wait(30), answer(handler, 200)))
+    complete_report(org)
+    try:
+        send_due(make_dispatcher(engine, hook_settings, webhook_timeout_seconds=0.5))
+    finally:
+        release.set()
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "pending" and message.last_status_code is None
+    assert "no answer within 0.5 s" in message.last_error
+
+
+def test_at_most_64_kib_of_an_answer_is_read(engine, hook_settings, org, receiver, complete_report):
+    def endless(handler):
+        handler.send_response(200)
+        handler.send_header("content-type", "text/plain")
+        handler.end_headers()
+        try:
+            while True:  # never ends: only a bounded read lets the attempt finish
+                handler.wfile.write(b"x" * 65536)
+        except OSError:
+            pass
+
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/endless"))
+    receiver.script("/endless", endless)
+    complete_report(org)
+    send_due(make_dispatcher(engine, hook_settings, webhook_timeout_seconds=10))
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "delivered"
+
+
+def test_during_a_rotation_both_secrets_verify(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, old = make_endpoint(engine, org, receiver.url("/rotated"))
+    with engine.begin() as connection:
+        new = endpoints.rotate(connection, endpoint_id, org, 3600)
+    complete_report(org)
+    send_due(make_dispatcher(engine, hook_settings))
+    (request,) = receiver.requests_to("/rotated")
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        Webhook(secret).verify(request.body, request.headers)
+
+
+def test_after_the_overlap_only_the_new_secret_signs(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, old = make_endpoint(engine, org, receiver.url("/rotated-long-ago"))
+    with engine.begin() as connection:
+        new = endpoints.rotate(connection, endpoint_id, org, 0)
+    complete_report(org)
+    send_due(make_dispatcher(engine, hook_settings))
+    (request,) = receiver.requests_to("/rotated-long-ago")
+    assert len(request.headers["webhook-signature"].split(" ")) == 1
+    Webhook(new).verify(request.body, request.headers)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(request.body, request.headers, old)
+
+
+def test_a_deleted_endpoint_gets_nothing_more(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/deleted"))
+    complete_report(org)
+    with engine.begin() as connection:
+        connection.execute(endpoints.DELETE, {"id": endpoint_id, "org": org})
+    assert send_due(make_dispatcher(engine, hook_settings)) == 0
+    assert messages_of(engine, endpoint_id) == []
+    assert receiver.requests_to("/deleted") == []
+
+
+class Rebinding:
+    """A resolver whose answers a test scripts, one per call (then the last, again)."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls.append(host)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def test_an_attempt_connects_to_the_address_it_checked_never_a_re_resolved_one(
+    engine, hook_settings, org, receiver, complete_report
+):
+    # The name resolves to loopback (allowed here) once, then to the cloud metadata address.
+    # The attempt resolves once and connects to what it checked: the system resolver, which
+    # knows nothing of rebind.test, is never asked, and 169.254.169.254 never reached.
+    resolver = Rebinding(["127.0.0.1"], ["169.254.169.254"])
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/pinned", host="rebind.test"))
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings, resolver=resolver)
+    assert send_due(dispatcher) == 1
+    (request,) = receiver.requests_to("/pinned")
+    assert request.headers["host"] == f"rebind.test:{receiver.port}"
+    assert resolver.calls == ["rebind.test"]
+    # The next attempt resolves again, finds the metadata address, and sends nothing.
+    complete_report(org)
+    assert send_due(dispatcher) == 1
+    assert len(receiver.requests_to("/pinned")) == 1
+    refused = [m for m in messages_of(engine, endpoint_id) if m.state == "pending"]
+    assert "169.254.169.254" in refused[0].last_error and refused[0].last_status_code is None
+
+
+def test_a_private_address_outside_the_allowed_networks_is_refused_at_the_attempt(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/private"))
+    complete_report(org)
+    send_due(make_dispatcher(engine, hook_settings, webhook_allowed_cidrs=""))
+    assert receiver.requests_to("/private") == []
+    (message,) = messages_of(engine, endpoint_id)
+    assert "127.0.0.1" in message.last_error and "not a public address" in message.last_error
+
+
+def test_a_download_url_is_presigned_at_send_time_only_when_asked(
+    engine, hook_settings, org, receiver, complete_report
+):
+    make_endpoint(engine, org, receiver.url("/with-link"), include_download_url=True)
+    complete_report(org)
+    presigned = []
+
+    def presign(snapshot):
+        presigned.append(snapshot["object_key"])
+        return f"https://s3.test/{snapshot['object_key']}?sig=1", "2026-12-05T12:15:00+00:00"
+
+    settings = hook_settings
+    sender = Sender(True, parse_networks(LOOPBACK), 3.0)
+    send_due(Dispatcher(settings, engine, sender, presign))
+    (request,) = receiver.requests_to("/with-link")
+    data = json.loads(request.body)["data"]
+    assert data["downloadUrl"] == f"https://s3.test/{presigned[0]}?sig=1"
+    assert data["downloadUrlExpiresAt"] == "2026-12-05T12:15:00+00:00"
