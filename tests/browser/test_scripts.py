@@ -146,14 +146,14 @@ def test_copy_as_curl_quotes_what_the_shell_would_run(page):
     assert """-d '{"format":"csv","parameters":{"device":"it'\\''s <b>"}}'""" in command
 
 
-def schedule_call(page, expression: str, *arguments):
-    """Call a function of the page's schedule module: `expression` names it, e.g. "cronForPreset"."""
+def schedule_call(page, name: str, *arguments):
+    """Call a function of the page's schedule module by name, e.g. "cronForPreset"."""
     return page.evaluate(
         """async ([name, args]) => {
             const schedule = await import("/assets/js/schedule.js");
             return schedule[name](...args);
         }""",
-        [expression, list(arguments)],
+        [name, list(arguments)],
     )
 
 
