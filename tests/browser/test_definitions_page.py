@@ -58,7 +58,7 @@ def save_weekly_definition(page: Page, name: str) -> None:
     expect(page.locator("#param-toDate")).to_be_hidden()
     page.get_by_label("Schedule").select_option("monday")
     page.get_by_label("At (time of day)").fill("07:00")
-    expect(page.get_by_label("Time zone")).to_have_value(ZONE)
+    expect(page.get_by_label("Time zone", exact=True)).to_have_value(ZONE)
     # The next runs, before saving, from /schedules/preview.
     runs = page.locator("#schedule-runs li")
     expect(runs).to_have_count(5)
