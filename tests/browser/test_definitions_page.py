@@ -80,7 +80,7 @@ def test_a_weekly_definition_runs_now_completes_and_pauses(browser_stack, new_pa
     save_weekly_definition(page, name)
 
     item = definition_item(page, name)
-    expect(item).to_be_visible()
+    expect(item.locator("article")).to_be_focused()  # where the keyboard goes after saving
     expect(item.locator(".schedule-line")).to_contain_text("Monday")
     expect(item.locator(".schedule-line")).to_contain_text(ZONE)
     expect(item.locator(".run-times li")).to_have_count(5)

@@ -48,7 +48,7 @@ export class DefinitionForm {
     this.period.append(...PERIODS.map((period) => el("option", { value: period.value }, period.label)));
     this.preset.append(...PRESETS.map((preset) => el("option", { value: preset.value }, preset.label)));
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-    byId("timezones").replaceChildren(...["UTC", ...zones].map((zone) => el("option", { value: zone })));
+    byId("timezones").replaceChildren(...[...new Set(["UTC", ...zones])].map((zone) => el("option", { value: zone })));
     this.timezone.value = browserZone();
 
     this.toggle.addEventListener("click", () => this.setOpen(!this.open));
@@ -60,7 +60,7 @@ export class DefinitionForm {
     requestForm.onTypeSelected = () => this.typeChanged();
   }
 
-  setOpen(open) {
+  setOpen(open, { quiet = false } = {}) {
     this.open = open;
     show(this.panel, open);
     show(this.saveButton, open);
@@ -73,7 +73,7 @@ export class DefinitionForm {
       this.scheduleChanged();
       this.name.focus();
     }
-    this.announce(open ? "The form now saves a definition." : "The form now requests a report once.");
+    if (!quiet) this.announce(open ? "The form now saves a definition." : "The form now requests a report once.");
   }
 
   rangeParameters() {
@@ -205,11 +205,11 @@ export class DefinitionForm {
     this.saveButton.disabled = true;
     try {
       const saved = await this.api.createDefinition(body);
+      this.name.value = "";
+      this.setOpen(false, { quiet: true });
       this.requestForm.result(`Saved the definition “${saved.name}”.`);
       this.announce(`Saved the definition ${saved.name}.`);
-      this.name.value = "";
-      this.setOpen(false);
-      this.onSaved(saved);
+      await this.onSaved(saved);
     } catch (error) {
       this.failed(error);
     } finally {

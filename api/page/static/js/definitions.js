@@ -97,9 +97,18 @@ export class Definitions {
     if (focus && focus.id) this.refocus(focus.id, focus.action);
   }
 
+  focus(definitionId) {
+    const item = this.item(definitionId);
+    if (item) item.querySelector("article").focus();
+  }
+
+  item(definitionId) {
+    return this.list.querySelector(`li[data-definition-id="${CSS.escape(definitionId)}"]`);
+  }
+
   // After a change re-renders the list, the keyboard stays where it was (or on the row).
   refocus(definitionId, action) {
-    const item = this.list.querySelector(`li[data-definition-id="${CSS.escape(definitionId)}"]`);
+    const item = this.item(definitionId);
     if (!item) return;
     const again = {
       pause: "resume",
@@ -132,7 +141,7 @@ export class Definitions {
   }
 
   confirmDelete(definition) {
-    const item = this.list.querySelector(`li[data-definition-id="${CSS.escape(definition.definitionId)}"]`);
+    const item = this.item(definition.definitionId);
     if (!item) return;
     const box = item.querySelector(".confirm-box");
     const questionId = `confirm-${definition.definitionId}`;

@@ -47,7 +47,14 @@ const definitions = new Definitions(api, {
   showRuns: (definition) => showRuns(definition),
   onRun: (accepted, definition) => showRuns(definition),
 });
-new DefinitionForm(api, form, { announce, onSaved: () => definitions.load() });
+new DefinitionForm(api, form, {
+  announce,
+  // The keyboard goes to the new definition (the button pressed is gone with the mode).
+  onSaved: async (saved) => {
+    await definitions.load();
+    definitions.focus(saved.definitionId);
+  },
+});
 // A run that finishes changes its definition's last run (and, failing, maybe pauses it).
 history.onStatusChange = (report) => {
   if (report.definitionId) definitions.load();
