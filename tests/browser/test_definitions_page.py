@@ -160,3 +160,38 @@ def test_a_scheduled_run_is_marked_and_delete_asks_first(browser_stack, new_page
     # Its runs stay in the history.
     page.get_by_role("button", name="Clear").click()
     expect(page.locator('li.report-item[data-trigger="schedule"]')).to_have_count(1)
+
+
+def test_what_the_api_refuses_is_shown_beside_the_field_and_nothing_is_saved(
+    browser_stack, new_page, make_token
+):
+    user = unique_user("refused")
+    page = new_page(timezone_id=ZONE)
+    sign_in_with_token(page, browser_stack.base_url, make_token(sub=user, org="acme"))
+    page.get_by_role("button", name="Save as a definition…").click()
+    page.get_by_label("Schedule").select_option("custom")
+    cron = page.get_by_label("Cron expression")
+
+    # The preview already refuses a cron that is not one.
+    cron.fill("61 * * * *")
+    expect(page.locator("#error-schedule-cron")).to_be_visible()
+    expect(cron).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#schedule-preview")).to_be_hidden()
+    # Every minute previews, but saving it is refused: runs closer than the minimum.
+    cron.fill("* * * * *")
+    expect(page.locator("#schedule-runs li")).to_have_count(5)
+    expect(cron).not_to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Name", exact=True).fill(f"Too often {user}")
+    page.get_by_role("button", name="Save definition").click()
+
+    expect(page.locator("#error-schedule-cron")).to_be_visible()
+    expect(cron).to_be_focused()
+    # Without a period the date range is the type's required parameters, named by the API.
+    expect(page.locator("#error-param-fromDate")).to_be_visible()
+    expect(page.locator("#announcer")).to_contain_text("invalid field")
+    with browser_stack.sessions() as session:
+        count = session.scalar(
+            text("SELECT count(*) FROM report_definitions WHERE owner_id = :user"),
+            {"user": user},
+        )
+    assert count == 0
