@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from flask import Flask, g, request
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from api import health, metrics, page, report_types
-from api.active_reports import ActiveReports
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
+from api.dependencies import EXTENSION, Dependencies
 from api.errors import register_error_handlers
 from api.openapi import views as openapi
 from api.page import demo
@@ -26,24 +23,17 @@ from shared.storage import Storage
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # larger bodies are refused with 413
-PUBLIC_ENDPOINTS = {
-    "health.healthz",
-    "health.readyz",
-    "metrics.metrics",
-    *openapi.PUBLIC_ENDPOINTS,
-    *page.PUBLIC_ENDPOINTS,
-}
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    settings: Settings
-    engine: Engine
-    source: Engine  # where report queries read: the API asks its planner for estimates
-    sessions: sessionmaker[Session]
-    storage: Storage
-    tokens: TokenVerifier
-    active_reports: ActiveReports  # what /metrics reads from the database, cached
+# Served without a token; the OpenAPI document reads them from app.config, as does
+# _authenticate. A new blueprint lists its public endpoints here (most have none).
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "health.healthz",
+        "health.readyz",
+        "metrics.metrics",
+        *openapi.PUBLIC_ENDPOINTS,
+        *page.PUBLIC_ENDPOINTS,
+    }
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -61,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_modules(settings.report_type_modules)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PUBLIC_ENDPOINTS"] = public = PUBLIC_ENDPOINTS
     engine = make_engine(settings, statement_timeout_ms=settings.api_statement_timeout_ms)
     source = engine
     if settings.source_database_url != settings.database_url:
@@ -69,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             url=settings.source_database_url,
             statement_timeout_ms=settings.api_statement_timeout_ms,
         )
-    app.extensions["reportbox"] = Dependencies(
+    app.extensions[EXTENSION] = Dependencies(
         settings=settings,
         engine=engine,
         source=source,
@@ -83,9 +74,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.before_request
     def _authenticate() -> None:
         # Every endpoint needs a token unless it is listed as public; unknown paths 404 first.
-        if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        if request.endpoint is None or request.endpoint in public:
             return
-        g.principal = app.extensions["reportbox"].tokens.authenticate(request)
+        g.principal = app.extensions[EXTENSION].tokens.authenticate(request)
 
     @app.before_request
     def _parse_json_body() -> None:

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from flask import Request
 
-from api.errors import ApiError
 from shared.config import ConfigError, Settings
+from shared.errors import NotAuthenticated
 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "org"]
 PUBLIC_KEY_TYPES = {"RS": RSAPublicKey, "ES": EllipticCurvePublicKey}
@@ -64,11 +64,11 @@ class TokenVerifier:
             except jwt.InvalidSignatureError:
                 continue  # perhaps signed with the next key
             except jwt.PyJWTError as exc:
-                raise _unauthorized(_refusal(exc)) from exc
+                raise NotAuthenticated(_refusal(exc)) from exc
         try:
             return _principal(self._decode(token, self._keys[-1]))
         except jwt.PyJWTError as exc:
-            raise _unauthorized(_refusal(exc)) from exc
+            raise NotAuthenticated(_refusal(exc)) from exc
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         return jwt.decode(
@@ -84,11 +84,11 @@ class TokenVerifier:
     def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("Authorization")
         if header is None:
-            raise _unauthorized("Send Authorization: Bearer <token>.")
+            raise NotAuthenticated("Send Authorization: Bearer <token>.")
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
-            raise _unauthorized("The Authorization header must be Bearer <token>.")
+            raise NotAuthenticated("The Authorization header must be Bearer <token>.")
         return self.verify(token)
 
 
@@ -134,14 +134,7 @@ def _refusal(exc: jwt.PyJWTError) -> str:
 def _principal(claims: dict[str, Any]) -> Principal:
     user_id, org, roles = claims["sub"], claims["org"], claims.get("roles", [])
     if not isinstance(user_id, str) or not user_id or not isinstance(org, str) or not org:
-        raise _unauthorized("The token's sub and org claims must be non-empty strings.")
+        raise NotAuthenticated("The token's sub and org claims must be non-empty strings.")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise _unauthorized("The token's roles claim must be a list of strings.")
+        raise NotAuthenticated("The token's roles claim must be a list of strings.")
     return Principal(user_id=user_id, org=org, roles=frozenset(roles))
-
-
-def _unauthorized(detail: str) -> ApiError:
-    # Every refusal, a missing token included, carries the same challenge.
-    return ApiError(
-        401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-    )

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from api.errors import ApiError
+from shared.errors import MalformedBody
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 MAX_DEPTH = 32  # nesting of arrays and objects; no request of ours needs more than three
@@ -32,13 +32,13 @@ def parse_json_body(request: Request, max_bytes: int) -> None:
     except Exception as exc:
         # The server's own parser refused the framing (gunicorn: a malformed chunk size):
         # the client sent it, so it is the client's error, not ours.
-        raise ApiError(400, "Bad Request", "The body could not be read: bad framing.") from exc
+        raise MalformedBody("The body could not be read: bad framing.") from exc
     try:
         body = request.get_json()
     except (BadRequest, RecursionError) as exc:
-        raise ApiError(400, "Bad Request", "The body is not valid JSON.") from exc
+        raise MalformedBody("The body is not valid JSON.") from exc
     if not _depth_within(body, MAX_DEPTH):
-        raise ApiError(400, "Bad Request", f"The body nests deeper than {MAX_DEPTH} levels.")
+        raise MalformedBody(f"The body nests deeper than {MAX_DEPTH} levels.")
 
 
 def _depth_within(value: Any, limit: int) -> bool:

@@ -1,41 +1,49 @@
-"""Every error leaves the API as RFC 9457 problem details (application/problem+json)."""
+"""Every error leaves the API as RFC 9457 problem details (application/problem+json).
+
+Services raise the domain's refusals (shared/errors.py), never HTTP. ANSWERS below maps
+each refusal class to its status, title and the members and headers its data gives, and
+one handler (register_error_handlers) writes every answer from it. A view therefore never
+catches a refusal: it loads the request, calls one service function and dumps the result.
+
+To add a refusal: its class in shared/errors.py, then its row here, e.g.
+
+    WebhookUnreachable: Answer(422, "Unprocessable Content", members=_field_errors),
+
+tests/unit/test_domain_errors.py fails while a DomainError subclass has no row.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 from shared.db import DatabaseUnavailable
+from shared.errors import (
+    AdmittedConcurrently,
+    AlreadyFinished,
+    DomainError,
+    DuplicateActive,
+    Gone,
+    IdempotencyKeyReused,
+    InvalidParameters,
+    MalformedBody,
+    NotAllowed,
+    NotAuthenticated,
+    NotFinished,
+    RateLimited,
+    ReportNotFound,
+    TooManyActive,
+    UnknownReportType,
+)
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-
-
-class ApiError(Exception):
-    """An expected failure with an HTTP status, raised anywhere below a view."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        *,
-        errors: Mapping[str, list[str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
-        self.headers = dict(headers or {})
-        self.extra = extra
 
 
 def problem(
@@ -58,6 +66,75 @@ def problem(
     return response
 
 
+def _nothing(error: Any) -> dict[str, Any]:
+    return {}
+
+
+def _field_errors(error: InvalidParameters) -> dict[str, Any]:
+    return {"errors": error.field_errors}
+
+
+def _retry_after(error: TooManyActive | RateLimited) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after_seconds)}
+
+
+def _existing_report(error: DuplicateActive) -> dict[str, Any]:
+    return {"existingReportId": str(error.existing_report_id)}
+
+
+def _bearer_challenge(error: NotAuthenticated) -> dict[str, str]:
+    # Every refusal of a token, a missing one included, carries the same challenge.
+    return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How one refusal is answered: its status and title; members and headers from its data."""
+
+    status: int
+    title: str
+    members: Callable[[Any], dict[str, Any]] = _nothing  # beside type/title/status/detail
+    headers: Callable[[Any], dict[str, str]] = _nothing
+
+
+UNPROCESSABLE = Answer(422, "Unprocessable Content", members=_field_errors)
+TOO_MANY = Answer(429, "Too Many Requests", headers=_retry_after)
+
+# One row per refusal class (exact class, not its bases: each is answered on purpose).
+ANSWERS: dict[type[DomainError], Answer] = {
+    NotAuthenticated: Answer(401, "Unauthorized", headers=_bearer_challenge),
+    MalformedBody: Answer(400, "Bad Request"),
+    InvalidParameters: UNPROCESSABLE,
+    IdempotencyKeyReused: UNPROCESSABLE,
+    UnknownReportType: Answer(404, "Not Found"),
+    NotAllowed: Answer(403, "Forbidden"),
+    DuplicateActive: Answer(409, "Conflict", members=_existing_report),
+    AdmittedConcurrently: Answer(409, "Conflict"),
+    TooManyActive: TOO_MANY,
+    RateLimited: TOO_MANY,
+    ReportNotFound: Answer(404, "Not Found"),
+    AlreadyFinished: Answer(409, "Conflict"),
+    NotFinished: Answer(409, "Conflict"),
+    Gone: Answer(410, "Gone"),
+}
+
+
+def answer_for(error: DomainError) -> Answer:
+    return ANSWERS[type(error)]
+
+
+def refusal_problem(error: DomainError) -> Response:
+    """The problem details that answer a refusal."""
+    answer = answer_for(error)
+    return problem(
+        answer.status,
+        answer.title,
+        error.detail,
+        headers=answer.headers(error),
+        **answer.members(error),
+    )
+
+
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested error dict as {"parameters.fromDate": ["..."]}."""
     if isinstance(messages, Mapping):
@@ -74,16 +151,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError) -> Response:
-        return problem(
-            error.status,
-            error.title,
-            error.detail,
-            errors=error.errors,
-            headers=error.headers,
-            **error.extra,
-        )
+    @app.errorhandler(DomainError)
+    def _refused(error: DomainError) -> Response:
+        return refusal_problem(error)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

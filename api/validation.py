@@ -7,16 +7,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from api.errors import ApiError, flatten_messages
+from api.errors import flatten_messages
+from shared.errors import InvalidParameters
 
 
 def load_or_422(schema: Schema, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise ApiError(
-            422,
-            "Unprocessable Content",
-            "The request has invalid fields.",
-            errors=flatten_messages(exc.messages, prefix),
+        raise InvalidParameters(
+            "The request has invalid fields.", flatten_messages(exc.messages, prefix)
         ) from exc

@@ -13,6 +13,13 @@ Only httpx is needed; the `reportbox` command line (client.cli) is built on this
 """
 
 from client.api_client import Client
+from client.definitions import (
+    Definition,
+    DefinitionPage,
+    LastRun,
+    Schedule,
+    SchedulePreview,
+)
 from client.errors import (
     ApiError,
     AuthenticationError,
@@ -50,8 +57,11 @@ __all__ = [
     "ChecksumMismatch",
     "Client",
     "Conflict",
+    "Definition",
+    "DefinitionPage",
     "ErrorInfo",
     "Gone",
+    "LastRun",
     "NotDownloadable",
     "NotFound",
     "PermissionDenied",
@@ -64,6 +74,8 @@ __all__ = [
     "ReportPage",
     "ReportType",
     "ReportboxError",
+    "Schedule",
+    "SchedulePreview",
     "ServerError",
     "Unavailable",
     "ValidationError",

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from client import download as downloads
+from client.definition_calls import DefinitionCalls
 from client.errors import (
     ApiError,
     Conflict,
@@ -30,27 +31,26 @@ from client.models import (
     Report,
     ReportPage,
     ReportType,
-    parse_datetime,
 )
-from client.retry import PollSchedule, Random, is_retryable, parse_retry_after
-from client.transport import Transport, raise_for_refusal
+from client.pages import every_item
+from client.retry import PollSchedule, Random, is_retryable
+from client.transport import API, Transport, raise_for_refusal
 
 ReportRef = str | Accepted | Report
 ProgressCallback = Callable[[Report], None]
-
-API = "/api/v1"
 
 
 def report_id_of(report: ReportRef) -> str:
     return report if isinstance(report, str) else report.report_id
 
 
-class Client:
+class Client(DefinitionCalls):
     """A Reportbox API client.
 
     `timeout` is the HTTP timeout of one request, in seconds. Every call is retried up to
     `max_retries` times after a connection error or a 429/502/503/504 answer, honouring
-    Retry-After; any other refusal raises at once (see `client.errors`).
+    Retry-After; any other refusal raises at once (see `client.errors`). The calls on report
+    definitions and schedules come from DefinitionCalls.
 
     `http` is an httpx.Client of the caller's to use (and close) instead of a new one;
     `sleep` and `rng` are for tests: the clock and randomness the backoff uses.
@@ -107,17 +107,7 @@ class Client:
             json={"format": format, "parameters": parameters},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
-        body = response.json()
-        return Accepted(
-            report_id=body["reportId"],
-            report_type=body["reportType"],
-            status=body["status"],
-            status_url=body.get("statusUrl") or response.headers.get("location", ""),
-            created_at=parse_datetime(body.get("createdAt")),
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            replayed=response.headers.get("idempotent-replayed") == "true",
-            raw=body,
-        )
+        return Accepted.from_answer(response.json(), response.headers)
 
     def get(self, report: ReportRef) -> Report:
         """The report as it is now: status, progress, and its file once Completed."""
@@ -129,39 +119,48 @@ class Client:
         *,
         status: str | None = None,
         report_type: str | None = None,
+        definition_id: str | None = None,
         page: int = 1,
         page_size: int = 20,
     ) -> ReportPage:
-        """One page of the caller's reports, newest first (page_size at most 100)."""
+        """One page of the caller's reports, newest first (page_size at most 100).
+
+        `definition_id` keeps only the runs of that report definition.
+        """
         params: dict[str, Any] = {"page": page, "pageSize": page_size}
         if status:
             params["status"] = status
         if report_type:
             params["reportType"] = report_type
+        if definition_id:
+            params["definitionId"] = definition_id
         body = self._transport.request("GET", f"{API}/reports", params=params).json()
         return ReportPage.from_json(body)
 
     def iter_history(
-        self, *, status: str | None = None, report_type: str | None = None, page_size: int = 100
+        self,
+        *,
+        status: str | None = None,
+        report_type: str | None = None,
+        definition_id: str | None = None,
+        page_size: int = 100,
     ) -> Iterator[Report]:
         """Every report of the history, newest first, fetching page after page.
 
         Reports requested meanwhile push older ones onto later pages; each report is
         yielded once all the same.
         """
-        seen: set[str] = set()
-        page = 1
-        while True:
-            result = self.history(
-                status=status, report_type=report_type, page=page, page_size=page_size
+
+        def fetch(page: int) -> ReportPage:
+            return self.history(
+                status=status,
+                report_type=report_type,
+                definition_id=definition_id,
+                page=page,
+                page_size=page_size,
             )
-            for report in result.items:
-                if report.report_id not in seen:
-                    seen.add(report.report_id)
-                    yield report
-            if not result.items or page * page_size >= result.total:
-                return
-            page += 1
+
+        return every_item(fetch, page_size, lambda report: report.report_id)
 
     def wait(
         self,

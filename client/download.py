@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from email.message import Message
 from pathlib import Path
 
 from client.errors import ChecksumMismatch
@@ -67,12 +69,48 @@ def target_path(
     return target / safe_file_name(file.name, report_id, extension)
 
 
+def content_target(
+    path: str | os.PathLike[str], headers: Mapping[str, str], definition_id: str
+) -> Path:
+    """Where a synchronous definition's file goes: `path`, or inside it if it is a directory.
+
+    Inside a directory the name is the Content-Disposition's file name when it is plain (see
+    safe_file_name), else `report-{definition_id}` with the content type's extension.
+    """
+    target = Path(path)
+    if not target.is_dir():
+        return target
+    message = Message()
+    message["content-disposition"] = headers.get("content-disposition", "")
+    name = message.get_filename() or ""
+    content_type = headers.get("content-type", "").partition(";")[0].strip()
+    extension = (mimetypes.guess_extension(content_type) or ".bin").lstrip(".")
+    return target / safe_file_name(name, definition_id, extension)
+
+
 def save_verified(chunks: Iterable[bytes], path: Path, expected: ReportFile) -> Path:
+    """Stream `chunks` into `path` as save_atomically does, kept only if size and sha256 match
+    what the API reported for the file."""
+
+    def check(size: int, sha256: str) -> None:
+        if size != expected.size_bytes or sha256 != expected.sha256:
+            raise ChecksumMismatch(
+                f"the download of {expected.name} does not match the report: got {size} bytes "
+                f"with sha256 {sha256}, expected {expected.size_bytes} bytes "
+                f"with sha256 {expected.sha256}; nothing was saved"
+            )
+
+    return save_atomically(chunks, path, check)
+
+
+def save_atomically(
+    chunks: Iterable[bytes], path: Path, check: Callable[[int, str], None] | None = None
+) -> Path:
     """Stream `chunks` into a temporary file beside `path`, check it, then rename it.
 
-    The rename happens only once size and sha256 match what the API reported, so a reader
-    of `path` never sees a partial or corrupt file, and a mismatch leaves nothing behind
-    (an existing file at `path` stays as it was).
+    `check(size, sha256)` raises to refuse the bytes. The rename happens only after it, so a
+    reader of `path` never sees a partial or refused file, and a failure leaves nothing
+    behind (an existing file at `path` stays as it was).
     """
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
     # O_EXCL: never write into someone else's file; mode 0o666 less the umask, as any new file.
@@ -87,12 +125,8 @@ def save_verified(chunks: Iterable[bytes], path: Path, expected: ReportFile) -> 
                 size += len(chunk)
             out.flush()
             os.fsync(out.fileno())
-        if size != expected.size_bytes or digest.hexdigest() != expected.sha256:
-            raise ChecksumMismatch(
-                f"the download of {expected.name} does not match the report: got {size} bytes "
-                f"with sha256 {digest.hexdigest()}, expected {expected.size_bytes} bytes "
-                f"with sha256 {expected.sha256}; nothing was saved"
-            )
+        if check is not None:
+            check(size, digest.hexdigest())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

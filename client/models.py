@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from client.retry import parse_retry_after
+
 PENDING = "Pending"
 PROCESSING = "Processing"
 COMPLETED = "Completed"
@@ -74,6 +76,11 @@ class Report:
     file: ReportFile | None = None
     download_url: str | None = field(default=None, repr=False)  # a credential: keep it out of logs
     download_url_expires_at: datetime | None = None
+    # A run of a report definition says which one, what made it (request, generate or
+    # schedule) and, when scheduled, the instant it was made for; older servers send none.
+    definition_id: str | None = None
+    trigger: str | None = None
+    scheduled_for: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -108,6 +115,9 @@ class Report:
             else None,
             download_url=data.get("downloadUrl"),
             download_url_expires_at=parse_datetime(data.get("downloadUrlExpiresAt")),
+            definition_id=data.get("definitionId"),
+            trigger=data.get("trigger"),
+            scheduled_for=parse_datetime(data.get("scheduledFor")),
             raw=dict(data),
         )
 
@@ -124,6 +134,22 @@ class Accepted:
     retry_after: float | None  # seconds the server suggests before the first look
     replayed: bool  # the first answer to an earlier try of the same request
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    job_id: str | None = None  # a definition's run (generate): the same as report_id
+
+    @classmethod
+    def from_answer(cls, body: Mapping[str, Any], headers: Mapping[str, str]) -> Accepted:
+        """The 202 answer's body and headers (lower-case names, as httpx gives them)."""
+        return cls(
+            report_id=body["reportId"],
+            report_type=body["reportType"],
+            status=body["status"],
+            status_url=body.get("statusUrl") or headers.get("location", ""),
+            created_at=parse_datetime(body.get("createdAt")),
+            retry_after=parse_retry_after(headers.get("retry-after")),
+            replayed=headers.get("idempotent-replayed") == "true",
+            raw=dict(body),
+            job_id=body.get("jobId"),
+        )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from client.retry import RETRY_STATUSES, Random, parse_retry_after, retry_delay
 T = TypeVar("T")
 
 USER_AGENT = "reportbox-client/0.1"
+API = "/api/v1"  # the base path of every call
 
 
 class RetryableRefusal(Exception):
@@ -56,11 +57,17 @@ def problem_error(response: httpx.Response, *, storage: bool = False) -> ApiErro
     )
 
 
-def raise_for_refusal(response: httpx.Response, *, storage: bool = False) -> None:
+def raise_for_refusal(
+    response: httpx.Response,
+    *,
+    storage: bool = False,
+    retry_statuses: frozenset[int] = RETRY_STATUSES,
+) -> None:
     if response.status_code < 400:
         return
+    response.read()  # a streamed answer's problem details are not read yet
     error = problem_error(response, storage=storage)
-    if response.status_code in RETRY_STATUSES:
+    if response.status_code in retry_statuses:
         raise RetryableRefusal(error)
     raise error
 
@@ -123,6 +130,12 @@ class Transport:
     def stream(self, url: str) -> Any:
         """GET a presigned storage URL, streaming; it carries its own credentials, not ours."""
         return self._http.stream("GET", url)
+
+    def stream_api(self, path: str) -> Any:
+        """GET an API path, streaming, with the token; the caller checks the answer."""
+        return self._http.stream(
+            "GET", f"{self.base_url}{path}", headers={"Authorization": f"Bearer {self._token}"}
+        )
 
     def with_retries(self, attempt: Callable[[], T], where: str) -> T:
         """Run `attempt`, again after a connection error or a retryable refusal."""

@@ -9,7 +9,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay import metrics
@@ -17,7 +16,7 @@ from shared.backoff import compute_backoff
 from shared.broker import BrokerUnavailable, OutgoingMessage, Publisher
 from shared.broker.publisher import Batch
 from shared.config import Settings
-from shared.db import DatabaseUnavailable, connect_listener, translate_errors
+from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
 from shared.outbox import claim_batch, mark_published
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class Relay:
         settings: Settings,
         session_factory: sessionmaker[Session],
         publisher_factory: Callable[[Settings], Publisher] = Publisher,
-        listener_factory: Callable[[Settings], psycopg.Connection] = connect_listener,
+        listener_factory: Callable[[Settings], Listener] = connect_listener,
         on_broker: Callable[[bool], None] = lambda connected: None,
     ) -> None:
         self._settings = settings
@@ -51,7 +50,7 @@ class Relay:
         self._publisher_factory = publisher_factory
         self._listener_factory = listener_factory
         self._publisher: Publisher | None = None
-        self._listener: psycopg.Connection | None = None
+        self._listener: Listener | None = None
         self._stopping = threading.Event()
         self._on_broker = on_broker  # told whether the broker answers, for /readyz
 
@@ -157,13 +156,8 @@ class Relay:
         self.listen()
         deadline = time.monotonic() + self._settings.relay_poll_seconds
         while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                for _ in self._listener.notifies(
-                    timeout=min(remaining, BROKER_CHECK_SECONDS), stop_after=1
-                ):
-                    return
-            except psycopg.OperationalError as exc:
-                raise DatabaseUnavailable(str(exc)) from exc
+            if self._listener.wait(min(remaining, BROKER_CHECK_SECONDS)):
+                return
             if self._publisher is not None:
                 self._publisher.check_connection()
 
@@ -201,8 +195,5 @@ class Relay:
             self._publisher.close()
             self._publisher = None
         if self._listener is not None:
-            try:
-                self._listener.close()
-            except psycopg.Error:
-                pass
+            self._listener.close()
             self._listener = None

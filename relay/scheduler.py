@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from marshmallow import ValidationError
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Connection, Engine
@@ -30,10 +29,9 @@ from shared.config import Settings
 from shared.db import (
     DEFINITIONS_CHANNEL,
     DatabaseUnavailable,
-    close_quietly,
+    Listener,
     connect_listener,
     translate_errors,
-    wait_for_notify,
 )
 from shared.definitions import runs
 from shared.definitions.schedule import Schedule, plan_tick
@@ -86,12 +84,12 @@ class Scheduler:
         self,
         settings: Settings,
         engine: Engine,
-        listener_factory: Callable[[Settings, str], psycopg.Connection] = connect_listener,
+        listener_factory: Callable[[Settings, str], Listener] = connect_listener,
     ) -> None:
         self._settings = settings
         self._engine = engine
         self._listener_factory = listener_factory
-        self._listener: psycopg.Connection | None = None
+        self._listener: Listener | None = None
         self._stopping = threading.Event()
         self._grace = timedelta(seconds=settings.schedule_misfire_grace_seconds)
 
@@ -221,7 +219,7 @@ class Scheduler:
             self._listener = self._listener_factory(self._settings, DEFINITIONS_CHANNEL)
         seconds = self.seconds_until_due()
         if seconds > 0:
-            wait_for_notify(self._listener, seconds)
+            self._listener.wait(seconds)
 
     def run(self) -> None:
         log.info("scheduler.started tick=%.1fs", self._settings.schedule_tick_seconds)
@@ -251,5 +249,6 @@ class Scheduler:
         self._stopping.set()
 
     def close(self) -> None:
-        close_quietly(self._listener)
-        self._listener = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None

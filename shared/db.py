@@ -1,13 +1,21 @@
-"""The one place that opens PostgreSQL connections and translates driver errors."""
+"""The one place that opens PostgreSQL connections and translates driver errors.
+
+PostgreSQL's edge: besides the COPY readers (worker/source.py and worker/formats/, which
+stream rows through the driver's cursor), no module imports psycopg or catches its errors.
+They become DatabaseUnavailable (try again later), QueryCancelled, UniqueViolation or
+QueryFailed here, the way shared/broker and shared/storage translate pika's and boto3's.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import psycopg
+import psycopg.errors
 import sqlalchemy.exc
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,8 +29,33 @@ KEEPALIVE_INTERVAL = 10  # seconds between probes
 KEEPALIVE_COUNT = 3  # unanswered probes before the connection counts as dead
 
 
-class DatabaseUnavailable(RuntimeError):
+# The driver's cursor, for the modules that stream rows with COPY and EXPLAIN through it.
+Cursor = psycopg.Cursor
+Connection = psycopg.Connection
+
+
+class DatabaseError(RuntimeError):
+    """PostgreSQL or its driver refused or lost a statement."""
+
+
+class DatabaseUnavailable(DatabaseError):
     """PostgreSQL could not be reached or dropped the connection."""
+
+
+class QueryCancelled(DatabaseError):
+    """A statement was cancelled: by a cancel request, or by its statement timeout."""
+
+
+class QueryFailed(DatabaseError):
+    """PostgreSQL refused a statement (an error in it or its data); running it again won't help."""
+
+
+class UniqueViolation(QueryFailed):
+    """A unique index or constraint refused a row; `constraint` names it."""
+
+    def __init__(self, constraint: str | None, message: str) -> None:
+        super().__init__(message)
+        self.constraint = constraint
 
 
 def make_engine(
@@ -75,8 +108,36 @@ def libpq_url(sqlalchemy_url: str) -> str:
     )
 
 
-def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> psycopg.Connection:
-    """A dedicated autocommit connection for LISTEN: it must not come from a pool."""
+def connect(database_url: str) -> Connection:
+    """A connection of its own, outside any pool, for a command-line tool (shared/demo.py)."""
+    try:
+        return psycopg.connect(libpq_url(database_url))
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+class Listener:
+    """A dedicated autocommit connection LISTENing on one channel; not from a pool."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def wait(self, timeout_seconds: float) -> bool:
+        """Return at the first NOTIFY (True), or once timeout_seconds pass without one."""
+        try:
+            for _ in self._connection.notifies(timeout=max(timeout_seconds, 0.0), stop_after=1):
+                return True
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        return False
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):  # a lost connection has nothing left to close
+            self._connection.close()
+
+
+def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> Listener:
+    """A Listener on `channel` (the outbox's by default)."""
     try:
         connection = psycopg.connect(
             libpq_url(settings.database_url),
@@ -86,25 +147,67 @@ def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> psyco
         connection.execute(f"LISTEN {channel}")
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(str(exc)) from exc
-    return connection
+    return Listener(connection)
 
 
-def wait_for_notify(listener: psycopg.Connection, timeout: float) -> bool:
-    """Sleep until a NOTIFY reaches the listener (True) or `timeout` seconds pass (False)."""
+def first_row_in_transaction(
+    engine: Engine, statements: Sequence[str], values: Mapping[str, Any]
+) -> NamedTuple | None:
+    """Run the statements in order in one transaction; the last one's first row.
+
+    psycopg itself on a pooled connection, with no Core or ORM layer between: on the hottest
+    path (admitting a report) that layer cost more than the statements. A lost connection is
+    invalidated, so the pool never gives it out again.
+    """
+    with translate_errors():
+        pooled = engine.raw_connection()
     try:
-        return any(True for _ in listener.notifies(timeout=max(timeout, 0.0), stop_after=1))
-    except psycopg.Error as exc:
+        connection: Connection = pooled.driver_connection
+        cursor = connection.cursor(row_factory=namedtuple_row)
+        with connection.transaction():
+            for statement in statements:
+                cursor.execute(statement, values)
+        return cursor.fetchone()
+    except psycopg.errors.UniqueViolation as exc:
+        raise UniqueViolation(exc.diag.constraint_name, str(exc)) from exc
+    except psycopg.OperationalError as exc:
+        pooled.invalidate()
         raise DatabaseUnavailable(str(exc)) from exc
+    finally:
+        pooled.close()  # back to the pool (a no-op once invalidated)
 
 
-def close_quietly(connection: psycopg.Connection | None) -> None:
-    """Close a connection that may already be broken; there is nothing to say if it is."""
-    if connection is None:
-        return
+@contextlib.contextmanager
+def driver_cursor(engine: Engine) -> Iterator[Cursor]:
+    """A pooled connection's own psycopg cursor, in a transaction rolled back at the end.
+
+    For what only the driver streams (COPY TO STDOUT) and for EXPLAIN. A lost connection
+    becomes DatabaseUnavailable, whatever lost it; other errors of the statements run with
+    the cursor pass through, for translate_query_errors() where the caller wants them told.
+    """
+    with translate_errors(), engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor:
+                yield cursor
+        finally:
+            with contextlib.suppress(psycopg.Error):  # a broken connection leaves the pool
+                driver.rollback()
+
+
+@contextlib.contextmanager
+def translate_query_errors() -> Iterator[None]:
+    """A report query's errors: cancelled, unavailable, or refused for good."""
     try:
-        connection.close()
-    except psycopg.Error:
-        pass
+        yield
+    except psycopg.errors.QueryCanceled as exc:  # an OperationalError too: first
+        raise QueryCancelled(str(exc)) from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    except psycopg.errors.UniqueViolation as exc:
+        raise UniqueViolation(exc.diag.constraint_name, str(exc)) from exc
+    except psycopg.Error as exc:
+        raise QueryFailed(str(exc)) from exc
 
 
 @contextlib.contextmanager

@@ -11,10 +11,8 @@ import argparse
 import logging
 import time
 
-import psycopg
-
 from shared.config import Settings
-from shared.db import libpq_url
+from shared.db import Cursor, connect
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +85,7 @@ DATA_START = "2026-01-01 00:00:00+00"  # sessions fall in the 365 days from here
 DAYS = 365
 
 
-def _fill_org(cursor: psycopg.Cursor, org: str, sessions: int, users: int, albums: int) -> None:
+def _fill_org(cursor: Cursor, org: str, sessions: int, users: int, albums: int) -> None:
     artists = max(1, albums // 4)
     # The org's name salts every hash, so two orgs get different data for the same ids.
     params = {
@@ -175,7 +173,7 @@ def _org_seed(org: str) -> int:
 
 def fill(database_url: str, orgs: list[str], sessions: int, users: int | None, albums: int) -> None:
     users = users or max(50, sessions // 50)
-    with psycopg.connect(libpq_url(database_url)) as connection:
+    with connect(database_url) as connection:
         with connection.cursor() as cursor:
             cursor.execute(SCHEMA)
             for org in orgs:

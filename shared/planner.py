@@ -3,12 +3,11 @@ for refusing a PDF that would be far too long before anything runs."""
 
 from __future__ import annotations
 
-import psycopg
-
 from shared.catalog import Query
+from shared.db import Cursor
 
 
-def estimate_rows(cursor: psycopg.Cursor, query: Query) -> int:
+def estimate_rows(cursor: Cursor, query: Query) -> int:
     cursor.execute(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
     plan = cursor.fetchone()[0]
     return max(int(plan[0]["Plan"]["Plan Rows"]), 0)

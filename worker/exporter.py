@@ -14,12 +14,11 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 
-import psycopg
 from marshmallow import ValidationError
 from sqlalchemy import Engine
 
 from shared.catalog import Query, get_report_type
-from shared.db import DatabaseUnavailable
+from shared.db import DatabaseUnavailable, QueryCancelled, QueryFailed
 from shared.storage import (
     Storage,
     StorageError,
@@ -310,26 +309,25 @@ class Exporter:
         self, export_format: ExportFormat, query: Query, lease: LeaseKeeper, interrupt: Interrupt
     ) -> Iterator[bytes]:
         timeout_ms = int(self._max_export_seconds * 1000)
-        with export_cursor(self._source, timeout_ms, query.timezone) as cursor:
-            interrupt.attach(lambda: cancel_running_query(cursor))
-            try:
-                _check(interrupt)
-                lease.rows_total = estimate_rows(cursor, query)
-                for chunk in export_format.stream(cursor, query, lease):
+        try:
+            with export_cursor(self._source, timeout_ms, query.timezone) as cursor:
+                interrupt.attach(lambda: cancel_running_query(cursor))
+                try:
                     _check(interrupt)
-                    yield chunk
-            except ExportRefused as refused:  # e.g. more rows than a PDF may hold
-                raise PermanentFailure(refused.code, refused.message) from refused
-            except psycopg.errors.QueryCanceled as exc:
-                # Cancelled by the interrupt, or the server's statement timeout: the deadline.
-                raise Stopped(interrupt.reason or StopReason.DEADLINE) from exc
-            except psycopg.OperationalError:
-                raise
-            except psycopg.Error as exc:
-                log.error("export.query_failed error=%s", exc)
-                raise PermanentFailure("query_failed", "The report query failed.") from exc
-            finally:
-                interrupt.detach()
+                    lease.rows_total = estimate_rows(cursor, query)
+                    for chunk in export_format.stream(cursor, query, lease):
+                        _check(interrupt)
+                        yield chunk
+                finally:
+                    interrupt.detach()
+        except ExportRefused as refused:  # e.g. more rows than a PDF may hold
+            raise PermanentFailure(refused.code, refused.message) from refused
+        except QueryCancelled as exc:
+            # Cancelled by the interrupt, or the server's statement timeout: the deadline.
+            raise Stopped(interrupt.reason or StopReason.DEADLINE) from exc
+        except QueryFailed as exc:
+            log.error("export.query_failed error=%s", exc)
+            raise PermanentFailure("query_failed", "The report query failed.") from exc
 
 
 def _check(interrupt: Interrupt) -> None:

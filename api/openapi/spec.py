@@ -3,8 +3,9 @@
 Nothing in it is written by hand: paths and methods come from Flask's URL map, bodies and
 answers from the marshmallow schemas the views load and dump with, each report type's
 parameters from the catalog, and what every route shares from the app's own hooks: a route
-that is not public answers 401 (api/app.py authenticates it), a method that carries a body
-answers 400 and 413 (api/bodies.py parses it). A route without a declaration is an error.
+that is not public answers 401 (api/app.py authenticates it; app.config["PUBLIC_ENDPOINTS"]
+lists the public ones), a method that carries a body answers 400 and 413 (api/bodies.py
+parses it). A route without a declaration is an error.
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ class UndocumentedRoute(RuntimeError):
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
-    from api.app import PUBLIC_ENDPOINTS  # api.app imports this package: resolve at call time
-
+    public_endpoints = app.config.get("PUBLIC_ENDPOINTS", frozenset())  # set by api/app.py
     spec = APISpec(
         title="Reportbox API",
         version=version("reportbox"),
@@ -81,7 +81,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
     for rule, view_operation in _documented_rules(app):
         methods = sorted(rule.methods - IMPLICIT_METHODS)
-        public = rule.endpoint in PUBLIC_ENDPOINTS
+        public = rule.endpoint in public_endpoints
         for path, report_type in _paths(rule, view_operation):
             operations = {
                 method.lower(): _operation(rule, method, view_operation, report_type, public=public)

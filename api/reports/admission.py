@@ -1,4 +1,4 @@
-"""Admitting a report request: replay, refuse (409, 422, 429) or accept it durably.
+"""Admitting a report request: replay, refuse (a duplicate, a reused key, a limit) or accept it.
 
 Accepting writes the report row and its outbox message in one statement inside one
 transaction; from the commit on, the request survives any crash, and the relay publishes
@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
-import psycopg.errors
-from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 
 from api.auth import Principal
-from api.errors import ApiError
 from shared.catalog import ReportType
-from shared.db import DatabaseUnavailable, translate_errors
+from shared.db import UniqueViolation, first_row_in_transaction
+from shared.errors import (
+    AdmittedConcurrently,
+    DuplicateActive,
+    IdempotencyKeyReused,
+    RateLimited,
+    TooManyActive,
+)
 from shared.messages import ReportRequested
 
 
@@ -43,6 +46,8 @@ LOCK_USER = "SELECT pg_advisory_xact_lock(hashtext(%(org)s), hashtext(%(owner_id
 
 # The span of MAX_REPORTS_PER_USER_PER_MINUTE.
 RATE_WINDOW_SECONDS = 60
+# When to try again with too many reports active: no one knows when one will end.
+ACTIVE_RETRY_AFTER_SECONDS = 30
 
 # admit: decide and, when nothing refuses, accept, in one statement. `state` is everything
 # the decision needs (served by the indexes reports_idempotency_key,
@@ -155,9 +160,10 @@ def admit(
     max_active: int | None = None,
     max_per_minute: int | None = None,
 ) -> Accepted:
-    """Replay the first answer to a retried key, refuse a duplicate (409), a reused key
-    (422) or one too many active or too many this minute (429), or accept the request and
-    make it durable. A replay is answered whatever the limits, and counts against neither."""
+    """Replay the first answer to a retried key, refuse a duplicate (DuplicateActive), a
+    reused key (IdempotencyKeyReused) or one too many active (TooManyActive) or this minute
+    (RateLimited), or accept the request and make it durable. A replay is answered
+    whatever the limits, and counts against neither."""
     message = ReportRequested.new(uuid.uuid4())
     values = admit_parameters(
         principal,
@@ -169,28 +175,15 @@ def admit(
         max_active,
         max_per_minute,
     )
-    # psycopg itself on the pooled connection: two statements on the hottest path, with no
-    # Core or ORM layer between (it cost more than the statements). psycopg's pipeline mode
-    # (one round trip for all of it) measured no faster here, in process or under wrk.
-    # A refusal commits an empty transaction, which changes nothing.
-    with translate_errors():
-        pooled = engine.raw_connection()
+    # Two statements on the hottest path, on the driver itself (see first_row_in_transaction).
+    # psycopg's pipeline mode (one round trip for all of it) measured no faster here, in
+    # process or under wrk. A refusal commits an empty transaction, which changes nothing.
     try:
-        connection: psycopg.Connection = pooled.driver_connection
-        admitted = connection.cursor(row_factory=namedtuple_row)
-        with connection.transaction():
-            connection.execute(LOCK_USER, values)
-            admitted.execute(ADMIT, values)
-        state = admitted.fetchone()
-    except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name in ADMISSION_INDEXES:
-            raise ApiError(409, "Conflict", "An identical request was accepted just now.") from exc
+        state = first_row_in_transaction(engine, (LOCK_USER, ADMIT), values)
+    except UniqueViolation as exc:
+        if exc.constraint in ADMISSION_INDEXES:
+            raise AdmittedConcurrently() from exc
         raise
-    except psycopg.OperationalError as exc:
-        pooled.invalidate()  # lost or refused: this connection is not given out again
-        raise DatabaseUnavailable(str(exc)) from exc
-    finally:
-        pooled.close()  # back to the pool (a no-op once invalidated)
     if state.created_at is None:
         replay = _decide(state, values["request_hash"], max_active, max_per_minute)
         if replay is None:  # the statement and _decide disagree: a bug, never a silent 202
@@ -211,35 +204,12 @@ def _decide(
     """The earlier answer to replay; raises the reason to refuse; None to accept."""
     if state.replay_id is not None:
         if state.replay_hash != fingerprint:
-            raise ApiError(
-                422,
-                "Unprocessable Content",
-                "This Idempotency-Key was used with a different request.",
-                errors={"Idempotency-Key": ["was used with a different request"]},
-            )
+            raise IdempotencyKeyReused()
         return Accepted(state.replay_id, state.replay_type, state.replay_created_at, True)
     if state.duplicate_id is not None:
-        raise ApiError(
-            409,
-            "Conflict",
-            "An identical report is already Pending or Processing.",
-            existingReportId=str(state.duplicate_id),
-        )
+        raise DuplicateActive(state.duplicate_id)
     if max_active is not None and state.active >= max_active:
-        raise ApiError(
-            429,
-            "Too Many Requests",
-            f"You have {state.active} reports Pending or Processing; at most {max_active} may be.",
-            headers={"Retry-After": "30"},
-        )
+        raise TooManyActive(state.active, max_active, ACTIVE_RETRY_AFTER_SECONDS)
     if max_per_minute is not None and state.recent >= max_per_minute:
-        wait = max(1, state.recent_wait)
-        raise ApiError(
-            429,
-            "Too Many Requests",
-            f"You requested {state.recent} reports in the last minute; at most "
-            f"{max_per_minute} may be requested in any minute, cancelled ones included. "
-            f"Try again in {wait} s.",
-            headers={"Retry-After": str(wait)},
-        )
+        raise RateLimited(state.recent, max_per_minute, max(1, state.recent_wait))
     return None

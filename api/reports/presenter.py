@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api.errors import ApiError
+from shared.errors import Gone, NotFinished
 from shared.models import Report
 from shared.statuses import ReportStatus
 from shared.storage import Storage
@@ -42,12 +42,12 @@ def download_link(
 def require_download_link(storage: Storage, report: Report, ttl_seconds: int) -> DownloadLink:
     """The link, or 410 once the file is gone and 409 while there is none yet."""
     if report.status == ReportStatus.EXPIRED:
-        raise ApiError(410, "Gone", "The report has expired and its file was deleted.")
+        raise Gone("The report has expired and its file was deleted.")
     if report.status != ReportStatus.COMPLETED:
-        raise ApiError(409, "Conflict", f"The report is {report.status}; there is no file.")
+        raise NotFinished(report.status)
     link = download_link(storage, report, ttl_seconds)
     if link is None:
-        raise ApiError(410, "Gone", "The report's retention period has ended.")
+        raise Gone("The report's retention period has ended.")
     return link
 
 

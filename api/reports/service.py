@@ -1,8 +1,14 @@
-"""What the report views do, without HTTP: accept a request, look a report up, present it."""
+"""What the report views do, without HTTP: accept a request, look a report up, present it.
+
+Each view calls one function of the first section with the app's Dependencies; refusals
+are raised as the domain errors of shared/errors.py, which api/errors.py answers.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError
@@ -10,30 +16,132 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
-from api.errors import ApiError, flatten_messages
+from api.dependencies import Dependencies
+from api.errors import flatten_messages
+from api.reports import admission, presenter
 from shared import report_counters, transitions
 from shared.catalog import ReportType, get_report_type
-from shared.db import translate_errors
+from shared.db import driver_cursor, translate_errors
+from shared.errors import (
+    AlreadyFinished,
+    InvalidParameters,
+    NotAllowed,
+    ReportNotFound,
+    UnknownReportType,
+)
 from shared.models import Report
 from shared.planner import estimate_rows
 from shared.statuses import ReportStatus
+
+MAX_IDEMPOTENCY_KEY = 200  # characters
+
+log = logging.getLogger(__name__)
+
+
+def request_report(
+    deps: Dependencies,
+    principal: Principal,
+    report_type_name: str,
+    load_request: Callable[[], dict[str, Any]],
+    idempotency_key: str | None,
+) -> admission.Accepted:
+    """Check, then admit a report request (admission.admit), or replay the first answer.
+
+    The refusals come in a fixed order, part of the API's contract: an unknown type, a
+    role that may not ask for it, then the body (load_request, the view's loader: it reads
+    the body only once the type and the role have passed), the parameters, a PDF expected
+    to be too long, the Idempotency-Key, and last what the admission refuses.
+    """
+    report_type = find_report_type(report_type_name)
+    check_may_request(principal, report_type)
+    loaded = load_request()
+    report_format = loaded["format"]
+    parameters = validate_request(report_type, report_format, loaded["parameters"])
+    if report_format == "pdf":
+        check_pdf_estimate(
+            deps.source, report_type, principal.org, parameters, deps.settings.pdf_max_rows
+        )
+    accepted = admission.admit(
+        deps.engine,
+        principal,
+        report_type,
+        report_format,
+        parameters,
+        idempotency_key=check_idempotency_key(idempotency_key),
+        max_active=deps.settings.max_active_reports_per_user,
+        max_per_minute=deps.settings.max_reports_per_user_per_minute,
+    )
+    log.info(
+        "report.accepted report_id=%s message_id=%s type=%s format=%s replayed=%s",
+        accepted.report_id,
+        accepted.message_id,
+        accepted.report_type,
+        report_format,
+        accepted.replayed,
+    )
+    if not accepted.replayed:
+        report_counters.CREATED.labels(accepted.report_type, report_format).inc()
+    return accepted
+
+
+def report_resource(deps: Dependencies, principal: Principal, report_id: uuid.UUID) -> dict:
+    """The report as its resource, if the caller may see it."""
+    return _present(deps, get_visible_report(deps.sessions, principal, report_id))
+
+
+def history_page(deps: Dependencies, principal: Principal, filters: dict[str, Any]) -> dict:
+    """One page of the caller's history (list_reports), each report as its resource."""
+    reports, total = list_reports(deps.sessions, principal, filters)
+    return {
+        "items": [_present(deps, report) for report in reports],
+        "page": filters["page"],
+        "page_size": filters["page_size"],
+        "total": total,
+    }
+
+
+def cancel(deps: Dependencies, principal: Principal, report_id: uuid.UUID) -> dict:
+    """Cancel the report (cancel_report) and return it as its resource."""
+    return _present(deps, cancel_report(deps.sessions, principal, report_id))
+
+
+def download_link(
+    deps: Dependencies, principal: Principal, report_id: uuid.UUID
+) -> presenter.DownloadLink:
+    """A link presigned just now to the report's file, if it has one the caller may see."""
+    report = get_visible_report(deps.sessions, principal, report_id)
+    return presenter.require_download_link(
+        deps.storage, report, deps.settings.download_url_ttl_seconds
+    )
+
+
+def _present(deps: Dependencies, report: Report) -> dict:
+    """The report as its resource, with a download link presigned just now."""
+    link = presenter.download_link(deps.storage, report, deps.settings.download_url_ttl_seconds)
+    return presenter.present(report, link)
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise InvalidParameters(
+            "The Idempotency-Key header is not valid.",
+            {"Idempotency-Key": [f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"]},
+        )
+    return key
 
 
 def find_report_type(name: str) -> ReportType:
     report_type = get_report_type(name)
     if report_type is None:
-        raise ApiError(404, "Not Found", f"There is no report type {name!r}.")
+        raise UnknownReportType(name)
     return report_type
 
 
 def check_may_request(principal: Principal, report_type: ReportType) -> None:
     if not principal.roles & report_type.roles:
-        raise ApiError(
-            403,
-            "Forbidden",
-            f"Requesting {report_type.name!r} reports needs one "
-            f"of the roles {sorted(report_type.roles)}.",
-        )
+        raise NotAllowed(report_type.name, report_type.roles)
 
 
 def validate_request(
@@ -48,9 +156,7 @@ def validate_request(
     except ValidationError as exc:
         errors.update(flatten_messages(exc.messages, "parameters"))
     if errors:
-        raise ApiError(
-            422, "Unprocessable Content", "The request has invalid fields.", errors=errors
-        )
+        raise InvalidParameters("The request has invalid fields.", errors)
     return report_type.dump_parameters(parameters)
 
 
@@ -63,17 +169,13 @@ def check_pdf_estimate(
     ends Failed during the export, with the same cap in its message.
     """
     query = report_type.query(org, parameters)
-    with translate_errors(), source.connect() as connection:
-        with connection.connection.driver_connection.cursor() as cursor:
-            estimate = estimate_rows(cursor, query)
-        connection.rollback()
+    with driver_cursor(source) as cursor:
+        estimate = estimate_rows(cursor, query)
     if estimate > max_rows:
-        raise ApiError(
-            422,
-            "Unprocessable Content",
+        raise InvalidParameters(
             f"This report is expected to have about {estimate:,} rows; a PDF may hold at most "
             f"{max_rows:,} (PDF_MAX_ROWS). Ask for csv, xlsx or json, or for a smaller range.",
-            errors={"format": [f"pdf holds at most {max_rows:,} rows"]},
+            {"format": [f"pdf holds at most {max_rows:,} rows"]},
         )
 
 
@@ -93,7 +195,7 @@ def get_visible_report(
     with translate_errors(), sessions() as session:
         report = session.scalars(query).first()
     if report is None:
-        raise ApiError(404, "Not Found", "There is no such report.")
+        raise ReportNotFound()
     return report
 
 
@@ -150,11 +252,7 @@ def cancel_report(
         ).first()
     if cancelled is None:
         current = get_visible_report(sessions, principal, report_id)
-        raise ApiError(
-            409,
-            "Conflict",
-            f"The report is {current.status}; only Pending or Processing reports can be cancelled.",
-        )
+        raise AlreadyFinished(current.status)
     if cancelled.status == ReportStatus.CANCELLED:
         # A Processing report only has its cancel requested: its worker counts it when it stops.
         report_counters.CANCELLED.labels(cancelled.report_type).inc()

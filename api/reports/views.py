@@ -1,16 +1,22 @@
-"""/api/v1/reports: request, read, list, cancel and download reports."""
+"""/api/v1/reports: request, read, list, cancel and download reports.
+
+The shape every view here keeps, and a new blueprint copies: load the request (a
+marshmallow schema; path values arrive converted), call one function of the service
+module with dependencies() and g.principal, dump its result with a schema. Nothing else:
+no SQL, no storage, no refusal written here. A service raises the domain's errors
+(shared/errors.py) and api/errors.py answers each, once, as problem details.
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
-from api.errors import ApiError
+from api.dependencies import dependencies
 from api.openapi.declarations import (
     DOWNLOAD_LOCATION,
     HTML,
@@ -23,7 +29,7 @@ from api.openapi.declarations import (
     documented,
     idempotency_key,
 )
-from api.reports import admission, presenter, service
+from api.reports import service
 from api.reports.schemas import (
     AcceptedSchema,
     HistoryQuerySchema,
@@ -32,7 +38,7 @@ from api.reports.schemas import (
     ReportSchema,
 )
 from api.validation import load_or_422
-from shared import report_counters
+from shared.errors import InvalidParameters
 from shared.statuses import ReportStatus
 
 # Built once: marshmallow schemas keep no per-call state, and building one costs more than
@@ -43,10 +49,7 @@ _REPORT_PAGE_SCHEMA = ReportPageSchema()
 _REPORT_REQUEST_SCHEMA = ReportRequestSchema()
 _REPORT_SCHEMA = ReportSchema()
 
-RETRY_AFTER_SECONDS = 2
-MAX_IDEMPOTENCY_KEY = 200
-
-log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 2  # when to poll a report just accepted
 
 blueprint = Blueprint("reports", __name__, url_prefix="/api/v1/reports")
 
@@ -76,24 +79,12 @@ blueprint.record_once(
 )
 
 
-def _deps():
-    return current_app.extensions["reportbox"]
-
-
-def _present(report) -> dict:
-    """The report as its resource, with a download link presigned just now."""
-    link = presenter.download_link(
-        _deps().storage, report, _deps().settings.download_url_ttl_seconds
-    )
-    return presenter.present(report, link)
-
-
 @blueprint.post("/<report_type_name>")
 @documented(
     Operation(
         summary="Request a report",
         per_report_type=True,
-        request_headers=(idempotency_key(MAX_IDEMPOTENCY_KEY),),
+        request_headers=(idempotency_key(service.MAX_IDEMPOTENCY_KEY),),
         success=Success(
             202,
             "Accepted and durable: the report is Pending; poll Location.",
@@ -112,37 +103,13 @@ def _present(report) -> dict:
     )
 )
 def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]]:
-    report_type = service.find_report_type(report_type_name)
-    service.check_may_request(g.principal, report_type)
-    body = request.get_json()
-    if not isinstance(body, dict):
-        raise ApiError(422, "Unprocessable Content", "The body must be a JSON object.")
-    loaded = load_or_422(_REPORT_REQUEST_SCHEMA, body)
-    parameters = service.validate_request(report_type, loaded["format"], loaded["parameters"])
-    if loaded["format"] == "pdf":
-        service.check_pdf_estimate(
-            _deps().source, report_type, g.principal.org, parameters, _deps().settings.pdf_max_rows
-        )
-    accepted = admission.admit(
-        _deps().engine,
+    accepted = service.request_report(
+        dependencies(),
         g.principal,
-        report_type,
-        loaded["format"],
-        parameters,
-        idempotency_key=_idempotency_key(),
-        max_active=_deps().settings.max_active_reports_per_user,
-        max_per_minute=_deps().settings.max_reports_per_user_per_minute,
+        report_type_name,
+        _load_report_request,  # called by the service once the type and role have passed
+        request.headers.get("Idempotency-Key"),
     )
-    log.info(
-        "report.accepted report_id=%s message_id=%s type=%s format=%s replayed=%s",
-        accepted.report_id,
-        accepted.message_id,
-        accepted.report_type,
-        loaded["format"],
-        accepted.replayed,
-    )
-    if not accepted.replayed:
-        report_counters.CREATED.labels(accepted.report_type, loaded["format"]).inc()
     status_url = _status_url(accepted.report_id)
     # A replay repeats the first answer, which always said Pending.
     body = _ACCEPTED_SCHEMA.dump(
@@ -174,13 +141,7 @@ def request_report(report_type_name: str) -> tuple[Response, int, dict[str, str]
 )
 def list_reports() -> Response:
     filters = load_or_422(_HISTORY_QUERY_SCHEMA, request.args.to_dict())
-    reports, total = service.list_reports(_deps().sessions, g.principal, filters)
-    page = {
-        "items": [_present(report) for report in reports],
-        "page": filters["page"],
-        "page_size": filters["page_size"],
-        "total": total,
-    }
+    page = service.history_page(dependencies(), g.principal, filters)
     return jsonify(_REPORT_PAGE_SCHEMA.dump(page))
 
 
@@ -196,8 +157,8 @@ def list_reports() -> Response:
     )
 )
 def get_report(report_id: uuid.UUID) -> Response:
-    report = service.get_visible_report(_deps().sessions, g.principal, report_id)
-    return jsonify(_REPORT_SCHEMA.dump(_present(report)))
+    report = service.report_resource(dependencies(), g.principal, report_id)
+    return jsonify(_REPORT_SCHEMA.dump(report))
 
 
 @blueprint.delete("/<report_id:report_id>")
@@ -215,8 +176,8 @@ def get_report(report_id: uuid.UUID) -> Response:
     )
 )
 def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
-    report = service.cancel_report(_deps().sessions, g.principal, report_id)
-    return jsonify(_REPORT_SCHEMA.dump(_present(report))), 202
+    report = service.cancel(dependencies(), g.principal, report_id)
+    return jsonify(_REPORT_SCHEMA.dump(report)), 202
 
 
 @blueprint.get("/<report_id:report_id>/download")
@@ -238,36 +199,22 @@ def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
     )
 )
 def download_report(report_id: uuid.UUID) -> Response:
-    report = service.get_visible_report(_deps().sessions, g.principal, report_id)
-    link = presenter.require_download_link(
-        _deps().storage, report, _deps().settings.download_url_ttl_seconds
-    )
+    link = service.download_link(dependencies(), g.principal, report_id)
     response = redirect(link.url, code=302)
     # Each visit presigns anew; a cached redirect would hand out a URL that has expired.
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
-        raise ApiError(
-            422,
-            "Unprocessable Content",
-            "The Idempotency-Key header is not valid.",
-            errors={
-                "Idempotency-Key": [
-                    f"must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
-                ]
-            },
-        )
-    return key
+def _load_report_request() -> dict[str, Any]:
+    body = request.get_json()  # 415 unless the body is JSON
+    if not isinstance(body, dict):
+        raise InvalidParameters("The body must be a JSON object.")
+    return load_or_422(_REPORT_REQUEST_SCHEMA, body)
 
 
 def _status_url(report_id: uuid.UUID) -> str:
-    base = _deps().settings.public_base_url
+    base = dependencies().settings.public_base_url
     if base:
         return f"{base.rstrip('/')}{url_for('reports.get_report', report_id=report_id)}"
     return url_for("reports.get_report", report_id=report_id, _external=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -45,30 +46,35 @@ def types(context: Context, args: argparse.Namespace) -> ExitCode:
     return ExitCode.DONE
 
 
-def _find_type(client: Client, name: str) -> ReportType | None:
+def find_type(client: Client, name: str) -> ReportType | None:
     """The catalog entry, to give --param values their declared types; None if unknown."""
     return next((item for item in client.report_types() if item.name == name), None)
 
 
-def request(context: Context, args: argparse.Namespace) -> ExitCode:
+def parameters_of(context: Context, args: argparse.Namespace) -> dict[str, Any]:
+    """The parameters that --param, --from/--to and --params-file give for args.report_type."""
     needs_schema = bool(args.param or args.from_date or args.to_date)
-    report_type = _find_type(context.client, args.report_type) if needs_schema else None
-    values = parameters.build(
+    report_type = find_type(context.client, args.report_type) if needs_schema else None
+    return parameters.build(
         report_type,
         file=args.params_file,
         pairs=args.param,
         from_date=args.from_date,
         to_date=args.to_date,
     )
+
+
+def request(context: Context, args: argparse.Namespace) -> ExitCode:
+    values = parameters_of(context, args)
     accepted = context.client.request_report(args.report_type, args.format, **values)
     if not (args.wait or args.output):
         context.emit(accepted.report_id, accepted.raw)
         return ExitCode.DONE
-    return _wait_and_save(context, accepted, args.format, args.timeout, args.output)
+    return wait_and_save(context, accepted, args.format, args.timeout, args.output)
 
 
 def watch(context: Context, args: argparse.Namespace) -> ExitCode:
-    return _wait_and_save(context, args.report_id, None, args.timeout, args.output)
+    return wait_and_save(context, args.report_id, None, args.timeout, args.output)
 
 
 def status(context: Context, args: argparse.Namespace) -> ExitCode:
@@ -78,7 +84,11 @@ def status(context: Context, args: argparse.Namespace) -> ExitCode:
 
 
 def history(context: Context, args: argparse.Namespace) -> ExitCode:
-    filters = {"status": args.status, "report_type": args.report_type}
+    filters = {
+        "status": args.status,
+        "report_type": args.report_type,
+        "definition_id": args.definition_id,
+    }
     if args.all:
         reports = list(context.client.iter_history(**filters))
         data: dict[str, Any] = {"items": [report.raw for report in reports], "total": len(reports)}
@@ -122,7 +132,7 @@ def _cancel_line(report: Report) -> str:
     )
 
 
-def _wait_and_save(
+def wait_and_save(
     context: Context,
     report: ReportRef,
     report_format: str | None,
@@ -181,7 +191,9 @@ def _offer_cancel(context: Context, report_id: str) -> None:
         context.note(output.error_line(error))
 
 
-COMMANDS = {
+Handler = Callable[[Context, argparse.Namespace], ExitCode]
+
+COMMANDS: dict[str, Handler] = {
     "types": types,
     "request": request,
     "status": status,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
@@ -13,8 +12,15 @@ import httpx
 
 from client import errors
 from client.api_client import Client
-from client.cli import output
-from client.cli.commands import COMMANDS, Context, Interrupted
+from client.cli import definition_commands, output
+from client.cli.arguments import (
+    command_factory,
+    definition_id,
+    parameter_options,
+    report_id,
+    wait_options,
+)
+from client.cli.commands import COMMANDS, Context, Handler, Interrupted
 from client.cli.exit_codes import EXIT_CODES_HELP, ExitCode, UsageError, for_error
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -34,17 +40,12 @@ examples:
       --param country=DE --format csv
   reportbox watch REPORT_ID -o out.csv
   reportbox list --status Completed --json
+  reportbox definitions create --name "Weekly sessions" --type sessions \\
+      --period previousWeek --cron "0 6 * * 1" --timezone Europe/Berlin
+  reportbox definitions generate DEFINITION_ID --wait -o weekly.csv
+  reportbox schedules preview --cron "30 2 * * *" --timezone Europe/Berlin
 
 {EXIT_CODES_HELP}"""
-
-
-def report_id(value: str) -> str:
-    """A report id must be a UUID; anything else could only be answered with a confusing 404."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a report id (a UUID)") from None
-    return value
 
 
 class Parser(argparse.ArgumentParser):
@@ -94,18 +95,6 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _wait_options(parser: argparse.ArgumentParser, output_help: str) -> None:
-    parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="stop waiting after this long (exit 6)"
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        help=output_help,
-    )
-
-
 def build_parser() -> Parser:
     parser = Parser(
         prog="reportbox",
@@ -117,15 +106,7 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common_options(suppress=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog=EXIT_CODES_HELP,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            parents=[common],
-        )
+    command = command_factory(commands, common)
 
     command("types", "list report types with their parameters and formats")
 
@@ -134,36 +115,31 @@ def build_parser() -> Parser:
         "report_type", metavar="TYPE", help="e.g. sessions (see `reportbox types`)"
     )
     request.add_argument("-f", "--format", default="csv", help="a format the type lists (csv)")
-    request.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a parameter; repeatable",
-    )
-    request.add_argument("--from", dest="from_date", metavar="DATE", help="start of the date range")
-    request.add_argument(
-        "--to", dest="to_date", metavar="DATE", help="end of the date range (inclusive)"
-    )
-    request.add_argument("--params-file", metavar="FILE", help="a JSON object of parameters")
+    parameter_options(request)
     request.add_argument(
         "-w", "--wait", action="store_true", help="wait with progress until it ends"
     )
-    _wait_options(request, "once Completed, download to this file or directory (implies --wait)")
+    wait_options(request, "once Completed, download to this file or directory (implies --wait)")
 
     status = command("status", "show a report once")
     status.add_argument("report_id", metavar="ID", type=report_id)
 
     watch = command("watch", "follow a report with progress until it ends")
     watch.add_argument("report_id", metavar="ID", type=report_id)
-    _wait_options(watch, "once Completed, download to this file or directory")
+    wait_options(watch, "once Completed, download to this file or directory")
 
     history = command("list", "list your reports, newest first")
     history.add_argument(
         "--status", help="Pending, Processing, Completed, Failed, Cancelled or Expired"
     )
     history.add_argument("--type", dest="report_type", help="only this report type")
+    history.add_argument(
+        "--definition",
+        dest="definition_id",
+        metavar="ID",
+        type=definition_id,
+        help="only the runs of this report definition",
+    )
     history.add_argument("--page", type=int, default=1)
     history.add_argument("--page-size", type=int, default=20, help="at most 100 (20)")
     history.add_argument("--all", action="store_true", help="every page")
@@ -176,6 +152,8 @@ def build_parser() -> Parser:
 
     cancel = command("cancel", "cancel a Pending or Processing report")
     cancel.add_argument("report_id", metavar="ID", type=report_id)
+
+    definition_commands.add_parsers(command, common)
     return parser
 
 
@@ -189,6 +167,14 @@ def _connection(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, 
     return url, token
 
 
+ALL_COMMANDS: dict[str, Handler] = {**COMMANDS, **definition_commands.COMMANDS}
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """`list`, or `definitions show` for a command of a group."""
+    return " ".join(filter(None, (args.command, getattr(args, "subcommand", None))))
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     context: Context | None = None
@@ -198,7 +184,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             url, token, timeout=args.http_timeout, max_retries=max(args.retries, 0)
         ) as client:
             context = Context(client, args.json, sys.stdin, sys.stdout, sys.stderr)
-            return COMMANDS[args.command](context, args)
+            return ALL_COMMANDS[command_name(args)](context, args)
     except (Interrupted, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     except (errors.ReportboxError, UsageError, OSError, httpx.HTTPError) as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from shared.db import QueryCancelled, QueryFailed
 from worker.source import export_cursor
 
 SETTINGS = (
@@ -29,3 +30,13 @@ def test_the_settings_end_with_the_export_and_do_not_leak_into_the_pool(engine):
     assert read_only == "off"
     assert zone != "Asia/Kolkata"
     assert timeout != "4321ms"
+
+
+def test_a_query_the_database_refuses_leaves_as_query_failed_not_as_a_driver_error(engine):
+    with pytest.raises(QueryFailed), export_cursor(engine, 4321) as cursor:
+        cursor.execute("SELECT 1 / 0")
+
+
+def test_a_query_past_the_exports_time_limit_leaves_as_query_cancelled(engine):
+    with pytest.raises(QueryCancelled), export_cursor(engine, 50) as cursor:
+        cursor.execute("SELECT pg_sleep(5)")

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from api.auth import Principal
-from api.errors import ApiError
+from api.errors import answer_for
 from api.reports import service
 from relay.sweeper import Sweeper
 from shared import demo
+from shared.errors import AlreadyFinished, DomainError
 from shared.models import OutboxMessage, Report
 from shared.storage import Storage
 from tests.faultproxy import fault_proxy
@@ -129,10 +130,10 @@ def test_a_finished_report_cannot_be_cancelled(make_report, make_exporter, sessi
     report = make_report()
     make_exporter().process(report.id)
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(AlreadyFinished) as refused:
         service.cancel_report(sessions, owner_of(report), report.id)
 
-    assert refused.value.status == 409
+    assert answer_for(refused.value).status == 409
     assert reload(sessions, report.id).status == "Completed"
 
 
@@ -152,8 +153,8 @@ def test_cancel_racing_completion_always_ends_in_exactly_one_of_them(
             try:
                 service.cancel_report(sessions, owner_of(report), report.id)
                 answers.append(202)
-            except ApiError as error:
-                answers.append(error.status)
+            except DomainError as error:
+                answers.append(answer_for(error).status)
 
         canceller = in_thread(cancel)
         exporter.process(report.id)

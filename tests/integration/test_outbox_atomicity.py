@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg.errors
 import pytest
 from sqlalchemy import select
 
 from api.auth import Principal
 from api.reports import admission
 from shared.catalog import get_report_type
+from shared.db import UniqueViolation
 from shared.messages import ReportRequested
 from shared.models import OutboxMessage, Report
 
@@ -37,7 +37,7 @@ def test_a_failing_outbox_insert_leaves_no_report_behind(sessions, engine, monke
     monkeypatch.setattr(ReportRequested, "new", staticmethod(colliding_message))
     principal = Principal("atomic-user", "acme", frozenset({"analyst"}))
 
-    with pytest.raises(psycopg.errors.UniqueViolation):
+    with pytest.raises(UniqueViolation):
         admission.admit(
             engine,
             principal,

@@ -8,8 +8,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from api.auth import TokenVerifier
-from api.errors import ApiError
+from api.errors import refusal_problem
 from shared.config import ConfigError, Settings
+from shared.errors import NotAuthenticated
 
 SECRET = "k" * 32
 
@@ -89,11 +90,12 @@ def test_a_refusal_says_why_without_quoting_the_token(overrides, detail):
         {k: v for k, v in claims(settings, **overrides).items() if v is not None}, SECRET
     )
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(NotAuthenticated) as refused:
         TokenVerifier(settings).verify(token)
 
-    assert refused.value.status == 401
-    assert refused.value.headers == {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    answer = refusal_problem(refused.value)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert detail in refused.value.detail
     assert not any(part in refused.value.detail for part in token.split("."))
 
@@ -111,10 +113,10 @@ def test_a_token_from_beyond_the_leeway_is_not_valid_yet(claim):
     settings = Settings(jwt_secret=SECRET, jwt_leeway_seconds=10)
     token = jwt.encode(claims(settings, **{claim: int(time.time()) + 20}), SECRET)
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(NotAuthenticated) as refused:
         TokenVerifier(settings).verify(token)
 
-    assert refused.value.status == 401
+    assert refusal_problem(refused.value).status_code == 401
 
 
 def test_a_token_expired_within_the_leeway_is_still_accepted_and_beyond_it_refused():
@@ -123,7 +125,7 @@ def test_a_token_expired_within_the_leeway_is_still_accepted_and_beyond_it_refus
     long_expired = jwt.encode(claims(settings, exp=int(time.time()) - 120), SECRET)
 
     assert TokenVerifier(settings).verify(just_expired).user_id == "u1"
-    with pytest.raises(ApiError):
+    with pytest.raises(NotAuthenticated):
         TokenVerifier(settings).verify(long_expired)
 
 
@@ -135,7 +137,7 @@ def test_during_a_key_rotation_tokens_signed_with_either_published_key_verify():
     for key in (old, new):
         assert verifier.verify(jwt.encode(claims(settings), key, algorithm="RS256")).org == "acme"
     stranger = rsa.generate_private_key(65537, 2048)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(NotAuthenticated) as refused:
         verifier.verify(jwt.encode(claims(settings), stranger, algorithm="RS256"))
     assert "signature" in refused.value.detail
 
@@ -145,7 +147,7 @@ def test_an_expired_token_is_refused_as_expired_whichever_key_signed_it():
     settings = Settings(jwt_public_key=pem(old.public_key()) + pem(new.public_key()))
     token = jwt.encode(claims(settings, exp=int(time.time()) - 600), new, algorithm="RS256")
 
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(NotAuthenticated) as refused:
         TokenVerifier(settings).verify(token)
 
     assert "expired" in refused.value.detail

@@ -1,0 +1,134 @@
+"""The domain's refusals: what a service raises when it will not do what it was asked.
+
+They say what went wrong in the domain's words and carry the data an answer needs (a field's
+errors, the existing report, how long to wait); they know nothing of HTTP. api/errors.py
+maps each class to its status and problem body, in one table (ANSWERS).
+
+To add one: subclass DomainError here with a `detail` sentence for the client (never a
+secret, a token or a driver's message) and the data the answer needs as attributes; add
+its row to api/errors.py's ANSWERS; tests/unit/test_domain_errors.py fails until you do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+
+class DomainError(Exception):
+    """A refusal the client caused or may wait out; `detail` tells the client which."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotAuthenticated(DomainError):
+    """No token, or one that does not verify."""
+
+
+class MalformedBody(DomainError):
+    """The request's body cannot be read or parsed."""
+
+
+class InvalidParameters(DomainError):
+    """Fields of the request are invalid; `field_errors` names each with its messages."""
+
+    def __init__(self, detail: str, field_errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.field_errors = dict(field_errors or {})
+
+
+class IdempotencyKeyReused(InvalidParameters):
+    """The Idempotency-Key was used before with a different request."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This Idempotency-Key was used with a different request.",
+            {"Idempotency-Key": ["was used with a different request"]},
+        )
+
+
+class UnknownReportType(DomainError):
+    """No report type has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"There is no report type {name!r}.")
+        self.name = name
+
+
+class NotAllowed(DomainError):
+    """The caller's roles may not request this report type."""
+
+    def __init__(self, report_type: str, roles: frozenset[str]) -> None:
+        super().__init__(
+            f"Requesting {report_type!r} reports needs one of the roles {sorted(roles)}."
+        )
+        self.report_type = report_type
+        self.roles = roles
+
+
+class DuplicateActive(DomainError):
+    """An identical report is already Pending or Processing."""
+
+    def __init__(self, existing_report_id: uuid.UUID) -> None:
+        super().__init__("An identical report is already Pending or Processing.")
+        self.existing_report_id = existing_report_id
+
+
+class AdmittedConcurrently(DomainError):
+    """An identical request, or one with the same Idempotency-Key, won a race just now."""
+
+    def __init__(self) -> None:
+        super().__init__("An identical request was accepted just now.")
+
+
+class TooManyActive(DomainError):
+    """The user has as many reports Pending or Processing as they may; one must end first."""
+
+    def __init__(self, active: int, max_active: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"You have {active} reports Pending or Processing; at most {max_active} may be."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+class RateLimited(DomainError):
+    """The user requested as many reports in the last minute as they may."""
+
+    def __init__(self, recent: int, max_per_minute: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"You requested {recent} reports in the last minute; at most "
+            f"{max_per_minute} may be requested in any minute, cancelled ones included. "
+            f"Try again in {retry_after_seconds} s."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ReportNotFound(DomainError):
+    """No such report, or not one the caller may see (the two are never told apart)."""
+
+    def __init__(self) -> None:
+        super().__init__("There is no such report.")
+
+
+class AlreadyFinished(DomainError):
+    """The report is finished: there is nothing left to cancel."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The report is {status}; only Pending or Processing reports can be cancelled."
+        )
+        self.status = status
+
+
+class NotFinished(DomainError):
+    """The report is not Completed: it has no file (yet)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"The report is {status}; there is no file.")
+        self.status = status
+
+
+class Gone(DomainError):
+    """The report's file was deleted: it expired, or its retention ended."""

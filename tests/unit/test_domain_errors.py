@@ -1,0 +1,53 @@
+"""Every refusal a service may raise has one answer (api/errors.py: ANSWERS)."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+
+from api.errors import ANSWERS, refusal_problem
+from shared import errors
+from shared.errors import DomainError, DuplicateActive, InvalidParameters, RateLimited
+
+
+def subclasses(kind: type) -> set[type]:
+    found = set(kind.__subclasses__())
+    for sub in list(found):
+        found |= subclasses(sub)
+    return found
+
+
+def test_every_domain_error_class_has_an_answer():
+    declared = {
+        kind
+        for _, kind in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(kind, DomainError) and kind is not DomainError
+    }
+    assert declared  # the module was read
+    assert sorted(k.__name__ for k in (declared | subclasses(DomainError)) - ANSWERS.keys()) == []
+
+
+def test_every_answer_is_a_client_error_with_a_title():
+    for kind, answer in ANSWERS.items():
+        assert 400 <= answer.status < 500, kind
+        assert answer.title, kind
+
+
+def test_an_answer_carries_the_data_of_its_refusal():
+    existing = uuid.uuid4()
+    duplicate = refusal_problem(DuplicateActive(existing))
+    assert (duplicate.status_code, duplicate.get_json()["existingReportId"]) == (409, str(existing))
+
+    limited = refusal_problem(RateLimited(3, 3, 17))
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "17")
+    assert limited.mimetype == "application/problem+json"
+
+    invalid = refusal_problem(InvalidParameters("Bad.", {"format": ["must be csv"]}))
+    assert invalid.get_json() == {
+        "type": "about:blank",
+        "title": "Unprocessable Content",
+        "status": 422,
+        "detail": "Bad.",
+        "errors": {"format": ["must be csv"]},
+    }
+    assert "errors" not in refusal_problem(InvalidParameters("The body must be...")).get_json()
