@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from api import health, metrics, page, report_types
 from api.auth import TokenVerifier
 from api.bodies import parse_json_body
+from api.definitions import views as definitions
 from api.dependencies import EXTENSION, Dependencies
 from api.errors import register_error_handlers
 from api.openapi import views as openapi
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         metrics.blueprint,
         report_types.blueprint,
         reports.blueprint,
+        definitions.blueprint,
         openapi.blueprint,
         page.blueprint,
     ):

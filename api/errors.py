@@ -24,8 +24,11 @@ from werkzeug.exceptions import HTTPException
 
 from shared.db import DatabaseUnavailable
 from shared.errors import (
+    NOT_ASYNCHRONOUS,
     AdmittedConcurrently,
     AlreadyFinished,
+    DefinitionNameTaken,
+    DefinitionNotFound,
     DomainError,
     DuplicateActive,
     Gone,
@@ -33,11 +36,15 @@ from shared.errors import (
     InvalidParameters,
     MalformedBody,
     NotAllowed,
+    NotAsynchronous,
     NotAuthenticated,
     NotFinished,
+    NotSynchronous,
     RateLimited,
     ReportNotFound,
+    SyncTimedOut,
     TooManyActive,
+    TooManyRowsForSync,
     UnknownReportType,
 )
 
@@ -87,6 +94,14 @@ def _bearer_challenge(error: NotAuthenticated) -> dict[str, str]:
     return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+def _not_asynchronous(error: NotAsynchronous) -> dict[str, Any]:
+    return {"error": NOT_ASYNCHRONOUS}  # the title again, where US-094 shows it
+
+
+def _sync_cap(error: TooManyRowsForSync) -> dict[str, Any]:
+    return {"errors": {"deliveries": [f"sync holds at most {error.max_rows:,} rows"]}}
+
+
 @dataclass(frozen=True)
 class Answer:
     """How one refusal is answered: its status and title; members and headers from its data."""
@@ -116,6 +131,12 @@ ANSWERS: dict[type[DomainError], Answer] = {
     AlreadyFinished: Answer(409, "Conflict"),
     NotFinished: Answer(409, "Conflict"),
     Gone: Answer(410, "Gone"),
+    DefinitionNotFound: Answer(404, "Not Found"),
+    DefinitionNameTaken: Answer(409, "Conflict"),
+    NotAsynchronous: Answer(409, NOT_ASYNCHRONOUS, members=_not_asynchronous),
+    NotSynchronous: Answer(409, "Conflict"),
+    TooManyRowsForSync: Answer(422, "Unprocessable Content", members=_sync_cap),
+    SyncTimedOut: Answer(504, "Gateway Timeout"),
 }
 
 

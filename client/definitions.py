@@ -141,23 +141,15 @@ class SchedulePreview:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], cron: str, timezone: str) -> SchedulePreview:
-        items = next(
-            (data[key] for key in PREVIEW_INSTANT_KEYS if isinstance(data.get(key), list)), []
-        )
         return cls(
             cron=data.get("cron", cron),
             timezone=data.get("timezone", timezone),
             description=data.get("description"),
-            instants=[parse_instant(item) for item in items],
+            instants=[parse_instant(item) for item in data.get("instants") or []],
             raw=dict(data),
         )
 
 
-# The contract says what a preview holds, not what its list is called: the first of these.
-PREVIEW_INSTANT_KEYS = ("instants", "nextRuns", "items")
-
-
-def parse_instant(item: str | Mapping[str, Any]) -> datetime:
-    """An RFC 3339 instant, given as a string or as an object whose `at` holds it."""
-    text = item if isinstance(item, str) else item["at"]
-    return datetime.fromisoformat(text)
+def parse_instant(item: str) -> datetime:
+    """An RFC 3339 instant with its offset."""
+    return datetime.fromisoformat(item)

@@ -36,6 +36,15 @@ BROKER_CHECK_SECONDS = 2.0
 RECONNECT_CAP_SECONDS = 5.0
 
 
+def claims_another(claimed: int, batch_size: int, claims: int, stopping: bool) -> bool:
+    """Whether a pass claims again after a claim that took `claimed` rows, its `claims`-th.
+
+    A claim short of a full batch found the outbox drained (as of its snapshot); a pass
+    ends after MAX_CLAIMS_PER_PASS claims (see there) and when the relay is stopping.
+    """
+    return claimed == batch_size and claims < MAX_CLAIMS_PER_PASS and not stopping
+
+
 class Relay:
     def __init__(
         self,
@@ -89,11 +98,7 @@ class Relay:
                             session.close()  # its rows must not stay locked
                             raise
                         claims += 1
-                        more = (
-                            len(messages) == size
-                            and claims < MAX_CLAIMS_PER_PASS
-                            and not self._stopping.is_set()
-                        )
+                        more = claims_another(len(messages), size, claims, self._stopping.is_set())
                         if batch is None:
                             session.close()
                             break

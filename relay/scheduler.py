@@ -115,7 +115,11 @@ class Scheduler:
         result.missed += tick.missed
         streak = connection.execute(
             runs.FAILURE_STREAK,
-            {"definition_id": definition.id, "limit": self._settings.schedule_pause_after_failures},
+            {
+                "definition_id": definition.id,
+                "limit": self._settings.schedule_pause_after_failures,
+                "since": definition.resumed_at,
+            },
         ).scalar_one()
         if streak >= self._settings.schedule_pause_after_failures:
             self._pause(

@@ -132,3 +132,67 @@ class NotFinished(DomainError):
 
 class Gone(DomainError):
     """The report's file was deleted: it expired, or its retention ended."""
+
+
+# Report definitions (DESIGN.md section 8).
+
+# US-094 AC-003: the problem title, exactly, and its `error` member.
+NOT_ASYNCHRONOUS = "Report is not configured for asynchronous generation."
+
+
+class DefinitionNotFound(DomainError):
+    """No such report definition, or not one the caller may see (never told apart)."""
+
+    def __init__(self) -> None:
+        super().__init__("There is no such report definition.")
+
+
+class DefinitionNameTaken(DomainError):
+    """The org already has a report definition of this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The org already has a report definition named {name!r}.")
+        self.name = name
+
+
+class NotAsynchronous(DomainError):
+    """generate needs an api delivery in async mode, and the definition has none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This definition has no api delivery in async mode: add one to generate it, or "
+            "read a sync definition's file from its content URL."
+        )
+
+
+class NotSynchronous(DomainError):
+    """content needs an api delivery in sync mode, and the definition has none."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This definition has no api delivery in sync mode: its file is not built within "
+            "a request. Generate it instead (POST /api/v1/reports/{definitionId}/generate)."
+        )
+
+
+class TooManyRowsForSync(DomainError):
+    """A sync definition's file would hold more than SYNC_MAX_ROWS rows."""
+
+    def __init__(self, max_rows: int, estimate: int | None = None) -> None:
+        found = f"about {estimate:,} rows" if estimate is not None else "more rows than that"
+        super().__init__(
+            f"A synchronous answer holds at most {max_rows:,} rows (SYNC_MAX_ROWS) and this "
+            f"report has {found}. Generate it asynchronously instead: change the api "
+            "delivery's mode to async and POST /api/v1/reports/{definitionId}/generate."
+        )
+        self.max_rows = max_rows
+
+
+class SyncTimedOut(DomainError):
+    """A sync definition's file was not built within SYNC_TIMEOUT_SECONDS."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The file was not built within {seconds:g} s (SYNC_TIMEOUT_SECONDS). Generate it "
+            "asynchronously instead."
+        )

@@ -137,6 +137,8 @@ class ReportDefinition(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Set by a resume: the failure streak counts only the runs made after it (migration 0008).
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )

@@ -38,6 +38,8 @@ class Success:
     schema: type[Schema] | Mapping[str, Any] | None = None
     content_type: str = JSON
     headers: tuple[Header, ...] = ()
+    # A file in the body instead of a schema: the media types it may come in.
+    file_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Operation:
     description: str = ""
     tag: str = "reports"
     query: type[Schema] | None = None
+    body: type[Schema] | None = None  # the JSON request body the view loads, if any
     request_headers: tuple[Header, ...] = ()
     # The view's one path variable names a report type: the document has one path per type,
     # each with its own request body, whose `parameters` are that type's parameter schema.
@@ -97,6 +100,11 @@ NO_STORE = Header(
     "Each visit presigns anew; never cached.",
     {"type": "string", "const": "no-store"},
 )
+CONTENT_DISPOSITION = Header(
+    "Content-Disposition",
+    "attachment, with the file's name.",
+    {"type": "string", "pattern": "^attachment"},
+)
 WWW_AUTHENTICATE = Header(
     "WWW-Authenticate", "The bearer challenge.", {"type": "string", "pattern": "^Bearer"}
 )
@@ -125,6 +133,7 @@ ERROR_TITLES: dict[int, str] = {
     403: "The token's roles do not allow this.",
     404: "Not found.",
     409: "Conflict with the report's present state.",
+    504: "The answer was not ready in time.",
     410: "Gone.",
     413: "The body is larger than the API accepts.",
     415: "The body is not application/json.",
@@ -150,6 +159,9 @@ class ProblemSchema(Schema):
         keys=fields.String(),
         values=fields.List(fields.String()),
         metadata={"description": 'What is wrong with each field: {"parameters.fromDate": [...]}.'},
+    )
+    error = fields.String(
+        metadata={"description": "On a 409 from generate (US-094 AC-003): the title, repeated."},
     )
     existing_report_id = fields.UUID(
         data_key="existingReportId",

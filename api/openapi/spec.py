@@ -174,6 +174,8 @@ def _operation(
         result["description"] = operation.description
     if operation.query is not None:
         result["parameters"].append({"in": "query", "schema": operation.query})
+    if operation.body is not None:
+        result["requestBody"] = {"required": True, "content": {JSON: {"schema": operation.body}}}
     if report_type is not None:
         result["operationId"] = f"{camelcase(view_name)}{_pascal(report_type.name)}"
         result["summary"] = f"{operation.summary}: {report_type.title}"
@@ -216,7 +218,10 @@ def _request_body(spec: APISpec, report_type: ReportType) -> dict[str, Any]:
 
 def _success(success: Success) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": success.description}
-    if success.schema is not None:
+    if success.file_types:
+        # OpenAPI 3.1: binary content has no schema (there are no JSON values to describe).
+        answer["content"] = {media_type: {} for media_type in success.file_types}
+    elif success.schema is not None:
         answer["content"] = {success.content_type: {"schema": success.schema}}
     elif success.content_type == HTML:
         answer["content"] = {HTML: {"schema": {"type": "string"}}}
@@ -264,7 +269,8 @@ def _success_schemas(document: dict[str, Any]) -> Iterator[Any]:
             for status, answer in operation["responses"].items():
                 if status.startswith("2"):
                     for content in answer.get("content", {}).values():
-                        yield content["schema"]
+                        if "schema" in content:  # a file has none
+                            yield content["schema"]
 
 
 def _require_every_property(document: dict[str, Any], roots: list[Any]) -> None:

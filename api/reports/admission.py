@@ -90,9 +90,10 @@ ADMIT = """
     ),
     report AS (
         INSERT INTO reports (id, org, owner_id, report_type, format, parameters, status,
-                             idempotency_key, request_hash)
+                             idempotency_key, request_hash, definition_id, trigger)
         SELECT %(report_id)s, %(org)s, %(owner_id)s, %(report_type)s, %(format)s,
-               CAST(%(parameters)s AS jsonb), 'Pending', %(idempotency_key)s, %(request_hash)s
+               CAST(%(parameters)s AS jsonb), 'Pending', %(idempotency_key)s, %(request_hash)s,
+               %(definition_id)s, %(trigger)s
         FROM state
         WHERE state.replay_id IS NULL AND state.duplicate_id IS NULL
           AND (CAST(%(max_active)s AS bigint) IS NULL OR state.active < %(max_active)s)
@@ -129,6 +130,8 @@ def admit_parameters(
     idempotency_key: str | None = None,
     max_active: int | None = None,
     max_per_minute: int | None = None,
+    definition_id: uuid.UUID | None = None,
+    trigger: str = "request",
 ) -> dict[str, Any]:
     """ADMIT's parameters for this request, its new report and that report's message."""
     return {
@@ -142,6 +145,8 @@ def admit_parameters(
         "request_hash": request_hash(report_type, report_format, parameters),
         "max_active": max_active,
         "max_per_minute": max_per_minute,
+        "definition_id": definition_id,
+        "trigger": trigger,
         "window_seconds": RATE_WINDOW_SECONDS,
         "message_id": message.message_id,
         "message_type": message.TYPE,
@@ -159,11 +164,14 @@ def admit(
     idempotency_key: str | None = None,
     max_active: int | None = None,
     max_per_minute: int | None = None,
+    definition_id: uuid.UUID | None = None,
+    trigger: str = "request",
 ) -> Accepted:
     """Replay the first answer to a retried key, refuse a duplicate (DuplicateActive), a
     reused key (IdempotencyKeyReused) or one too many active (TooManyActive) or this minute
     (RateLimited), or accept the request and make it durable. A replay is answered
-    whatever the limits, and counts against neither."""
+    whatever the limits, and counts against neither. A run of a report definition names it
+    (definition_id) and what made it (trigger)."""
     message = ReportRequested.new(uuid.uuid4())
     values = admit_parameters(
         principal,
@@ -174,6 +182,8 @@ def admit(
         idempotency_key,
         max_active,
         max_per_minute,
+        definition_id,
+        trigger,
     )
     # Two statements on the hottest path, on the driver itself (see first_row_in_transaction).
     # psycopg's pipeline mode (one round trip for all of it) measured no faster here, in

@@ -106,4 +106,7 @@ def present(report: Report, link: DownloadLink | None) -> dict[str, Any]:
         else None,
         "download_url": link.url if link else None,
         "download_url_expires_at": link.expires_at if link else None,
+        "definition_id": report.definition_id,
+        "trigger": report.trigger,
+        "scheduled_for": report.scheduled_for,
     }

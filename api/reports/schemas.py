@@ -64,6 +64,10 @@ class ReportSchema(CamelSchema):
     file = fields.Nested(FileSchema, allow_none=True)
     download_url = fields.String(allow_none=True, metadata={"format": "uri"})
     download_url_expires_at = fields.DateTime(allow_none=True)
+    # A run of a report definition: which one, what made it, the instant it was made for.
+    definition_id = fields.UUID(allow_none=True)
+    trigger = fields.String(metadata={"enum": ["request", "generate", "schedule"]})
+    scheduled_for = fields.DateTime(allow_none=True)
 
 
 class ReportPageSchema(CamelSchema):
@@ -79,6 +83,7 @@ class HistoryQuerySchema(CamelSchema):
     format = fields.String(validate=validate.Length(min=1, max=20))
     created_from = fields.AwareDateTime(default_timezone=UTC)
     created_to = fields.AwareDateTime(default_timezone=UTC)
+    definition_id = fields.UUID()
     # Bounded so that the row offset it implies stays a PostgreSQL bigint.
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

@@ -234,6 +234,8 @@ def _history_filters(query: Select, filters: dict[str, Any]) -> Select:
         query = query.where(Report.created_at >= filters["created_from"])
     if "created_to" in filters:
         query = query.where(Report.created_at <= filters["created_to"])
+    if "definition_id" in filters:
+        query = query.where(Report.definition_id == filters["definition_id"])
     return query
 
 

@@ -214,7 +214,12 @@ def _load_report_request() -> dict[str, Any]:
 
 
 def _status_url(report_id: uuid.UUID) -> str:
+    return public_url("reports.get_report", report_id=report_id)
+
+
+def public_url(endpoint: str, **values: object) -> str:
+    """The endpoint's fully qualified URL, from PUBLIC_BASE_URL when it is set."""
     base = dependencies().settings.public_base_url
     if base:
-        return f"{base.rstrip('/')}{url_for('reports.get_report', report_id=report_id)}"
-    return url_for("reports.get_report", report_id=report_id, _external=True)
+        return f"{base.rstrip('/')}{url_for(endpoint, **values)}"
+    return url_for(endpoint, **values, _external=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable
-
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingConnection
 
 from shared.config import Settings
 
-CONFIRM_TIMEOUT = 30.0  # seconds to wait for the broker to confirm one batch
+# seconds to wait for the broker to enter confirm mode, and to confirm one batch
+CONFIRM_TIMEOUT = 30.0
 HEARTBEAT = 30  # seconds; the I/O thread keeps answering while exports run elsewhere
 
 
@@ -29,14 +27,3 @@ def connect(settings: Settings) -> BlockingConnection:
         return pika.BlockingConnection(parameters)
     except pika.exceptions.AMQPError as exc:
         raise BrokerUnavailable(f"cannot connect to RabbitMQ: {exc!r}") from exc
-
-
-def settled_tags(outstanding: Iterable[int], delivery_tag: int, multiple: bool) -> list[int]:
-    """The publish tags a basic.ack or basic.nack settles: one, or all up to it (multiple).
-
-    `outstanding` is in ascending tag order (a dict filled as messages are published), so
-    a multiple ack stops at the first later tag instead of scanning every one in flight.
-    """
-    if not multiple:
-        return [delivery_tag]
-    return list(itertools.takewhile(lambda tag: tag <= delivery_tag, outstanding))

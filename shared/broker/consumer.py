@@ -15,7 +15,8 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect, settled_tags
+from shared.broker.confirms import ConfirmingChannel, Outcome, Settlement
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
 from shared.broker.topology import declare_queue, declare_topology, queue_arguments
 from shared.config import Settings
 from shared.messages import CONTENT_TYPE
@@ -89,34 +90,28 @@ class _RetrySender:
         self._queue = settings.retry_queue
         channel = connection.channel()
         channel = declare_queue(channel, self._queue, queue_arguments(settings)[self._queue])
-        self._impl = channel._impl
-        self._next_tag = 0
-        self._waiting: dict[int, tuple[str, Future[None]]] = {}
-        self._returned: set[str] = set()
         self._unroutable = False
-        self._impl.add_on_return_callback(self._on_return)
-        self._impl.add_on_close_callback(self._on_close)
-        ready = threading.Event()
-        self._impl.confirm_delivery(
-            ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
+        # A retry's token (its correlation id) tells a returned message apart from the
+        # others: two retries of one message may be in flight at once.
+        self._channel: ConfirmingChannel[Future[None]] = ConfirmingChannel(
+            connection,
+            channel,
+            self._on_settled,
+            self._on_closed,
+            timeout=CONFIRM_TIMEOUT,
+            key_property="correlation_id",
         )
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
-        while not ready.is_set() and time.monotonic() < deadline:
-            connection.process_data_events(time_limit=0.01)
-        if not ready.is_set():
-            raise BrokerUnavailable("the retry channel did not enter confirm mode")
 
     @property
     def usable(self) -> bool:
-        return self._impl.is_open and not self._unroutable
+        return self._channel.is_open and not self._unroutable
 
     def close(self) -> None:
-        if self._impl.is_open:
-            self._impl.close()
+        self._channel.close()
 
     def publish(self, delivery: Delivery, delay_ms: int, retries: int, done: Future[None]) -> None:
-        token = uuid.uuid4().hex  # tells a returned message apart from the others
-        self._impl.basic_publish(
+        token = uuid.uuid4().hex
+        self._channel.publish(
             "",
             self._queue,
             delivery.body,
@@ -130,34 +125,22 @@ class _RetrySender:
                 expiration=str(delay_ms),
                 headers={RETRIES_HEADER: retries},
             ),
-            mandatory=True,
+            token,
+            done,
         )
-        self._next_tag += 1
-        self._waiting[self._next_tag] = (token, done)
 
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        for tag in settled_tags(self._waiting, method.delivery_tag, method.multiple):
-            token, done = self._waiting.pop(tag, (None, None))
-            if done is None:
-                continue
-            if not acked:
-                _settle(done, BrokerUnavailable("the broker refused the retry"))
-            elif token in self._returned:
-                self._returned.discard(token)
+    def _on_settled(self, settlements: list[Settlement[Future[None]]]) -> None:
+        for _token, done, outcome in settlements:
+            if outcome is Outcome.CONFIRMED:
+                _settle(done)
+            elif outcome is Outcome.UNROUTABLE:
                 self._unroutable = True
                 _settle(done, BrokerUnavailable(f"no queue {self._queue} for the retry"))
             else:
-                _settle(done)
+                _settle(done, BrokerUnavailable("the broker refused the retry"))
 
-    def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
-        # RabbitMQ sends basic.return before the basic.ack of the same message.
-        self._returned.add(properties.correlation_id)
-
-    def _on_close(self, _channel: Any, reason: Exception) -> None:
-        waiting, self._waiting = self._waiting, {}
-        for _token, done in waiting.values():
+    def _on_closed(self, reason: Exception, abandoned: list[tuple[str, Future[None]]]) -> None:
+        for _token, done in abandoned:
             _settle(done, BrokerUnavailable(f"the retry channel closed: {reason!r}"))
 
 

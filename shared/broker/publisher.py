@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pika
 import pika.exceptions
 
-from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect, settled_tags
+from shared.broker.confirms import ConfirmingChannel, Outcome, Settlement
+from shared.broker.connection import CONFIRM_TIMEOUT, BrokerUnavailable, connect
 from shared.broker.topology import ROUTING_KEY, declare_topology
 from shared.config import Settings
 from shared.messages import CONTENT_TYPE
@@ -43,34 +42,25 @@ class Publisher:
 
     BlockingChannel.confirm_delivery() waits for each confirm before the next publish
     (about 300 messages/s into a quorum queue here, against about 9,000/s pipelined), so
-    batches are published on the channel's underlying asynchronous channel and the
-    confirms are collected as they arrive. send() returns at once, so the caller may send
-    a second batch while the broker still confirms the first. `_impl` is the one pika
-    internal used; pika is pinned below 2 for it.
+    batches go out on a ConfirmingChannel and the confirms are collected as they arrive.
+    send() returns at once, so the caller may send a second batch while the broker still
+    confirms the first. `confirm_timeout` bounds both the wait for confirm mode and the
+    wait for one batch's confirms.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, confirm_timeout: float = CONFIRM_TIMEOUT) -> None:
         self._settings = settings
-        self._closed_by: Exception | None = None
         self._connection = connect(settings)
         try:
-            self._channel = declare_topology(self._connection.channel(), settings)
-            self._impl = self._channel._impl
-            self._impl.add_on_return_callback(self._on_return)
-            self._impl.add_on_close_callback(self._on_channel_closed)
-            ready = threading.Event()
-            self._impl.confirm_delivery(
-                ack_nack_callback=self._on_confirm, callback=lambda _frame: ready.set()
+            self._channel: ConfirmingChannel[Batch] = ConfirmingChannel(
+                self._connection,
+                declare_topology(self._connection.channel(), settings),
+                self._on_settled,
+                timeout=confirm_timeout,
             )
-            while not ready.is_set():
-                self._connection.process_data_events(time_limit=0.01)
-        except pika.exceptions.AMQPError as exc:
+        except (pika.exceptions.AMQPError, BrokerUnavailable) as exc:
             self.close()
             raise BrokerUnavailable(f"cannot open a publishing channel: {exc!r}") from exc
-        self._next_tag = 0
-        # Every message sent and not yet confirmed, in tag order (dicts keep insertion order).
-        self._outstanding: dict[int, tuple[Batch, str]] = {}
-        self._returned: set[str] = set()  # returned, their batch not yet settled
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> set[str]:
         """Publish persistent and mandatory; return the ids the broker confirmed and routed.
@@ -82,13 +72,14 @@ class Publisher:
 
     def send(self, messages: Sequence[OutgoingMessage]) -> Batch:
         """Publish the messages without waiting; settle() the batch for its confirms."""
-        if not self._impl.is_open:
-            raise BrokerUnavailable(f"the publishing channel is closed: {self._closed_by!r}")
+        channel = self._channel
+        if not channel.is_open:
+            raise BrokerUnavailable(f"the publishing channel is closed: {channel.closed_by!r}")
         batch = Batch()
         timestamp = int(time.time())
         try:
             for message in messages:
-                self._impl.basic_publish(
+                channel.publish(
                     self._settings.exchange,
                     ROUTING_KEY,
                     message.body,
@@ -99,10 +90,9 @@ class Publisher:
                         type=message.message_type,
                         timestamp=timestamp,
                     ),
-                    mandatory=True,
+                    message.message_id,
+                    batch,
                 )
-                self._next_tag += 1
-                self._outstanding[self._next_tag] = (batch, message.message_id)
                 batch.unsettled += 1
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
@@ -110,47 +100,19 @@ class Publisher:
 
     def settle(self, batch: Batch) -> set[str]:
         """Wait for the batch's confirms; the ids confirmed and routed (see publish())."""
-        try:
-            deadline = time.monotonic() + CONFIRM_TIMEOUT
-            while batch.unsettled and time.monotonic() < deadline and self._impl.is_open:
-                self._connection.process_data_events(time_limit=0.005)
-        except pika.exceptions.AMQPError as exc:
-            raise BrokerUnavailable(f"publishing failed: {exc!r}") from exc
-        if not self._impl.is_open:
-            # A publish to an exchange that no longer exists closes the channel: no confirm
-            # will come, so say why now instead of at the deadline.
-            raise BrokerUnavailable(
-                f"the broker closed the publishing channel: {self._closed_by!r}"
-            )
-        if batch.unsettled:
+        if not self._channel.wait(lambda: not batch.unsettled):
             raise BrokerUnavailable(f"{batch.unsettled} confirms did not arrive in time")
         return batch.confirmed - batch.unroutable
 
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        for tag in settled_tags(self._outstanding, method.delivery_tag, method.multiple):
-            batch, message_id = self._outstanding.pop(tag, (None, None))
-            if batch is None:
-                continue
+    def _on_settled(self, settlements: list[Settlement[Batch]]) -> None:
+        for message_id, batch, outcome in settlements:
             batch.unsettled -= 1
-            if message_id in self._returned:
-                self._returned.discard(message_id)
-                batch.unroutable.add(message_id)
-            if acked:
+            if outcome is Outcome.CONFIRMED:
                 batch.confirmed.add(message_id)
+            elif outcome is Outcome.UNROUTABLE:
+                batch.unroutable.add(message_id)
             else:
                 log.warning("broker.nacked message_id=%s", message_id)
-
-    def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
-        # RabbitMQ sends basic.return before the basic.ack of the same message.
-        log.error(
-            "broker.unroutable message_id=%s reply=%s %s",
-            properties.message_id,
-            method.reply_code,
-            method.reply_text,
-        )
-        self._returned.add(properties.message_id)
 
     def check_connection(self) -> None:
         """Read what the broker sent meanwhile: a connection it closed, or that a cut dropped,
@@ -160,9 +122,9 @@ class Publisher:
             self._connection.process_data_events(time_limit=0)
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"the connection to RabbitMQ was lost: {exc!r}") from exc
-        if not self._impl.is_open:
+        if not self._channel.is_open:
             raise BrokerUnavailable(
-                f"the broker closed the publishing channel: {self._closed_by!r}"
+                f"the broker closed the publishing channel: {self._channel.closed_by!r}"
             )
 
     def declare_topology(self) -> None:
@@ -174,9 +136,6 @@ class Publisher:
             channel.close()
         except pika.exceptions.AMQPError as exc:
             raise BrokerUnavailable(f"cannot declare the topology: {exc!r}") from exc
-
-    def _on_channel_closed(self, _channel: Any, reason: Exception) -> None:
-        self._closed_by = reason
 
     def close(self) -> None:
         try:

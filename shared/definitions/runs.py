@@ -62,7 +62,7 @@ def parameters_at(
 CLAIM_DUE = text(
     """
     SELECT id, org, owner_id, owner_roles, report_type, format, parameters, period,
-           schedule_cron, schedule_timezone, next_run_at, now() AS database_now
+           schedule_cron, schedule_timezone, next_run_at, resumed_at, now() AS database_now
     FROM report_definitions
     WHERE active AND next_run_at IS NOT NULL AND next_run_at <= now()
     ORDER BY next_run_at
@@ -91,7 +91,8 @@ ACTIVE_RUN = text(
 
 # failure_streak: Failed runs in a row among the newest ended ones, up to :limit. A Completed
 # (or Expired) run ends the streak; a Cancelled one is neither a success nor a failure and is
-# passed over. Served by reports_definition_runs.
+# passed over. Runs made before :since (the definition's resumed_at; NULL: all) do not count,
+# so a resumed definition starts afresh. Served by reports_definition_runs.
 FAILURE_STREAK = text(
     """
     SELECT count(*) AS streak FROM (
@@ -101,6 +102,7 @@ FAILURE_STREAK = text(
             SELECT status, created_at FROM reports
             WHERE definition_id = :definition_id
               AND status IN ('Completed', 'Failed', 'Expired')
+              AND (CAST(:since AS timestamptz) IS NULL OR created_at > :since)
             ORDER BY created_at DESC
             LIMIT :limit
         ) AS newest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
+from tests.e2e.faultstack import FaultStack, fault_stack
 from tests.processes import Process, start_api, start_relay, start_worker, wait_until_ready
 from tests.services import free_port
 
@@ -55,3 +57,14 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
             delete_broker_topology(settings)
         # Each process must leave on SIGTERM by itself, not be killed.
         assert codes == {"api": 0, "relay": 0, "worker": 0}, codes
+
+
+@pytest.fixture
+def make_stack(settings, postgres_url, tmp_path):
+    """make_stack(**overrides): a FaultStack (processes behind fault proxies), stopped after."""
+    with contextlib.ExitStack() as stacks:
+
+        def make(**overrides) -> FaultStack:
+            return stacks.enter_context(fault_stack(settings, postgres_url, tmp_path, **overrides))
+
+        yield make

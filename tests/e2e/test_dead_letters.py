@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from infra.local.processes import ROOT
 from tests.e2e.faultstack import FaultStack, eventually
-from tests.e2e.test_faults import make_stack  # noqa: F401 (the fixture)
 from tests.processes import process_env
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +43,7 @@ def reject_everything_queued(stack: FaultStack) -> int:
 
 
 def test_dead_letters_are_listed_and_only_the_unfinished_one_is_replayed_to_completed(
-    make_stack,  # noqa: F811
+    make_stack,
 ):
     stack = make_stack()
     stack.start_api()

@@ -7,7 +7,6 @@ report share one database with a big org, and nothing else).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -25,7 +24,7 @@ from shared.messages import ReportRequested
 from shared.storage import report_object_key
 from tests.conftest import RUN_ID, fresh_database
 from tests.e2e.api_client import Answer
-from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually, fault_stack
+from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually
 from tests.services import s3_client
 
 pytestmark = pytest.mark.e2e
@@ -43,16 +42,6 @@ def big_database(postgres_url):
     with fresh_database(postgres_url, f"reportbox_faults_big_{RUN_ID}") as url:
         demo.fill(url, [BIG_ORG], BIG_SESSIONS, users=None, albums=50)
         yield url
-
-
-@pytest.fixture
-def make_stack(settings, postgres_url, tmp_path):
-    with contextlib.ExitStack() as stacks:
-
-        def make(**overrides) -> FaultStack:
-            return stacks.enter_context(fault_stack(settings, postgres_url, tmp_path, **overrides))
-
-        yield make
 
 
 def accepted_ids(answers: list[Answer]) -> list[str]:

@@ -12,7 +12,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.faultstack import SMALL_REPORT, FaultStack, eventually
-from tests.e2e.test_faults import make_stack  # noqa: F401 (the fixture)
 from tests.services import free_port
 
 pytestmark = pytest.mark.e2e
@@ -69,7 +68,7 @@ def started(stack: FaultStack) -> tuple[str, str]:
     return relay, worker
 
 
-def test_each_metric_moves_when_its_event_happens(make_stack):  # noqa: F811
+def test_each_metric_moves_when_its_event_happens(make_stack):
     stack = make_stack()
     relay, worker = started(stack)
     api_before = samples(f"{stack.base_url}/metrics")
@@ -116,7 +115,7 @@ def test_each_metric_moves_when_its_event_happens(make_stack):  # noqa: F811
     )
 
 
-def test_the_api_under_gunicorn_bounds_its_labels_and_times_every_refusal(make_stack):  # noqa: F811
+def test_the_api_under_gunicorn_bounds_its_labels_and_times_every_refusal(make_stack):
     stack = make_stack()
     stack.start_api()
     for method in ("ZZZ", "M00001", "X-Y!", "PROPFIND"):
@@ -135,7 +134,7 @@ def test_the_api_under_gunicorn_bounds_its_labels_and_times_every_refusal(make_s
     assert value(api, requests, route=route, method="POST", status="401") == 4
 
 
-def test_each_process_counts_the_reports_it_ends(make_stack):  # noqa: F811
+def test_each_process_counts_the_reports_it_ends(make_stack):
     """The API what it cancels, the worker what fails, the relay's sweep what expires."""
     stack = make_stack()
     stack.start_api()
@@ -164,7 +163,7 @@ def test_each_process_counts_the_reports_it_ends(make_stack):  # noqa: F811
 
 
 def test_readiness_is_red_while_the_database_or_the_broker_is_cut_and_green_after(
-    make_stack,  # noqa: F811
+    make_stack,
 ):
     stack = make_stack()
     relay, worker = started(stack)
@@ -179,7 +178,7 @@ def test_readiness_is_red_while_the_database_or_the_broker_is_cut_and_green_afte
             eventually(lambda p=process: get(f"{p}/readyz")[0] == 200, timeout=60)
 
 
-def test_one_report_is_followed_by_its_id_through_the_json_logs_of_all_three(make_stack):  # noqa: F811
+def test_one_report_is_followed_by_its_id_through_the_json_logs_of_all_three(make_stack):
     stack = make_stack(log_format="json")
     stack.start_api()
     stack.start_relay()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from shared.models import Report
+from tests.integration.helpers import concurrently, reports_of
 
 JANUARY = {"format": "csv", "parameters": {"fromDate": "2026-01-01", "toDate": "2026-01-31"}}
 
@@ -16,13 +16,6 @@ def post(client, token, body=JANUARY, key: str | None = None):
     if key is not None:
         headers["Idempotency-Key"] = key
     return client.post("/api/v1/reports/sessions", json=body, headers=headers)
-
-
-def reports_of(sessions, owner: str) -> int:
-    with sessions() as session:
-        return session.scalar(
-            select(func.count()).select_from(Report).where(Report.owner_id == owner)
-        )
 
 
 def finish(sessions, report_id: str) -> None:
@@ -106,26 +99,6 @@ def test_too_many_active_reports_is_429_with_retry_after(app, client, make_token
 def test_a_bad_idempotency_key_is_422(client, make_token):
     assert post(client, make_token(), key="x" * 201).status_code == 422
     assert post(client, make_token(), key="").status_code == 422
-
-
-def concurrently(app, count: int, request) -> list:
-    barrier = threading.Barrier(count)
-    answers: list = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        client = app.test_client()
-        barrier.wait()
-        response = request(client)
-        with lock:
-            answers.append(response)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
 
 
 def test_concurrent_retries_with_one_key_create_one_report(app, make_token, sessions):

@@ -19,7 +19,7 @@ from shared.messages import ReportRequested
 from shared.models import Report
 from shared.storage import Storage
 from tests.integration.broker_helpers import drain_queue
-from tests.integration.test_reconnect import eventually, published, running
+from tests.integration.helpers import eventually, in_thread, published
 from worker.exporter import Exporter
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
@@ -156,7 +156,7 @@ def running_worker(own_queue, sessions, engine):
     settings = own_queue.with_overrides(retry_backoff_base_seconds=0.2)
     lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
     worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
-    thread = running(worker.run)
+    thread = in_thread(worker.run)
     assert eventually(lambda: consumers(own_queue) == 1, WAIT)
     yield worker
     worker.stop()

@@ -4,7 +4,6 @@ reached by list, replay and drop-terminal however many pages the queue holds."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from shared.config import Settings
 from shared.messages import ReportRequested
 from tests.conftest import delete_broker_topology
 from tests.integration.broker_helpers import declare, queue_depth
+from tests.integration.helpers import eventually
 
 PAGE = 3  # letters a page: every test here holds more than one page of them
 
@@ -64,14 +64,7 @@ def dead_letter(settings: Settings, bodies: list[bytes]) -> None:
         connection.close()
     # Dead-lettering is asynchronous; a bounded queue holds at most its length.
     wanted = min(len(bodies), settings.dead_letter_max_letters)
-    wait_for(lambda: queue_depth(settings, settings.dead_letter_queue) >= wanted)
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
+    assert eventually(lambda: queue_depth(settings, settings.dead_letter_queue) >= wanted)
 
 
 def requests_for(report_ids: list[uuid.UUID]) -> list[bytes]:
@@ -189,7 +182,7 @@ def test_the_queue_drops_its_oldest_letters_past_its_length(make_queues):
     dead_letter(bounded, bodies)
 
     # The newest failures are kept: the ones an operator looks at next.
-    wait_for(lambda: set(peek(bounded)) == set(bodies[-PAGE:]))
+    assert eventually(lambda: set(peek(bounded)) == set(bodies[-PAGE:]))
 
 
 def test_the_queue_drops_letters_older_than_its_age_limit(make_queues):
@@ -198,4 +191,4 @@ def test_the_queue_drops_letters_older_than_its_age_limit(make_queues):
     dead_letter(short_lived, [b"old news"])
 
     # An expired letter is removed when it reaches the head: a get then finds none.
-    wait_for(lambda: peek(short_lived) == [])
+    assert eventually(lambda: peek(short_lived) == [])

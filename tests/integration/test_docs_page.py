@@ -7,7 +7,7 @@ import re
 import pytest
 
 from api.app import create_app
-from tests.integration.test_openapi import AssetLinks
+from tests.integration.helpers import AssetLinks
 
 DOCS = "/api/v1/docs"
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from api.reports import service
 from shared.models import Report
 from shared.storage import Storage, report_object_key
-from tests.integration.test_lifecycle import in_thread, owner_of, reload, wait_for
+from tests.integration.helpers import eventually, in_thread, owner_of, reload
 from tests.services import objects_of
 from worker.exporter import Outcome
 from worker.formats.csv import CsvFormat
@@ -45,7 +45,7 @@ def start_sleeping(
     exporter = make_exporter(**options)
     outcome: list[Outcome] = []
     thread = in_thread(lambda: outcome.append(exporter.process(report.id)))
-    assert wait_for(lambda: query_is_sleeping(engine, report), timeout=30)
+    assert eventually(lambda: query_is_sleeping(engine, report), timeout=30)
     assert reload(sessions, report.id).status == "Processing"
     return report, exporter, thread, outcome
 
@@ -168,7 +168,7 @@ def test_a_stale_attempt_can_never_replace_the_file_another_attempt_completed(
     stale = make_exporter(formats={"csv": HeldBackCsv(release)}, progress_interval=1000)
     outcome: list[Outcome] = []
     thread = in_thread(lambda: outcome.append(stale.process(report.id)))
-    assert wait_for(lambda: reload(sessions, report.id).attempts == 1)
+    assert eventually(lambda: reload(sessions, report.id).attempts == 1)
     with sessions.begin() as session:  # its lease ran out while it was cut off
         session.execute(
             text("UPDATE reports SET lease_expires_at = now() - interval '1 s' WHERE id = :id"),

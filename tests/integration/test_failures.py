@@ -26,6 +26,7 @@ from shared.models import Report
 from shared.storage import Storage
 from tests.conftest import delete_broker_topology, fresh_database
 from tests.integration.broker_helpers import declare
+from tests.integration.helpers import reload
 from tests.services import free_port
 from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
@@ -42,11 +43,6 @@ def queues(settings: Settings):
     )
     yield isolated
     delete_broker_topology(isolated)
-
-
-def reload(sessions, report_id) -> Report:
-    with sessions() as session:
-        return session.get(Report, report_id)
 
 
 def exporter_for(settings: Settings, engine, max_attempts=5, **options) -> Exporter:

@@ -11,15 +11,15 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
-from api.auth import Principal
 from api.errors import answer_for
 from api.reports import service
 from relay.sweeper import Sweeper
 from shared import demo
 from shared.errors import AlreadyFinished, DomainError
-from shared.models import OutboxMessage, Report
+from shared.models import OutboxMessage
 from shared.storage import Storage
 from tests.faultproxy import fault_proxy
+from tests.integration.helpers import eventually, in_thread, owner_of, reload
 from tests.services import objects_of
 
 BIG_ORG = "bigco"
@@ -47,28 +47,13 @@ def slow_s3(settings):
         yield settings.with_overrides(s3_endpoint_url=f"http://127.0.0.1:{proxy.port}")
 
 
-def reload(sessions, report_id) -> Report:
+def retention_ended(sessions, report_ids) -> bool:
+    """Whether the database's clock has passed every one of these reports' expires_at."""
     with sessions() as session:
-        return session.get(Report, report_id)
-
-
-def owner_of(report: Report) -> Principal:
-    return Principal(report.owner_id, report.org, frozenset({"analyst"}))
-
-
-def in_thread(target, *args) -> threading.Thread:
-    thread = threading.Thread(target=target, args=args, daemon=True)
-    thread.start()
-    return thread
-
-
-def wait_for(condition, timeout: float = 30.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return False
+        return session.execute(
+            text("SELECT bool_and(expires_at <= now()) FROM reports WHERE id = ANY(:ids)"),
+            {"ids": list(report_ids)},
+        ).scalar_one()
 
 
 def test_progress_rises_while_a_large_report_streams(
@@ -111,7 +96,7 @@ def test_cancelling_a_processing_report_stops_it_with_no_file_and_no_upload_left
 ):
     report = make_report(org=big_org, parameters=FULL_YEAR)
     export = in_thread(make_exporter(slow_s3).process, report.id)
-    assert wait_for(lambda: reload(sessions, report.id).rows_processed > 0)
+    assert eventually(lambda: reload(sessions, report.id).rows_processed > 0)
 
     asked = service.cancel_report(sessions, owner_of(report), report.id)
     requested_at = time.monotonic()
@@ -194,7 +179,14 @@ def test_download_redirects_to_a_fresh_url_then_is_gone_after_the_retention(
     resource = client.get(f"/api/v1/reports/{report_id}", headers=headers).get_json()
     assert resource["downloadUrlExpiresAt"] <= resource["expiresAt"]
 
-    time.sleep(2.2)
+    # Ended by both clocks: the API's (it answers 410) and the database's (the sweep's).
+    assert eventually(
+        lambda: (
+            retention_ended(sessions, [report_id])
+            and client.get(f"/api/v1/reports/{report_id}/download", headers=headers).status_code
+            == 410
+        )
+    )
     key = reload(sessions, report_id).object_key
     storage = Storage(settings)
     assert storage.head(key) is not None
@@ -252,7 +244,7 @@ def test_two_sweepers_at_once_expire_each_report_once(
     exporter = make_exporter(retention_seconds=0.5)
     for report in reports:
         exporter.process(report.id)
-    time.sleep(0.6)
+    assert eventually(lambda: retention_ended(sessions, [report.id for report in reports]))
     sweepers = [Sweeper(settings, sessions, Storage(settings)) for _ in range(2)]
     barrier = threading.Barrier(2)
     results = []

@@ -11,7 +11,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
@@ -27,6 +26,8 @@ from api.openapi.declarations import Hidden, documented
 from api.openapi.spec import UndocumentedRoute, build_spec, documented_routes
 from shared.catalog import REPORT_TYPES
 from shared.config import Settings
+from tests.integration.definitions_conformance import provoke_definition_statuses
+from tests.integration.helpers import AssetLinks
 
 # Parameters each catalog type accepts; a second set differs, for a second distinct request.
 VALID_PARAMETERS = {
@@ -101,6 +102,14 @@ def limited_app(settings: Settings):
 
 
 @pytest.fixture(scope="module")
+def synchronous_app(settings: Settings):
+    """Sync content of at most 10 rows and half a second."""
+    app = create_app(settings.with_overrides(sync_max_rows=10, sync_timeout_seconds=0.5))
+    yield app
+    app.extensions["reportbox"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
 def app_without_database(settings: Settings):
     app = create_app(settings.with_overrides(database_url=DEAD_DATABASE))
     yield app
@@ -164,7 +173,9 @@ def test_real_answers_of_every_operation_match_the_document(
     make_exporter,
     engine,
     limited_app: Flask,
+    synchronous_app: Flask,
     app_without_database: Flask,
+    monkeypatch,
 ):
     check = conformance.check
     admin = bearer(make_token(roles=("admin",)))
@@ -224,6 +235,16 @@ def test_real_answers_of_every_operation_match_the_document(
     ):
         check(answer, 503)
 
+    provoke_definition_statuses(
+        client,
+        limited_app.test_client(),
+        synchronous_app.test_client(),
+        offline,
+        check,
+        make_token,
+        monkeypatch,
+    )
+
     assert conformance.documented() - conformance.seen == set()
 
 
@@ -255,20 +276,3 @@ def post(client, name: str, headers: dict, parameters: dict, report_format: str 
         json={"format": report_format, "parameters": parameters},
         headers=headers,
     )
-
-
-class AssetLinks(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in {"src", "href"} and value:
-                self.links.append(value)
-
-    @classmethod
-    def of(cls, html: str) -> list[str]:
-        parser = cls()
-        parser.feed(html)
-        return parser.links

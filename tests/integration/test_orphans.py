@@ -16,15 +16,9 @@ from sqlalchemy import text
 from relay.sweeper import ORPHAN_PAGES_PER_PASS, Sweeper, lifecycle_days
 from shared.models import Report
 from shared.storage import KEY_PREFIX, LIFECYCLE_RULE_ID, Storage, report_object_key
+from tests.integration.helpers import put_object
 from tests.services import s3_client
 from worker.exporter import Outcome
-
-
-def put_object(storage: Storage, key: str) -> str:
-    with storage.start_upload(key, "text/csv") as upload:
-        upload.write(b"email\nsomeone@example.com\n")
-        upload.complete()
-    return key
 
 
 def set_report(sessions, report_id: uuid.UUID, assignments: str, **values: object) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from api.app import create_app
 from shared.config import Settings
 from shared.models import OutboxMessage, Report
-from tests.integration.test_admission import concurrently
+from tests.integration.helpers import concurrently
 
 PER_MINUTE = 5
 

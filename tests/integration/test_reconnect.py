@@ -4,53 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import make_url
 
 from relay.relay import Relay
 from shared.db import make_engine, make_session_factory
 from shared.messages import ReportRequested
-from shared.models import OutboxMessage, Report
+from shared.models import Report
 from shared.storage import Storage
 from tests.faultproxy import fault_proxy
 from tests.integration.broker_helpers import drain_queue
+from tests.integration.helpers import (
+    eventually,
+    in_thread,
+    published,
+    via_proxy_amqp,
+    via_proxy_database,
+)
 from worker.exporter import Exporter
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
-
-
-def via_proxy_amqp(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{port}"))
-
-
-def via_proxy_database(url: str, port: int) -> str:
-    return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def published(sessions, report_ids) -> bool:
-    with sessions() as session:
-        rows = session.query(OutboxMessage).filter(OutboxMessage.published_at.is_(None)).all()
-        pending = {row.body for row in rows}
-    return not any(str(report_id).encode() in body for body in pending for report_id in report_ids)
-
-
-def running(target: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_the_relay_publishes_what_was_written_while_rabbitmq_was_unreachable(
@@ -62,7 +36,7 @@ def test_the_relay_publishes_what_was_written_while_rabbitmq_was_unreachable(
             rabbitmq_url=via_proxy_amqp(own_queue.rabbitmq_url, proxy.port)
         )
         relay = Relay(settings, sessions)
-        thread = running(relay.run)
+        thread = in_thread(relay.run)
         first = make_report().id
         assert eventually(lambda: published(sessions, [first]))
 
@@ -88,7 +62,7 @@ def test_the_relay_reconnects_after_postgresql_was_cut(own_queue, settings, sess
         )
         engine = make_engine(proxied)
         relay = Relay(proxied, make_session_factory(engine))
-        thread = running(relay.run)
+        thread = in_thread(relay.run)
         first = make_report().id
         assert eventually(lambda: published(sessions, [first]))
 
@@ -115,7 +89,7 @@ def test_the_worker_reconnects_to_rabbitmq_and_builds_what_arrived_meanwhile(
         stopping = threading.Event()
         lifecycle = Lifecycle(engine, settings.lease_seconds, 3600)
         worker = Worker(settings, Exporter(lifecycle, engine, Storage(settings)), stopping)
-        thread = running(worker.run)
+        thread = in_thread(worker.run)
         time.sleep(1.0)
 
         proxy.cut()

@@ -8,12 +8,12 @@ import urllib.request
 import uuid
 
 import pytest
-from sqlalchemy import func, select
 
 from api.app import create_app
 from shared.catalog import EXPORT_FORMATS, REPORT_TYPES, get_report_type, register_modules
 from shared.models import Report
 from tests.formats_reading import assert_same_rows, source_rows
+from tests.integration.helpers import reports_of
 from worker.formats import formats_for
 from worker.source import export_cursor
 
@@ -30,13 +30,6 @@ def post(client, token, report_type="sessions", format="csv", parameters=None, k
         headers["Idempotency-Key"] = key
     body = {"format": format, "parameters": JANUARY if parameters is None else parameters}
     return client.post(f"/api/v1/reports/{report_type}", json=body, headers=headers)
-
-
-def reports_of(sessions, token_sub: str) -> int:
-    with sessions() as session:
-        return session.scalar(
-            select(func.count()).select_from(Report).where(Report.owner_id == token_sub)
-        )
 
 
 # ---------------------------------------------------------------------------- the catalog

@@ -269,8 +269,37 @@ def test_a_completed_run_ends_the_failure_streak(settings, engine, org, make_def
                 },
             )
         streak = connection.execute(
-            runs.FAILURE_STREAK, {"definition_id": definition_id, "limit": 5}
+            runs.FAILURE_STREAK, {"definition_id": definition_id, "limit": 5, "since": None}
         ).scalar_one()
     assert streak == 2
     Scheduler(settings, engine).run_once()
     assert definition(engine, definition_id).active is True
+
+
+def test_a_resumed_definition_counts_only_the_runs_after_its_resume(
+    settings, engine, org, make_definition
+):
+    definition_id = make_definition()
+    with engine.begin() as connection:
+        for hours in range(1, 6):
+            connection.execute(
+                text(
+                    """
+                    INSERT INTO reports (id, org, owner_id, report_type, format, parameters,
+                                         status, created_at, definition_id, trigger)
+                    VALUES (:id, :org, 'alice', 'sessions', 'csv', '{}', 'Failed',
+                            now() - make_interval(hours => :hours), :definition_id, 'schedule')
+                    """
+                ),
+                {"id": uuid.uuid4(), "org": org, "hours": hours, "definition_id": definition_id},
+            )
+        # What PATCH {"active": true} writes: the five Failed runs came before it.
+        connection.execute(
+            text("UPDATE report_definitions SET resumed_at = now() WHERE id = :id"),
+            {"id": definition_id},
+        )
+    result = Scheduler(settings, engine).run_once()
+    assert result.paused == 0
+    resumed = definition(engine, definition_id)
+    assert resumed.active is True and resumed.consecutive_failures == 0
+    assert len(runs_of(engine, org)) == 6  # this instant's run was made

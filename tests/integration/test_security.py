@@ -19,6 +19,7 @@ from shared.db import libpq_url
 from shared.models import OutboxMessage, Report
 from tests.conftest import JWT_SECRET
 from tests.faultproxy import fault_proxy
+from tests.integration.helpers import via_proxy_database
 from tests.integration.security_helpers import (
     OMIT,
     claims,
@@ -354,10 +355,6 @@ def counts(sessions, owner: str) -> tuple[int, int, int]:
         )
 
 
-def via_proxy(database_url: str, port: int) -> str:
-    return make_url(database_url).set(host="127.0.0.1", port=port).render_as_string(False)
-
-
 @pytest.mark.timeout(60)
 def test_with_the_database_cut_a_post_is_503_writes_nothing_and_works_once_it_is_back(
     settings, sessions, make_token
@@ -367,7 +364,9 @@ def test_with_the_database_cut_a_post_is_503_writes_nothing_and_works_once_it_is
     token = make_token(sub=owner)
     with fault_proxy(database.host, database.port) as proxy:
         app = create_app(
-            settings.with_overrides(database_url=via_proxy(settings.database_url, proxy.port))
+            settings.with_overrides(
+                database_url=via_proxy_database(settings.database_url, proxy.port)
+            )
         )
         client = app.test_client()
         try:
@@ -405,7 +404,8 @@ def test_a_database_that_accepts_but_never_answers_is_503_after_the_connect_time
     port = silent.getsockname()[1]
     app = create_app(
         settings.with_overrides(
-            database_url=via_proxy(settings.database_url, port), db_connect_timeout_seconds=2
+            database_url=via_proxy_database(settings.database_url, port),
+            db_connect_timeout_seconds=2,
         )
     )
     try:

@@ -16,6 +16,7 @@ from shared.db import make_engine, make_session_factory
 from shared.models import Report
 from shared.storage import KEY_PREFIX, Storage, report_object_key
 from tests.faultproxy import fault_proxy
+from tests.integration.helpers import put_object
 from tests.services import free_port, s3_client
 
 # A key S3 refuses to delete (400): SeaweedFS and MinIO for its ".." segment, AWS for its
@@ -28,20 +29,18 @@ def status_of(sessions, report_id: uuid.UUID) -> str:
         return session.get(Report, report_id).status
 
 
-def put_object(storage: Storage, key: str) -> None:
-    with storage.start_upload(key, "text/csv") as upload:
-        upload.write(b"session_id\n")
-        upload.complete()
-
-
 def expired_report(sessions, make_report, key: str | None, expired_ago_seconds: int) -> uuid.UUID:
     """A Completed report whose retention ended `expired_ago_seconds` ago, its file at `key`."""
     report_id = make_report().id
     with sessions.begin() as session:
         session.execute(
             text(
+                # A whole Completed row (its file described), as other tests read the shared
+                # history against the API's document.
                 "UPDATE reports SET status = 'Completed', completed_at = now(), "
-                "object_key = :key, expires_at = now() - make_interval(secs => :ago) "
+                "object_key = :key, expires_at = now() - make_interval(secs => :ago), "
+                "file_name = 'x.csv', content_type = 'text/csv', size_bytes = 1, "
+                "row_count = 1, sha256 = repeat('0', 64) "
                 "WHERE id = :id"
             ),
             {"key": key, "ago": expired_ago_seconds, "id": report_id},
@@ -260,6 +259,14 @@ def ended(sessions, make_report, status: str, days_ago: float, key: str | None =
             ),
             {"status": status, "key": key, "ago": days_ago * 86400, "id": report_id},
         )
+        if status == "Completed":  # a whole row: other tests read the shared history
+            session.execute(
+                text(
+                    "UPDATE reports SET file_name = 'x.csv', content_type = 'text/csv', "
+                    "size_bytes = 1, row_count = 1, sha256 = repeat('0', 64) WHERE id = :id"
+                ),
+                {"id": report_id},
+            )
     return report_id
 
 

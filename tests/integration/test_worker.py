@@ -14,9 +14,9 @@ import pika
 from sqlalchemy import text
 
 from relay.relay import Relay
-from shared.models import Report
 from shared.storage import Storage, report_object_key
 from tests.integration.broker_helpers import drain_queue, queue_depth
+from tests.integration.helpers import eventually, reload
 from worker.exporter import Exporter, Outcome
 from worker.lifecycle import Lifecycle
 from worker.worker import Worker
@@ -31,11 +31,6 @@ def sessions_in_january(sessions, org: str) -> int:
             ),
             {"org": org},
         ).scalar_one()
-
-
-def reload(sessions, report_id) -> Report:
-    with sessions() as session:
-        return session.get(Report, report_id)
 
 
 def test_a_message_becomes_an_object_and_a_completed_report(
@@ -142,7 +137,7 @@ def test_a_duplicate_delivery_is_parked_and_frees_its_slot_for_the_next_message(
     thread.start()
     try:
         # One slot: the message behind the duplicate is built while the holder still holds.
-        behind_done = wait_for(lambda: reload(sessions, behind.id).status == "Completed", 30)
+        behind_done = eventually(lambda: reload(sessions, behind.id).status == "Completed", 30)
         still_held = reload(sessions, held.id)
         with sessions.begin() as session:  # the holder dies: its lease runs out
             session.execute(
@@ -150,7 +145,7 @@ def test_a_duplicate_delivery_is_parked_and_frees_its_slot_for_the_next_message(
                 {"id": held.id},
             )
         # The parked copy comes back after a lease's length and takes the report over.
-        held_done = wait_for(lambda: reload(sessions, held.id).status == "Completed", 30)
+        held_done = eventually(lambda: reload(sessions, held.id).status == "Completed", 30)
     finally:
         worker.stop()
         thread.join(timeout=40)
@@ -158,15 +153,6 @@ def test_a_duplicate_delivery_is_parked_and_frees_its_slot_for_the_next_message(
     assert behind_done and (still_held.status, still_held.attempts) == ("Processing", 1)
     assert held_done and reload(sessions, held.id).attempts == 2
     assert queue_depth(own_queue, own_queue.dead_letter_queue) == 0
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_the_worker_process_loop_consumes_builds_acks_and_dead_letters_poison(

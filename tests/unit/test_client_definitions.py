@@ -440,8 +440,8 @@ def test_preview_schedule_sends_the_query_and_reads_the_instants(server, client)
     ]
 
 
-def test_preview_schedule_reads_instants_given_as_objects(server, client):
-    server.add(200, {"nextRuns": [{"at": "2026-03-28T02:30:00+01:00", "offset": "+01:00"}]})
+def test_preview_schedule_asks_for_five_from_now_by_default(server, client):
+    server.add(200, {"instants": ["2026-03-28T02:30:00+01:00"]})
 
     preview = client.preview_schedule("30 2 * * *", "Europe/Berlin")
 

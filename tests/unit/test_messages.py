@@ -64,13 +64,3 @@ def test_a_bad_body_raises_one_error_that_keeps_the_raw_bytes(body):
         ReportRequested.decode(body)
 
     assert raised.value.body == body
-
-
-@pytest.mark.parametrize(
-    ("outstanding", "tag", "multiple", "settled"),
-    [([1, 2, 3, 4], 3, True, [1, 2, 3]), ([1, 2, 3, 4], 3, False, [3]), ([5, 7], 6, True, [5])],
-)
-def test_a_confirm_settles_its_tag_or_every_tag_up_to_it(outstanding, tag, multiple, settled):
-    from shared.broker.connection import settled_tags
-
-    assert settled_tags(outstanding, tag, multiple) == settled

@@ -1,0 +1,1 @@
+"""Report definitions: saved requests, their runs, and schedule previews."""
