@@ -173,7 +173,7 @@ async function enterWorkspace() {
   form.load(catalog.items || [], roles);
   history.setTypes(catalog.items || []);
   definitions.setTypes(catalog.items || []);
-  await definitions.load();
+  definitions.load(); // alongside the history's first page, not before it
   announce(`Signed in as ${claims.sub || "a user"}.`);
   await poller.start();
 }
