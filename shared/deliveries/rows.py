@@ -24,7 +24,7 @@ _RUN = text(
     """
     SELECT r.id, r.definition_id, r.row_count, r.sha256, d.deliveries, d.send_when,
            (SELECT pr.sha256 FROM deliveries pd JOIN reports pr ON pr.id = pd.report_id
-            WHERE pd.definition_id = d.id AND pd.status = 'Delivered' AND pd.report_id <> r.id
+            WHERE pd.definition_id = d.id AND pd.state = 'Delivered' AND pd.report_id <> r.id
             ORDER BY pd.delivered_at DESC LIMIT 1) AS last_delivered_sha256
     FROM reports r JOIN report_definitions d ON d.id = r.definition_id
     WHERE r.id = :report_id AND r.status = 'Completed'
@@ -33,7 +33,7 @@ _RUN = text(
 
 _INSERT = text(
     """
-    INSERT INTO deliveries (id, report_id, definition_id, position, kind, target, status,
+    INSERT INTO deliveries (id, report_id, definition_id, position, kind, target, state,
                             last_error)
     VALUES (:id, :report_id, :definition_id, :position, :kind, CAST(:target AS jsonb),
             :status, :last_error)
@@ -73,7 +73,7 @@ def record_run_deliveries(connection: Connection, report_id: uuid.UUID) -> int:
 CLAIM_DUE = text(
     """
     SELECT id FROM deliveries
-    WHERE status = 'Pending' AND next_attempt_at <= now()
+    WHERE state = 'Pending' AND next_attempt_at <= now()
       AND (lease_until IS NULL OR lease_until < now())
     ORDER BY next_attempt_at
     LIMIT :limit
@@ -103,17 +103,17 @@ LEASE = text(
 RECORD = text(
     """
     UPDATE deliveries
-    SET status = CAST(:status AS text), lease_until = NULL,
+    SET state = CAST(:status AS text), lease_until = NULL,
         next_attempt_at = coalesce(:next_attempt_at, next_attempt_at), last_error = :error,
         delivered_at = CASE WHEN CAST(:status AS text) = 'Delivered' THEN now() END
-    WHERE id = :id AND attempts = :attempts AND status = 'Pending'
+    WHERE id = :id AND attempts = :attempts AND state = 'Pending'
     """
 )
 
 NEXT_DUE_IN = text(
     """
     SELECT extract(epoch FROM min(next_attempt_at) - now()) AS seconds
-    FROM deliveries WHERE status = 'Pending'
+    FROM deliveries WHERE state = 'Pending'
     """
 )
 
@@ -122,7 +122,7 @@ NEXT_DUE_IN = text(
 RETRY_NOW = text(
     """
     UPDATE deliveries
-    SET status = 'Pending', next_attempt_at = now(), attempts_before_retry = attempts,
+    SET state = 'Pending', next_attempt_at = now(), attempts_before_retry = attempts,
         delivered_at = NULL,
         lease_until = CASE WHEN lease_until > now() THEN lease_until END
     WHERE id = :id AND report_id = :report_id
@@ -132,7 +132,7 @@ RETRY_NOW = text(
 
 LIST_FOR_REPORTS = text(
     """
-    SELECT id, report_id, kind, status, attempts, last_error, delivered_at
+    SELECT id, report_id, kind, state, attempts, last_error, delivered_at
     FROM deliveries WHERE report_id = ANY(:report_ids)
     ORDER BY report_id, position
     """
@@ -151,7 +151,7 @@ def list_for_reports(
             {
                 "delivery_id": row.id,
                 "kind": row.kind,
-                "status": row.status,
+                "status": row.state,
                 "attempts": row.attempts,
                 "last_error": row.last_error,
                 "delivered_at": row.delivered_at,

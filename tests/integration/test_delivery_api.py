@@ -186,8 +186,7 @@ def test_the_report_lists_its_deliveries_and_a_retry_sends_one_again(
     with engine.begin() as connection:  # others' leftovers are not this loop's to send
         connection.execute(
             text(
-                "UPDATE deliveries SET status = 'Failed' "
-                "WHERE status = 'Pending' AND report_id <> :r"
+                "UPDATE deliveries SET state = 'Failed' WHERE state = 'Pending' AND report_id <> :r"
             ),
             {"r": report_id},
         )

@@ -51,7 +51,7 @@ def loop(mail_settings, engine):
 def only_this_tests_deliveries(engine):
     """Deliveries earlier tests left are ended: a claim here sees this test's alone."""
     with engine.begin() as connection:
-        connection.execute(text("UPDATE deliveries SET status = 'Failed' WHERE status = 'Pending'"))
+        connection.execute(text("UPDATE deliveries SET state = 'Failed' WHERE state = 'Pending'"))
 
 
 def make_definition(engine, org, deliveries, send_when="always") -> uuid.UUID:
@@ -123,7 +123,7 @@ def test_the_message_arrives_with_the_stored_file_attached(engine, loop, smtp, r
     definition_id = make_definition(engine, "acme", [{"kind": "api", "mode": "async"}, EMAIL])
     report_id = run(definition_id)
     (delivery,) = deliveries_of(engine, report_id)
-    assert (delivery.kind, delivery.status, delivery.position) == ("email", "Pending", 1)
+    assert (delivery.kind, delivery.state, delivery.position) == ("email", "Pending", 1)
     assert send_due(loop) == 1
     (received,) = smtp.wait_for(1)
     assert received.recipients == ["ops@example.com"]
@@ -139,7 +139,7 @@ def test_the_message_arrives_with_the_stored_file_attached(engine, loop, smtp, r
     body = received.message.get_body(("plain",)).get_content()
     assert f"https://reports.example.com/?id={report_id}" in body
     (delivery,) = deliveries_of(engine, report_id)
-    assert (delivery.status, delivery.attempts, delivery.last_error) == ("Delivered", 1, None)
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("Delivered", 1, None)
     assert delivery.delivered_at is not None
 
 
@@ -152,7 +152,7 @@ def test_a_larger_file_is_linked_not_attached(engine, loop, smtp, run, mail_sett
     (received,) = smtp.wait_for(1)
     assert list(received.message.iter_attachments()) == []
     assert "Download the file" in received.message.get_body(("plain",)).get_content()
-    assert deliveries_of(engine, report_id)[0].status == "Delivered"
+    assert deliveries_of(engine, report_id)[0].state == "Delivered"
 
 
 def test_a_4xx_is_retried_then_delivered(engine, loop, smtp, run):
@@ -161,7 +161,7 @@ def test_a_4xx_is_retried_then_delivered(engine, loop, smtp, run):
     report_id = run(make_definition(engine, "acme", [EMAIL]))
     assert send_due(loop) == 1
     (delivery,) = deliveries_of(engine, report_id)
-    assert delivery.status == "Pending"
+    assert delivery.state == "Pending"
     assert "451" in delivery.last_error
     with engine.begin() as connection:  # due now rather than after the schedule's delay
         connection.execute(
@@ -171,7 +171,7 @@ def test_a_4xx_is_retried_then_delivered(engine, loop, smtp, run):
     assert send_due(loop) == 1
     smtp.wait_for(1)
     (delivery,) = deliveries_of(engine, report_id)
-    assert (delivery.status, delivery.attempts, delivery.last_error) == ("Delivered", 2, None)
+    assert (delivery.state, delivery.attempts, delivery.last_error) == ("Delivered", 2, None)
 
 
 def test_a_refused_recipient_fails_at_once_naming_it_and_nobody_gets_a_copy(
@@ -184,7 +184,7 @@ def test_a_refused_recipient_fails_at_once_naming_it_and_nobody_gets_a_copy(
     report_id = run(make_definition(engine, "acme", [target]))
     assert send_due(loop) == 1
     (delivery,) = deliveries_of(engine, report_id)
-    assert delivery.status == "Failed"
+    assert delivery.state == "Failed"
     assert "gone@example.com" in delivery.last_error and "550" in delivery.last_error
     assert smtp.received == []
     with engine.connect() as connection:
@@ -198,7 +198,7 @@ def test_has_rows_skips_an_empty_run(engine, loop, smtp, run):
     definition_id = make_definition(engine, "acme", [EMAIL], send_when="hasRows")
     report_id = run(definition_id, {"fromDate": "1990-01-01", "toDate": "1990-01-02"})
     (delivery,) = deliveries_of(engine, report_id)
-    assert delivery.status == "Skipped"
+    assert delivery.state == "Skipped"
     assert "hasRows" in delivery.last_error
     assert send_due(loop) == 0
 
@@ -209,7 +209,7 @@ def test_changed_skips_a_file_equal_to_the_last_delivered(engine, loop, smtp, ru
     send_due(loop)
     smtp.wait_for(1)
     same = run(definition_id)
-    assert deliveries_of(engine, same)[0].status == "Skipped"
+    assert deliveries_of(engine, same)[0].state == "Skipped"
     other = run(definition_id, {"fromDate": "2026-02-01", "toDate": "2026-02-28"})
-    assert deliveries_of(engine, other)[0].status == "Pending"
-    assert deliveries_of(engine, first)[0].status == "Delivered"
+    assert deliveries_of(engine, other)[0].state == "Pending"
+    assert deliveries_of(engine, first)[0].state == "Delivered"

@@ -280,7 +280,7 @@ def provoke_delivery_retry(client, app_without_database, check, admin, engine, r
             text(
                 """
                 INSERT INTO deliveries (id, report_id, definition_id, position, kind, target,
-                                        status)
+                                        state)
                 VALUES (:id, :report_id, gen_random_uuid(), 0, 'email', '{}', 'Failed')
                 """
             ),

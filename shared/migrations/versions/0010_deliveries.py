@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("target", JSONB(), nullable=False),
-        sa.Column("status", sa.Text(), nullable=False, server_default="Pending"),
+        # Pending | Delivered | Failed | Skipped: the API's `status` of a delivery (named apart
+        # from the reports' status, whose every assignment lives in shared/transitions.py).
+        sa.Column("state", sa.Text(), nullable=False, server_default="Pending"),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
         # attempts when a retry through the API restarted it: the schedule counts from there.
         sa.Column("attempts_before_retry", sa.Integer(), nullable=False, server_default="0"),
@@ -53,7 +55,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(timezone=True)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
         sa.CheckConstraint(
-            "status IN ('Pending', 'Delivered', 'Failed', 'Skipped')",
+            "state IN ('Pending', 'Delivered', 'Failed', 'Skipped')",
             name="deliveries_status_valid",
         ),
         sa.UniqueConstraint("report_id", "position", name="deliveries_report_position"),
@@ -63,14 +65,14 @@ def upgrade() -> None:
         "deliveries_due",
         "deliveries",
         ["next_attempt_at"],
-        postgresql_where=sa.text("status = 'Pending'"),
+        postgresql_where=sa.text("state = 'Pending'"),
     )
     # sendWhen changed: the definition's last Delivered run.
     op.create_index(
         "deliveries_definition_delivered",
         "deliveries",
         ["definition_id", sa.text("delivered_at DESC")],
-        postgresql_where=sa.text("status = 'Delivered'"),
+        postgresql_where=sa.text("state = 'Delivered'"),
     )
     op.execute(
         """
@@ -87,7 +89,7 @@ def upgrade() -> None:
     op.execute(
         """
         CREATE TRIGGER deliveries_notify AFTER INSERT OR UPDATE ON deliveries
-        FOR EACH ROW WHEN (NEW.status = 'Pending' AND NEW.lease_until IS NULL)
+        FOR EACH ROW WHEN (NEW.state = 'Pending' AND NEW.lease_until IS NULL)
         EXECUTE FUNCTION deliveries_notify()
         """
     )
