@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -285,6 +286,18 @@ class Storage:
             },
             ExpiresIn=ttl,
         )
+
+    @contextlib.contextmanager
+    def open_object(self, key: str) -> Iterator[BinaryIO]:
+        """The object's body as a stream read from S3 as it is consumed, never whole."""
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        try:
+            yield body
+        finally:
+            body.close()
 
     def head(self, key: str) -> dict[str, Any] | None:
         try:
