@@ -31,6 +31,7 @@ from shared.errors import (
     AlreadyFinished,
     DefinitionNameTaken,
     DefinitionNotFound,
+    DeliveryNotFound,
     DomainError,
     DuplicateActive,
     Gone,
@@ -145,6 +146,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
     AdminRequired: Answer(403, "Forbidden"),
     WebhookEndpointNotFound: Answer(404, "Not Found"),
     WebhookMessageNotFound: Answer(404, "Not Found"),
+    DeliveryNotFound: Answer(404, "Not Found"),
     WebhookEndpointDisabled: Answer(409, "Conflict"),
 }
 

@@ -1,12 +1,15 @@
-"""python -m dispatcher: send webhook messages until SIGTERM (the attempts in hand finish and
-are recorded first)."""
+"""python -m dispatcher: send webhook messages and deliveries until SIGTERM (the attempts in
+hand finish and are recorded first). The two have loops and threads of their own."""
 
 import signal
+import threading
 
+from dispatcher.deliveries import DeliveryLoop
 from dispatcher.dispatcher import Dispatcher, presigner
 from dispatcher.sender import Sender
 from shared.config import settings_or_exit
 from shared.db import make_engine
+from shared.deliveries.email_kind import KIND as EMAIL
 from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
@@ -16,11 +19,11 @@ from shared.webhooks.addresses import parse_networks
 def main() -> None:
     settings = settings_or_exit()
     configure_logging("dispatcher", settings.log_level, settings.log_format)
-    # One connection per sending thread to record its attempt, one for the claims.
+    # One connection per sending thread to record its attempt, one for each loop's claims.
     engine = make_engine(
         settings,
         statement_timeout_ms=settings.db_statement_timeout_ms,
-        pool_size=settings.dispatcher_concurrency + 1,
+        pool_size=settings.dispatcher_concurrency + settings.delivery_concurrency + 2,
     )
     readiness = Readiness(engine)
     readiness.broker_connected(True)  # the dispatcher's queue is its table: no broker
@@ -30,11 +33,22 @@ def main() -> None:
         parse_networks(settings.webhook_allowed_cidrs),
         settings.webhook_timeout_seconds,
     )
-    presign = presigner(Storage(settings), settings.download_url_ttl_seconds)
+    storage = Storage(settings)
+    presign = presigner(storage, settings.download_url_ttl_seconds)
     dispatcher = Dispatcher(settings, engine, sender, presign)
-    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
-    signal.signal(signal.SIGINT, lambda *_: dispatcher.stop())
+    EMAIL.configure(settings)
+    deliveries = DeliveryLoop(settings, engine, storage.bucket, storage.open_object)
+
+    def stop() -> None:
+        dispatcher.stop()
+        deliveries.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: stop())
+    signal.signal(signal.SIGINT, lambda *_: stop())
+    delivering = threading.Thread(target=deliveries.run, name="deliveries")
+    delivering.start()
     dispatcher.run()
+    delivering.join()
     # Leaving already: a second SIGTERM must not kill the interpreter while it finalizes.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -138,6 +138,22 @@ class Settings:
     dispatcher_concurrency: int = 8
     # The dispatcher's longest sleep when no NOTIFY wakes it and no retry comes due sooner.
     dispatcher_poll_seconds: float = 5.0
+    # Deliveries of definitions' runs (DESIGN.md section 9), sent by the dispatcher beside
+    # webhooks on threads of their own.
+    delivery_concurrency: int = 4
+    delivery_max_attempts: int = 6
+    # Seconds before each retry (comma-separated); empty: 1 minute doubling up to 1 hour.
+    delivery_retry_schedule: str = ""
+    # A Fernet key (urlsafe base64 of 32 bytes) that encrypts targets' secrets at rest.
+    delivery_secrets_key: str | None = None
+    # smtp:// (STARTTLS when offered), smtp+starttls:// (STARTTLS required), smtps://.
+    smtp_url: str = "smtp://localhost:25"
+    email_from: str = "Reportbox <reportbox@localhost>"
+    email_attachment_max_bytes: int = 10 * 1024 * 1024
+    # Comma-separated domains anyone may mail to; any other needs `admin` (empty: every one).
+    email_allowed_domains: str = ""
+    # How long one SMTP conversation may wait on the server.
+    smtp_timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.jwt_algorithm is None:
@@ -232,6 +248,25 @@ class Settings:
         self._validate_timing()
         self._validate_schedules()
         self._validate_webhooks()
+        self._validate_deliveries()
+
+    def _validate_deliveries(self) -> None:
+        # Imported here for the reason _validate_webhooks gives.
+        from shared.deliveries.schedule import parse_schedule
+
+        try:
+            parse_schedule(self.delivery_retry_schedule, self.delivery_max_attempts)
+        except ValueError as exc:
+            raise ConfigError(f"DELIVERY_RETRY_SCHEDULE: {exc}") from None
+        if self.delivery_max_attempts < 1:
+            raise ConfigError("DELIVERY_MAX_ATTEMPTS must be at least 1")
+        if self.delivery_concurrency < 1:
+            raise ConfigError("DELIVERY_CONCURRENCY must be at least 1")
+        if self.email_attachment_max_bytes < 0:
+            raise ConfigError("EMAIL_ATTACHMENT_MAX_BYTES must not be negative")
+        if self.smtp_timeout_seconds <= 0:
+            raise ConfigError("SMTP_TIMEOUT_SECONDS must be above 0")
+        check_url("SMTP_URL", self.smtp_url, ("smtp", "smtp+starttls", "smtps"))
 
     def _validate_webhooks(self) -> None:
         # Imported here: shared.webhooks holds the parsers, and config must not import it at
@@ -519,6 +554,15 @@ ENVIRONMENT: dict[str, str] = {
     "webhook_secret_overlap_seconds": "WEBHOOK_SECRET_OVERLAP_SECONDS",
     "dispatcher_concurrency": "DISPATCHER_CONCURRENCY",
     "dispatcher_poll_seconds": "DISPATCHER_POLL_SECONDS",
+    "delivery_concurrency": "DELIVERY_CONCURRENCY",
+    "delivery_max_attempts": "DELIVERY_MAX_ATTEMPTS",
+    "delivery_retry_schedule": "DELIVERY_RETRY_SCHEDULE",
+    "delivery_secrets_key": "DELIVERY_SECRETS_KEY",
+    "smtp_url": "SMTP_URL",
+    "email_from": "EMAIL_FROM",
+    "email_attachment_max_bytes": "EMAIL_ATTACHMENT_MAX_BYTES",
+    "email_allowed_domains": "EMAIL_ALLOWED_DOMAINS",
+    "smtp_timeout_seconds": "SMTP_TIMEOUT_SECONDS",
 }
 
 # What each setting means, for the generated configuration reference (docs/configuration.md):
@@ -605,6 +649,20 @@ DESCRIPTIONS: dict[str, str] = {
     "dispatcher_concurrency": "webhook messages one dispatcher sends at once (one endpoint "
     "holds at most one of them)",
     "dispatcher_poll_seconds": "the dispatcher's longest sleep when nothing wakes it",
+    "delivery_concurrency": "deliveries (email, s3, sftp) one dispatcher sends at once, on "
+    "threads apart from the webhooks'",
+    "delivery_max_attempts": "attempts a delivery gets before it is Failed",
+    "delivery_retry_schedule": "seconds before each retry of a delivery (comma-separated); "
+    "empty: 60 doubling up to 3600",
+    "delivery_secrets_key": "the Fernet key (urlsafe base64 of 32 bytes) that encrypts "
+    "delivery secrets at rest; needed to save or send a target with a secret",
+    "smtp_url": "the mail server: `smtp://` (STARTTLS when offered), `smtp+starttls://` "
+    "(STARTTLS required) or `smtps://`; `user:password@` logs in (only over TLS)",
+    "email_from": "the From of delivery emails",
+    "email_attachment_max_bytes": "the largest file an email attaches; a bigger one is linked",
+    "email_allowed_domains": "comma-separated recipient domains anyone may mail to; others "
+    "need `admin` (empty: every domain needs it)",
+    "smtp_timeout_seconds": "how long one SMTP conversation may wait on the server",
 }
 
 # Where the default is not a value of its own but another setting's or a service's.
@@ -615,4 +673,6 @@ DEFAULTS_SHOWN: dict[str, str] = {
     "jwt_algorithm": "`RS256` with a public key, else `HS256`",
     "public_base_url": "the request's host",
     "metrics_port": "none (nothing served)",
+    "delivery_secrets_key": "none (targets with secrets cannot be saved)",
+    "delivery_retry_schedule": "60, 120, 240, 480, 960 (doubling, at most 3600)",
 }

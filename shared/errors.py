@@ -207,6 +207,13 @@ class AdminRequired(DomainError):
         super().__init__(f"Only an admin of the org may {what}.")
 
 
+class DeliveryNotFound(DomainError):
+    """The report has no such delivery."""
+
+    def __init__(self) -> None:
+        super().__init__("The report has no such delivery.")
+
+
 class WebhookEndpointNotFound(DomainError):
     """No such webhook endpoint in the caller's org (another org's is never told apart)."""
 

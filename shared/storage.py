@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -297,6 +297,20 @@ class Storage:
             },
             ExpiresIn=ttl,
         )
+
+    @contextlib.contextmanager
+    def open_object(self, key: str) -> Iterator[BinaryIO]:
+        """The object's body as a stream read from S3 as it is consumed, never whole."""
+        try:
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise _translate(exc) from exc
+        try:
+            # botocore's StreamingBody reads like a binary file (read, iteration, close) but
+            # is no typing.BinaryIO, the type the deliveries (the one caller) read through.
+            yield body  # type: ignore[misc]
+        finally:
+            body.close()
 
     def head(self, key: str) -> HeadObjectOutputTypeDef | None:
         try:

@@ -15,6 +15,7 @@ from sqlalchemy import CursorResult, Engine, TextClause, text
 from shared import report_counters, transitions
 from shared.config import Settings
 from shared.db import translate_errors
+from shared.deliveries.rows import record_run_deliveries
 from shared.statuses import ReportStatus
 from shared.storage import UploadedObject
 from shared.webhooks.events import record_report_events
@@ -91,7 +92,8 @@ class Lifecycle:
             return connection.execute(statement, params)
 
     def _end(self, statement: Any, event_type: str, **params: Any) -> Any:
-        """A transition that ends the report: its webhook event in the same transaction.
+        """A transition that ends the report: its webhook event (and, when it completes a
+        definition's run, its deliveries) in the same transaction.
 
         The statement's first row (or, without RETURNING, whether it matched); the event is
         written only when it did, so a redelivery that changes nothing sends nothing.
@@ -101,6 +103,8 @@ class Lifecycle:
             made = result.first() if result.returns_rows else result.rowcount == 1
             if made:
                 record_report_events(connection, event_type, [params["report_id"]])
+                if event_type == "report.completed":
+                    record_run_deliveries(connection, params["report_id"])
             return made
 
     def claim(self, report_id: uuid.UUID) -> Claim | None:

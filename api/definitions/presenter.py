@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from api.definitions import rules
+from api.definitions.deliveries import shown
 from shared.definitions.schedule import Schedule
 from shared.models import ReportDefinition
 
@@ -28,7 +29,7 @@ def present(
         "parameters": definition.parameters,
         "period": definition.period,
         "schedule": {"cron": schedule.cron, "timezone": schedule.timezone} if schedule else None,
-        "deliveries": definition.deliveries,
+        "deliveries": shown(definition.deliveries or []),
         "send_when": definition.send_when,
         "active": definition.active,
         "owner": definition.owner_id,

@@ -20,12 +20,12 @@ from shared.catalog.standard import known_timezones
 from shared.definitions import runs
 from shared.definitions.periods import run_day
 from shared.definitions.schedule import Schedule, ScheduleError, check_interval, parse_schedule
+from shared.deliveries.kinds import KINDS
+from shared.deliveries.targets import InvalidTarget
 from shared.errors import InvalidParameters
 
 API_MODES = ("async", "sync")
 DEFAULT_DELIVERIES = ({"kind": "api", "mode": "async"},)
-# Kinds of DESIGN.md section 9, accepted by a later release: refused with a word on why.
-LATER_KINDS = ("email", "s3", "sftp")
 NEXT_RUNS = 5  # instants a definition's resource lists
 
 
@@ -40,7 +40,7 @@ class Checked:
     parameters: dict[str, Any]
     period: str | None
     schedule: Schedule | None
-    deliveries: list[dict[str, str]]
+    deliveries: list[dict[str, Any]]
     send_when: str
     active: bool
 
@@ -100,23 +100,27 @@ def check_schedule(cron: str, timezone: str, min_interval_seconds: float) -> Sch
 
 def check_deliveries(
     deliveries: list[Any] | None, errors: dict[str, list[str]]
-) -> list[dict[str, str]]:
-    """The deliveries in their stored form (the api delivery's mode filled in); problems go
-    into `errors` as deliveries.N.member."""
+) -> list[dict[str, Any]]:
+    """The deliveries in their canonical form (the api delivery's mode filled in, each
+    target as its kind's validate returns it, secrets still in the clear); problems go into
+    `errors` as deliveries.N.member."""
     if deliveries is None:
         return [dict(delivery) for delivery in DEFAULT_DELIVERIES]
-    checked: list[dict[str, str]] = []
+    checked: list[dict[str, Any]] = []
     for index, delivery in enumerate(deliveries):
         where = f"deliveries.{index}"
         if not isinstance(delivery, Mapping) or not isinstance(delivery.get("kind"), str):
             errors[where] = ['must be an object with a "kind"']
             continue
         kind = delivery["kind"]
-        if kind in LATER_KINDS:
-            errors[f"{where}.kind"] = [f"{kind!r} deliveries are not supported yet"]
+        if kind in KINDS:
+            try:
+                checked.append(KINDS[kind].validate(delivery))
+            except InvalidTarget as refused:
+                errors[f"{where}.{refused.field}"] = [refused.message]
             continue
         if kind != "api":
-            errors[f"{where}.kind"] = [f"must be one of {['api', *LATER_KINDS]}"]
+            errors[f"{where}.kind"] = [f"must be one of {['api', *KINDS]}"]
             continue
         unknown = sorted(set(delivery) - {"kind", "mode"})
         if unknown:

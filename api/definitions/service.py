@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal
-from api.definitions import presenter, rules, store
+from api.definitions import deliveries, presenter, rules, store
 from api.definitions.content import Content, build_content
 from api.dependencies import Dependencies
 from api.errors import flatten_messages
@@ -57,7 +57,7 @@ def create(deps: Dependencies, principal: Principal, fields: Mapping[str, Any]) 
     """Save a new definition as the caller's, with the caller's roles for its scheduled runs."""
     now = datetime.now(UTC)
     _check_may_request(principal, fields["report_type"])
-    checked = rules.check_definition(fields, now, deps.settings.schedule_min_interval_seconds)
+    checked = _check(deps, principal, fields, [], now)
     definition = ReportDefinition(
         id=uuid.uuid4(), org=principal.org, owner_id=principal.user_id, consecutive_failures=0
     )
@@ -102,12 +102,11 @@ def update(
     """Change what `changes` names; the whole is validated again. {"active": true} on a
     paused definition resumes it: its failure streak starts afresh."""
     now = datetime.now(UTC)
-    settings = deps.settings
     with translate_errors(), deps.sessions.begin() as session:
         definition = _find(session, principal, definition_id, lock=True)
         merged = {**_fields_of(definition), **changes}
         _check_may_request(principal, merged["report_type"])
-        checked = rules.check_definition(merged, now, settings.schedule_min_interval_seconds)
+        checked = _check(deps, principal, merged, definition.deliveries or [], now)
         if checked.name != definition.name and store.name_taken(
             session, principal.org, checked.name, except_id=definition.id
         ):
@@ -229,6 +228,29 @@ def run_now(
             flatten_messages(exc.messages, "parameters"),
         ) from exc
     return Run(definition.id, report_type, definition.format, parameters)
+
+
+def _check(
+    deps: Dependencies,
+    principal: Principal,
+    fields: Mapping[str, Any],
+    stored: list[dict[str, Any]],
+    now: datetime,
+) -> rules.Checked:
+    """The definition checked whole, its delivery targets admitted (who may add them, proved
+    to work, secrets sealed) against the ones `stored` already."""
+    settings = deps.settings
+    opened = {
+        **fields,
+        "deliveries": deliveries.open_targets(
+            fields.get("deliveries"), stored, settings.delivery_secrets_key
+        ),
+    }
+    if fields.get("deliveries") is None:
+        opened.pop("deliveries")
+    checked = rules.check_definition(opened, now, settings.schedule_min_interval_seconds)
+    admitted = deliveries.admit_targets(principal, checked.deliveries, stored, settings)
+    return replace(checked, deliveries=admitted)
 
 
 def _find(

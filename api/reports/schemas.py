@@ -47,6 +47,17 @@ class FileSchema(CamelSchema):
     sha256 = fields.String()
 
 
+class DeliveryStateSchema(CamelSchema):
+    """One delivery of a definition's run (DESIGN.md section 9); never its target."""
+
+    delivery_id = fields.UUID()
+    kind = fields.String(metadata={"enum": ["email", "s3", "sftp"]})
+    status = fields.String(metadata={"enum": ["Pending", "Delivered", "Failed", "Skipped"]})
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+
+
 class ReportSchema(CamelSchema):
     report_id = fields.UUID()
     report_type = fields.String()
@@ -68,6 +79,7 @@ class ReportSchema(CamelSchema):
     definition_id = fields.UUID(allow_none=True)
     trigger = fields.String(metadata={"enum": ["request", "generate", "schedule"]})
     scheduled_for = fields.DateTime(allow_none=True)
+    deliveries = fields.List(fields.Nested(DeliveryStateSchema))
 
 
 class ReportPageSchema(CamelSchema):

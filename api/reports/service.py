@@ -22,8 +22,10 @@ from api.reports import admission, presenter
 from shared import report_counters, transitions
 from shared.catalog import ReportType, get_report_type
 from shared.db import driver_cursor, translate_errors
+from shared.deliveries import rows as delivery_rows
 from shared.errors import (
     AlreadyFinished,
+    DeliveryNotFound,
     InvalidParameters,
     NotAllowed,
     ReportNotFound,
@@ -93,8 +95,9 @@ def report_resource(deps: Dependencies, principal: Principal, report_id: uuid.UU
 def history_page(deps: Dependencies, principal: Principal, filters: dict[str, Any]) -> dict:
     """One page of the caller's history (list_reports), each report as its resource."""
     reports, total = list_reports(deps.sessions, principal, filters)
+    targets = _deliveries(deps, [report.id for report in reports])
     return {
-        "items": [_present(deps, report) for report in reports],
+        "items": [_present(deps, report, targets[report.id]) for report in reports],
         "page": filters["page"],
         "page_size": filters["page_size"],
         "total": total,
@@ -116,10 +119,34 @@ def download_link(
     )
 
 
-def _present(deps: Dependencies, report: Report) -> dict:
-    """The report as its resource, with a download link presigned just now."""
+def retry_delivery(
+    deps: Dependencies, principal: Principal, report_id: uuid.UUID, delivery_id: uuid.UUID
+) -> dict:
+    """Send that one target of the report again, now (DESIGN.md section 9); the report as
+    its resource. A delivery in flight finishes first and is then sent again."""
+    report = get_visible_report(deps.sessions, principal, report_id)
+    with translate_errors(), deps.engine.begin() as connection:
+        retried = connection.execute(
+            delivery_rows.RETRY_NOW, {"id": delivery_id, "report_id": report.id}
+        ).first()
+    if retried is None:
+        raise DeliveryNotFound()
+    log.info("delivery.retry_requested report_id=%s delivery_id=%s", report_id, delivery_id)
+    return _present(deps, report)
+
+
+def _deliveries(deps: Dependencies, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
+    with translate_errors(), deps.engine.connect() as connection:
+        return delivery_rows.list_for_reports(connection, report_ids)
+
+
+def _present(deps: Dependencies, report: Report, deliveries: list | None = None) -> dict:
+    """The report as its resource, with a download link presigned just now and its
+    deliveries (read here unless given)."""
     link = presenter.download_link(deps.storage, report, deps.settings.download_url_ttl_seconds)
-    return presenter.present(report, link)
+    if deliveries is None:
+        deliveries = _deliveries(deps, [report.id])[report.id]
+    return {**presenter.present(report, link), "deliveries": deliveries}
 
 
 def check_idempotency_key(key: str | None) -> str | None:

@@ -210,6 +210,24 @@ def download_report(report_id: uuid.UUID) -> werkzeug.Response:  # redirect()'s 
     return response
 
 
+@blueprint.post("/<report_id:report_id>/deliveries/<report_id:delivery_id>/retry")
+@documented(
+    Operation(
+        summary="Send one delivery of a report again, now",
+        description="That target alone (email, s3 or sftp), whatever its status; its retry "
+        "schedule starts afresh. One in flight finishes first.",
+        success=Success(202, "The report, the delivery Pending again.", ReportSchema),
+        errors={
+            404: "No such report the caller may see, or no such delivery of it.",
+            503: "The database is unavailable; nothing was written.",
+        },
+    )
+)
+def retry_delivery(report_id: uuid.UUID, delivery_id: uuid.UUID) -> tuple[Response, int]:
+    report = service.retry_delivery(dependencies(), g.principal, report_id, delivery_id)
+    return jsonify(_REPORT_SCHEMA.dump(report)), 202
+
+
 def _load_report_request() -> dict[str, Any]:
     body = request.get_json()  # 415 unless the body is JSON
     if not isinstance(body, dict):

@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from api.tokens import issue_token
+from infra.local.mail_sink import mail_sink
 from infra.local.processes import ROOT, ManagedProcess, api_argv, port_open, seaweedfs_s3_server
 from shared.config import Settings
 from shared.db import libpq_url
@@ -30,6 +31,7 @@ from shared.storage import Storage
 
 LOG_DIR = ROOT / ".run" / "logs"
 S3_DATA_DIR = ROOT / ".run" / "s3"
+MAIL_DIR = ROOT / ".run" / "mail"  # every e-mail the dispatcher sends, kept as .eml files
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
@@ -150,6 +152,15 @@ def main() -> None:
             )
             # Runs before the server stops (last in, first out): the wait is not a hang.
             stack.callback(say, "stopping the local S3 endpoint (SeaweedFS takes about 15 s)")
+        if not env.get("SMTP_URL"):
+            smtp_port = int(env.get("LOCAL_SMTP_PORT", "2525"))
+            if port_open(smtp_port):
+                raise SystemExit(f"port {smtp_port} is taken; set LOCAL_SMTP_PORT, or SMTP_URL")
+            env["SMTP_URL"] = stack.enter_context(mail_sink(smtp_port, MAIL_DIR))
+            say(
+                f"e-mail deliveries go to an SMTP sink on 127.0.0.1:{smtp_port}, kept in "
+                f"{MAIL_DIR.relative_to(ROOT)}/ (nothing is sent on)"
+            )
         settings = Settings.from_env(env)
         ensure_database(settings.database_url)
         say("migrating")

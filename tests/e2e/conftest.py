@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from infra.local.mail_sink import mail_sink
 from shared.config import Settings
 from shared.db import make_engine, make_session_factory
 from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
@@ -25,6 +27,7 @@ from tests.services import free_port
 
 @dataclass
 class Stack:
+    mail_dir: Path  # what the dispatcher e-mails, kept by an SMTP sink
     base_url: str
     settings: Settings
     sessions: sessionmaker[Session]
@@ -39,8 +42,13 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
     log_dir = tmp_path_factory.mktemp("logs")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with fresh_database(postgres_url, f"reportbox_e2e_{RUN_ID}") as database_url:
+    mail_dir = tmp_path_factory.mktemp("mail")
+    with (
+        mail_sink(free_port(), mail_dir) as smtp_url,
+        fresh_database(postgres_url, f"reportbox_e2e_{RUN_ID}") as database_url,
+    ):
         settings = settings.with_overrides(
+            smtp_url=smtp_url,
             database_url=database_url,
             source_database_url=database_url,
             exchange=f"{settings.exchange}.e2e",
@@ -64,7 +72,7 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
         )
         try:
             wait_until_ready(base_url, processes[0])
-            yield Stack(base_url, settings, make_session_factory(engine), *processes)
+            yield Stack(mail_dir, base_url, settings, make_session_factory(engine), *processes)
         finally:
             codes = {process.name: process.stop() for process in processes}
             engine.dispose()

@@ -226,6 +226,7 @@ def test_real_answers_of_every_operation_match_the_document(
     check(client.delete(f"/api/v1/reports/{pending_id}", headers=admin), 202)
 
     provoke_every_webhook_status(client, check, make_token, app_without_database, engine)
+    provoke_delivery_retry(client, app_without_database, check, admin, engine, report_id)
 
     offline = app_without_database.test_client()
     for answer in (
@@ -270,6 +271,32 @@ def provoke_every_request_status(client, limited_app, check, make_token, name: s
     check(post(limited, name, busy, parameters[0]), 202)
     too_many = check(post(limited, name, busy, parameters[1]), 429)
     assert too_many.headers["Retry-After"].isdigit()
+
+
+def provoke_delivery_retry(client, app_without_database, check, admin, engine, report_id):
+    delivery_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                """
+                INSERT INTO deliveries (id, report_id, definition_id, position, kind, target,
+                                        state)
+                VALUES (:id, :report_id, gen_random_uuid(), 0, 'email', '{}', 'Failed')
+                """
+            ),
+            {"id": delivery_id, "report_id": report_id},
+        )
+    path = f"/api/v1/reports/{report_id}/deliveries"
+    check(client.post(f"{path}/{delivery_id}/retry", headers=admin), 202)
+    check(client.post(f"{path}/{uuid.uuid4()}/retry", headers=admin), 404)
+    offline = app_without_database.test_client()
+    retry = f"{path}/{delivery_id}/retry"
+    check(offline.post(retry, headers=admin), 503)
+    check(client.post(retry), 401)
+    check(client.post(retry, data="{", content_type="application/json", headers=admin), 400)
+    check(client.post(retry, json={"padding": "x" * 70_000}, headers=admin), 413)
+    with engine.begin() as connection:  # no dispatcher is to send it
+        connection.execute(text("DELETE FROM deliveries WHERE id = :id"), {"id": delivery_id})
 
 
 def provoke_every_webhook_status(client, check, make_token, app_without_database, engine):

@@ -7,7 +7,8 @@ from shared.config import DEFAULTS_SHOWN, DESCRIPTIONS, ENVIRONMENT, Settings
 from shared.config_reference import default_shown, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_ONLY = {"API_PORT", "LOCAL_S3_PORT", "DEMO_SESSIONS"}  # make run's, not the services'
+# make run's own variables, not the services'
+LOCAL_ONLY = {"API_PORT", "LOCAL_S3_PORT", "LOCAL_SMTP_PORT", "DEMO_SESSIONS"}
 
 
 def test_every_setting_the_environment_sets_has_a_description():

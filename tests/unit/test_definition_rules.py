@@ -74,8 +74,12 @@ def test_a_bad_schedule_names_its_member(schedule, field):
 @pytest.mark.parametrize(
     ("deliveries", "field", "message"),
     [
-        ([{"kind": "email"}], "deliveries.0.kind", "not supported yet"),
-        ([{"kind": "sftp"}], "deliveries.0.kind", "not supported yet"),
+        ([{"kind": "email"}], "deliveries.0.recipients", "must list 1 to 20"),
+        (
+            [{"kind": "email", "recipients": ["Eve <e@example.com>"]}],
+            "deliveries.0.recipients.0",
+            "bare email address",
+        ),
         ([{"kind": "fax"}], "deliveries.0.kind", "must be one of"),
         ([{"kind": "api", "mode": "later"}], "deliveries.0.mode", "must be one of"),
         ([{"kind": "api", "url": "x"}], "deliveries.0.url", "unknown member"),

@@ -1,0 +1,81 @@
+"""Targets' secrets (a password, a private key, a secret access key) at rest and on the way
+out: encrypted with DELIVERY_SECRETS_KEY (Fernet: AES-128-CBC and HMAC-SHA256), shown as
+MASK, never logged.
+
+A sealed value is a dict {"sealed": token}, so it can never be mistaken for a plain one and
+a PATCH that sends MASK back keeps the stored secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, TypeGuard
+
+from cryptography.fernet import Fernet, InvalidToken
+
+MASK = "********"
+
+
+class SecretsUnavailable(Exception):
+    """No key, or a key that does not open what was sealed: the target cannot be used."""
+
+
+def _fernet(key: str | None) -> Fernet:
+    if not key:
+        raise SecretsUnavailable("DELIVERY_SECRETS_KEY is not set")
+    try:
+        return Fernet(key.encode())
+    except ValueError:
+        raise SecretsUnavailable("DELIVERY_SECRETS_KEY is not a Fernet key") from None
+
+
+def is_sealed(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(value, Mapping) and set(value) == {"sealed"}
+
+
+def seal(
+    target: Mapping[str, Any], secret_fields: Collection[str], key: str | None
+) -> dict[str, Any]:
+    """The target with each plain secret encrypted; already sealed ones stay as they are."""
+    sealed = dict(target)
+    for name in secret_fields:
+        value = sealed.get(name)
+        if value is None or is_sealed(value):
+            continue
+        sealed[name] = {"sealed": _fernet(key).encrypt(str(value).encode()).decode()}
+    return sealed
+
+
+def unseal(
+    target: Mapping[str, Any], secret_fields: Collection[str], key: str | None
+) -> dict[str, Any]:
+    """The target with its secrets in the clear, for the one call that needs them."""
+    opened = dict(target)
+    for name in secret_fields:
+        value = opened.get(name)
+        if not is_sealed(value):
+            continue
+        try:
+            opened[name] = _fernet(key).decrypt(value["sealed"].encode()).decode()
+        except InvalidToken:
+            raise SecretsUnavailable(f"{name} was sealed with another key") from None
+    return opened
+
+
+def masked(target: Mapping[str, Any], secret_fields: Collection[str]) -> dict[str, Any]:
+    """The target as the API shows it: each secret present is MASK."""
+    return {
+        name: MASK if name in secret_fields and value is not None else value
+        for name, value in target.items()
+    }
+
+
+def keep_stored(
+    incoming: Mapping[str, Any], stored: Mapping[str, Any] | None, secret_fields: Collection[str]
+) -> dict[str, Any]:
+    """A target sent back with MASK for a secret keeps the stored (sealed) secret."""
+    merged = dict(incoming)
+    for name in secret_fields:
+        if merged.get(name) == MASK and stored is not None and is_sealed(stored.get(name)):
+            merged[name] = stored[name]
+    return merged

@@ -1,0 +1,228 @@
+"""Deliveries through the API: email targets saved and shown, who may add them, secrets that
+are never returned nor logged, the run's deliveries on its report, and a retry that sends
+one target again alone."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from api.app import create_app
+from dispatcher.deliveries import DeliveryLoop
+from shared.deliveries.email_kind import EmailKind
+from shared.deliveries.kinds import KINDS
+from shared.deliveries.secrets import MASK
+from shared.storage import Storage
+from tests.integration import mail_server
+
+BASE = "/api/v1/report-definitions"
+SECRET = "hunter2-never-shown"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def body(**fields) -> dict:
+    return {
+        "name": f"daily {uuid.uuid4().hex[:8]}",
+        "reportType": "sessions",
+        "format": "csv",
+        "parameters": {"fromDate": "2026-01-01", "toDate": "2026-01-03"},
+        **fields,
+    }
+
+
+@pytest.fixture
+def smtp():
+    server = mail_server.MailServer()
+    controller, server.url = mail_server.start(server)
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def api_settings(app, smtp):
+    return app.extensions["reportbox"].settings.with_overrides(
+        smtp_url=smtp.url, delivery_retry_schedule="0.01"
+    )
+
+
+@pytest.fixture(scope="module")
+def app(settings):
+    app = create_app(
+        settings.with_overrides(
+            email_allowed_domains="example.com",
+            delivery_secrets_key=Fernet.generate_key().decode(),
+        )
+    )
+    yield app
+    extensions = app.extensions["reportbox"]
+    extensions.engine.dispose()
+    if getattr(extensions, "source", None) is not None:
+        extensions.source.dispose()
+
+
+@pytest.fixture
+def api(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def org():
+    return f"dlv-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def analyst(make_token, org):
+    return bearer(make_token(org=org, roles=("analyst",)))
+
+
+@pytest.fixture
+def admin(make_token, org):
+    return bearer(make_token(org=org, roles=("admin", "analyst")))
+
+
+class VaultKind:
+    """A kind with a secret, standing in for s3 and sftp (their own branch)."""
+
+    name = "vault"
+    secret_fields = frozenset({"password"})
+    admin_only = True
+
+    def __init__(self) -> None:
+        self.proved: list[dict] = []
+
+    def validate(self, target):
+        return {"kind": "vault", "user": target["user"], "password": target["password"]}
+
+    def prove(self, target):
+        self.proved.append(dict(target))
+
+    def send(self, target, delivered):
+        raise AssertionError("not sent in these tests")
+
+
+@pytest.fixture
+def vault(monkeypatch):
+    kind = VaultKind()
+    monkeypatch.setitem(KINDS, "vault", kind)
+    return kind
+
+
+def test_an_email_delivery_is_saved_and_shown(api, analyst):
+    email = {"kind": "email", "recipients": ["Ops@Example.com"], "subject": "{name}"}
+    created = api.post(BASE, json=body(deliveries=[email]), headers=analyst)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["deliveries"] == [
+        {"kind": "email", "recipients": ["Ops@example.com"], "subject": "{name}", "attach": "auto"}
+    ]
+
+
+def test_mail_outside_the_allowed_domains_needs_an_admin(api, analyst, admin):
+    outside = {"kind": "email", "recipients": ["someone@elsewhere.org"]}
+    refused = api.post(BASE, json=body(deliveries=[outside]), headers=analyst)
+    assert refused.status_code == 403
+    assert refused.mimetype == "application/problem+json"
+    assert api.post(BASE, json=body(deliveries=[outside]), headers=admin).status_code == 201
+
+
+def test_a_bad_recipient_is_a_422_naming_it(api, analyst):
+    bad = {"kind": "email", "recipients": ["a@example.com", "x@example.com\r\nBcc: y@z.com"]}
+    answer = api.post(BASE, json=body(deliveries=[bad]), headers=analyst)
+    assert answer.status_code == 422
+    assert list(answer.get_json()["errors"]) == ["deliveries.0.recipients.1"]
+
+
+def test_secrets_are_sealed_never_returned_nor_logged(api, admin, analyst, engine, vault, caplog):
+    caplog.set_level(logging.DEBUG)
+    target = {"kind": "vault", "user": "u", "password": SECRET}
+    assert api.post(BASE, json=body(deliveries=[target]), headers=analyst).status_code == 403
+    created = api.post(BASE, json=body(deliveries=[target]), headers=admin)
+    assert created.status_code == 201
+    definition = created.get_json()
+    assert definition["deliveries"] == [{"kind": "vault", "user": "u", "password": MASK}]
+    assert vault.proved == [target]  # proved in the clear, at save
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT deliveries::text FROM report_definitions WHERE id = :id"),
+            {"id": definition["definitionId"]},
+        ).scalar()
+    assert SECRET not in stored and "sealed" in stored
+    url = f"{BASE}/{definition['definitionId']}"
+    # Sent back masked, the secret stays; the target is not proved again.
+    changed = api.patch(url, json={"deliveries": definition["deliveries"]}, headers=admin)
+    assert changed.status_code == 200
+    assert vault.proved == [target]
+    answers = [
+        changed.get_data(as_text=True),
+        api.get(url, headers=admin).get_data(as_text=True),
+        api.get(BASE, headers=admin).get_data(as_text=True),
+    ]
+    assert all(SECRET not in answer for answer in answers)
+    assert SECRET not in caplog.text
+
+
+def test_the_report_lists_its_deliveries_and_a_retry_sends_one_again(
+    api, api_settings, admin, engine, exporter, smtp
+):
+    targets = [
+        {"kind": "api", "mode": "async"},
+        {"kind": "email", "recipients": ["one@example.com"]},
+        {"kind": "email", "recipients": ["two@example.com"]},
+    ]
+    definition = api.post(BASE, json=body(deliveries=targets), headers=admin).get_json()
+    generated = api.post(f"/api/v1/reports/{definition['definitionId']}/generate", headers=admin)
+    report_id = generated.get_json()["reportId"]
+    exporter.process(uuid.UUID(report_id))
+    kind = EmailKind()
+    kind.configure(api_settings)
+    storage = Storage(api_settings)
+    loop = DeliveryLoop(api_settings, engine, storage.bucket, storage.open_object, {"email": kind})
+    with engine.begin() as connection:  # others' leftovers are not this loop's to send
+        connection.execute(
+            text(
+                "UPDATE deliveries SET state = 'Failed' WHERE state = 'Pending' AND report_id <> :r"
+            ),
+            {"r": report_id},
+        )
+    while futures := loop.run_once():
+        for future in futures:
+            future.result(timeout=30)
+    smtp.wait_for(2)
+    report = api.get(f"/api/v1/reports/{report_id}", headers=admin).get_json()
+    assert [(d["kind"], d["status"], d["attempts"]) for d in report["deliveries"]] == [
+        ("email", "Delivered", 1),
+        ("email", "Delivered", 1),
+    ]
+    assert set(report["deliveries"][0]) == {
+        "deliveryId",
+        "kind",
+        "status",
+        "attempts",
+        "lastError",
+        "deliveredAt",
+    }
+    second = report["deliveries"][1]["deliveryId"]
+    retried = api.post(f"/api/v1/reports/{report_id}/deliveries/{second}/retry", headers=admin)
+    assert retried.status_code == 202
+    assert [d["status"] for d in retried.get_json()["deliveries"]] == ["Delivered", "Pending"]
+    while futures := loop.run_once():
+        for future in futures:
+            future.result(timeout=30)
+    received = smtp.wait_for(3)
+    assert received[2].recipients == ["two@example.com"]
+    assert len(received) == 3
+    report = api.get(f"/api/v1/reports/{report_id}", headers=admin).get_json()
+    assert [d["attempts"] for d in report["deliveries"]] == [1, 2]
+    assert (
+        api.post(
+            f"/api/v1/reports/{report_id}/deliveries/{uuid.uuid4()}/retry", headers=admin
+        ).status_code
+        == 404
+    )
+    loop.stop()
