@@ -30,6 +30,15 @@ class ReportTypeSchema(Schema):
     roles = fields.List(fields.String())
     columns = fields.List(fields.Nested(ColumnSchema))
     parameters = fields.Dict(metadata={"description": "The type's parameters as JSON Schema."})
+    range_parameters = fields.List(
+        fields.String(),
+        allow_none=True,
+        data_key="rangeParameters",
+        metadata={
+            "description": "The two parameters (first day, last day) that a report "
+            "definition's period fills at each run; null when the type has no date range."
+        },
+    )
 
 
 class CatalogSchema(Schema):
@@ -65,6 +74,9 @@ def list_report_types() -> Response:
                         # Derived from the very schema that validates requests, standard
                         # parameters (columns, timezone) included.
                         "parameters": _converter.schema2jsonschema(report_type.schema_class),
+                        "range_parameters": list(report_type.range_fields)
+                        if report_type.range_fields
+                        else None,
                     }
                     for report_type in REPORT_TYPES.values()
                 ]

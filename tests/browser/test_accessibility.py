@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import report_item, request_report, screenshot
+from tests.browser.conftest import report_item, request_report, screenshot, sign_in_with_token
 
 pytestmark = pytest.mark.e2e
 
@@ -62,3 +62,42 @@ def test_no_serious_accessibility_violation_signed_out_and_in_light_and_dark(
     # Status changes reach screen readers.
     expect(page.locator("#announcer")).to_have_attribute("aria-live", "polite")
     expect(page.locator("#announcer")).to_contain_text("invalid field")
+
+
+def test_the_definition_views_have_no_serious_violation_at_400_px_light_and_dark(
+    browser_stack, new_page, make_token
+):
+    page = new_page(width=400, bypass_csp=True, timezone_id="Europe/Berlin")
+    sign_in_with_token(
+        page, browser_stack.base_url, make_token(sub=f"a11y-def-{uuid.uuid4().hex[:6]}", org="acme")
+    )
+    name = "Sundays in March and October"
+    page.get_by_role("button", name="Save as a definition…").click()
+    page.get_by_label("Period").select_option("previousDay")
+    page.get_by_label("Schedule").select_option("custom")
+    page.get_by_label("Cron expression").fill("30 2 * 3,10 0")
+    # The spring change falls among the next runs: the page says what it does to them.
+    expect(page.locator("#schedule-dst")).to_contain_text(
+        "02:30 does not exist on 28 March; that run happens at 03:00."
+    )
+    expect(page.locator("#schedule-preview")).to_have_attribute("aria-live", "polite")
+    form = {scheme: axe_violations(page, scheme, "definition-form") for scheme in ("light", "dark")}
+    # Enter in a field saves the definition (the form's mode), not a one-off request.
+    page.get_by_label("Name", exact=True).fill(name)
+    page.keyboard.press("Enter")
+    item = page.locator("li.definition-item").filter(has_text=name)
+    expect(item).to_be_visible()
+    item.get_by_role("button", name="Run now").click()
+    expect(page.locator('li.report-item[data-trigger="generate"]')).to_have_attribute(
+        "data-status", "Completed"
+    )
+    item.get_by_role("button", name="Pause").focus()
+    page.keyboard.press("Enter")
+    expect(item.locator(".paused-reason")).to_be_visible()
+    item.get_by_role("button", name="Delete…").click()
+    expect(item.get_by_role("button", name="Keep it")).to_be_focused()
+    listed = {scheme: axe_violations(page, scheme, "definitions") for scheme in ("light", "dark")}
+
+    assert form == {"light": [], "dark": []}
+    assert listed == {"light": [], "dark": []}
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400

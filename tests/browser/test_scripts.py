@@ -144,3 +144,105 @@ def test_copy_as_curl_quotes_what_the_shell_would_run(page):
     assert "/api/v1/reports/sessions'" in command
     assert '-H "Authorization: Bearer $TOKEN"' in command
     assert """-d '{"format":"csv","parameters":{"device":"it'\\''s <b>"}}'""" in command
+
+
+def schedule_call(page, name: str, *arguments):
+    """Call a function of the page's schedule module by name, e.g. "cronForPreset"."""
+    return page.evaluate(
+        """async ([name, args]) => {
+            const schedule = await import("/assets/js/schedule.js");
+            return schedule[name](...args);
+        }""",
+        [name, list(arguments)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("preset", "time", "cron"),
+    [
+        ("daily", "07:00", "0 7 * * *"),
+        ("weekdays", "06:30", "30 6 * * 1-5"),
+        ("monday", "23:59", "59 23 * * 1"),
+        ("monthly", "00:05", "5 0 1 * *"),
+        ("custom", "07:00", None),
+        ("daily", "", None),
+        ("daily", "24:00", None),
+    ],
+)
+def test_a_preset_at_a_time_of_day_is_cron(page, preset, time, cron):
+    assert schedule_call(page, "cronForPreset", preset, time) == cron
+    if cron:  # and back, to show a saved schedule
+        assert schedule_call(page, "presetOfCron", cron) == {"preset": preset, "time": time}
+
+
+def test_a_cron_no_preset_makes_is_custom(page):
+    for cron in ("*/15 * * * *", "0 7 * * 0", "@daily", "0 7,19 * * *"):
+        assert schedule_call(page, "presetOfCron", cron) == {"preset": "custom", "time": None}
+
+
+# Instants as /schedules/preview gives them (Debian cron's rules, Europe/Berlin).
+SPRING_DAILY_0230 = [
+    "2027-03-27T02:30:00+01:00",
+    "2027-03-28T03:00:00+02:00",
+    "2027-03-29T02:30:00+02:00",
+]
+AUTUMN_DAILY_0230 = [
+    "2026-10-24T02:30:00+02:00",
+    "2026-10-25T02:30:00+02:00",
+    "2026-10-26T02:30:00+01:00",
+]
+AUTUMN_MONDAYS_0700 = [
+    "2026-10-19T07:00:00+02:00",
+    "2026-10-26T07:00:00+01:00",
+    "2026-11-02T07:00:00+01:00",
+]
+BERLIN = "Europe/Berlin"
+
+
+def test_the_spring_change_says_which_run_moves_and_where(page):
+    notes = schedule_call(
+        page, "daylightSavingNotes", SPRING_DAILY_0230, {"wallTime": "02:30", "timezone": BERLIN}
+    )
+    # Without the intended time (a custom cron) it is read from the other runs.
+    inferred = schedule_call(page, "daylightSavingNotes", SPRING_DAILY_0230, {"timezone": BERLIN})
+
+    assert notes == [
+        "Clocks go forward 1 hour between the runs of 27 March and 28 March "
+        "(UTC+01:00 to UTC+02:00); the runs keep their local time.",
+        "02:30 does not exist on 28 March; that run happens at 03:00.",
+    ]
+    assert inferred == notes
+
+
+def test_the_autumn_change_says_a_repeated_time_runs_once(page):
+    notes = schedule_call(
+        page, "daylightSavingNotes", AUTUMN_DAILY_0230, {"wallTime": "02:30", "timezone": BERLIN}
+    )
+
+    assert notes == [
+        "Clocks go back 1 hour between the runs of 25 October and 26 October "
+        "(UTC+02:00 to UTC+01:00); the runs keep their local time.",
+        "02:30 happens twice on 25 October; the run happens once, at the first 02:30 (UTC+02:00).",
+    ]
+
+
+def test_a_change_between_weekly_runs_only_says_the_clocks_change(page):
+    notes = schedule_call(
+        page, "daylightSavingNotes", AUTUMN_MONDAYS_0700, {"wallTime": "07:00", "timezone": BERLIN}
+    )
+
+    assert notes == [
+        "Clocks go back 1 hour between the runs of 19 October and 26 October "
+        "(UTC+02:00 to UTC+01:00); the runs keep their local time."
+    ]
+
+
+def test_no_offset_change_no_note(page):
+    same = ["2026-06-01T07:00:00+02:00", "2026-06-08T07:00:00+02:00", "2026-06-15T07:00:00+02:00"]
+    utc = ["2026-06-01T07:00:00Z", "2026-06-02T07:00:00Z"]
+
+    assert schedule_call(page, "daylightSavingNotes", same, {"timezone": BERLIN}) == []
+    assert schedule_call(page, "daylightSavingNotes", utc, {"timezone": "UTC"}) == []
+    assert schedule_call(page, "daylightSavingNotes", [], {}) == []
+    # Half-hour zones and an offset that is not whole hours read as they are.
+    assert schedule_call(page, "offsetLabel", -330) == "UTC-05:30"

@@ -183,6 +183,9 @@ def test_the_catalog_lists_each_type_with_its_parameter_schema(client, make_toke
     assert set(types) == {"sessions", "users", "popularity"}
     assert types["sessions"]["parameters"]["required"] == ["fromDate", "toDate"]
     assert "csv" in types["popularity"]["formats"]
+    # What a definition's period fills, so that a client can leave those fields out.
+    assert types["sessions"]["rangeParameters"] == ["fromDate", "toDate"]
+    assert types["users"]["rangeParameters"] == ["createdFrom", "createdTo"]
 
 
 def test_malformed_json_is_400_and_other_content_is_415(client, make_token):

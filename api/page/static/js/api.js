@@ -71,4 +71,29 @@ export class Api {
   cancel(reportId) {
     return this.request("DELETE", `/reports/${encodeURIComponent(reportId)}`);
   }
+
+  definitions(query) {
+    return this.request("GET", "/report-definitions", { query });
+  }
+
+  createDefinition(body) {
+    return this.request("POST", "/report-definitions", { body });
+  }
+
+  changeDefinition(definitionId, changes) {
+    return this.request("PATCH", `/report-definitions/${encodeURIComponent(definitionId)}`, { body: changes });
+  }
+
+  deleteDefinition(definitionId) {
+    return this.request("DELETE", `/report-definitions/${encodeURIComponent(definitionId)}`);
+  }
+
+  generate(definitionId) {
+    return this.request("POST", `/reports/${encodeURIComponent(definitionId)}/generate`);
+  }
+
+  // The next instants of a schedule, with offsets, and its description in words.
+  schedulePreview(cron, timezone, count = 5) {
+    return this.request("GET", "/schedules/preview", { query: { cron, timezone, count } });
+  }
 }

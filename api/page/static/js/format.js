@@ -21,6 +21,22 @@ export function formatTime(iso) {
   }).format(date);
 }
 
+// A scheduled run: the weekday matters, seconds do not, and the zone is named.
+export function formatRun(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return new Intl.DateTimeFormat(undefined, {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+    timeZone: useUtc ? "UTC" : undefined,
+  }).format(date);
+}
+
 export function formatClock(iso) {
   const date = new Date(iso);
   return new Intl.DateTimeFormat(undefined, {

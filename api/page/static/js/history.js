@@ -22,6 +22,7 @@ export class History {
     this.next = document.getElementById("page-next");
     this.rows = new Map(); // reportId → { item, report, signature }
     this.titles = new Map();
+    this.definitionNames = new Map(); // definitionId → name, to say whose runs are shown
     this.filters = readFilters();
     this.total = 0;
     this.actions = {
@@ -32,7 +33,7 @@ export class History {
     };
     this.filtersForm.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.go({ ...this.formFilters(), page: 1 });
+      this.go({ ...this.formFilters(), definition: this.filters.definition, page: 1 });
     });
     document.getElementById("filters-clear").addEventListener("click", () => this.go({ page: 1 }));
     this.prev.addEventListener("click", () => this.go({ ...this.filters, page: this.filters.page - 1 }));
@@ -43,6 +44,7 @@ export class History {
       this.onNavigate();
     });
     this.onNavigate = () => {};
+    this.onStatusChange = () => {}; // (report) after a report shown changed its status
   }
 
   setTypes(types) {
@@ -120,6 +122,7 @@ export class History {
       status: filters.status,
       reportType: filters.type,
       format: filters.format,
+      definitionId: filters.definition,
     });
     this.total = page.total;
     return page.items;
@@ -148,6 +151,7 @@ export class History {
     if (known && known.report.status !== report.status) {
       const title = this.titles.get(report.reportType) || report.reportType;
       this.announce(`${title} report ${report.reportId.slice(0, 8)} is now ${report.status}.`);
+      this.onStatusChange(report);
     }
     if (known && !changed) {
       known.report = report;
@@ -155,7 +159,9 @@ export class History {
     }
     const item = known ? known.item : el("li", { class: "report-item" });
     const focusedAction = known && item.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-    item.replaceChildren(renderReport(report, this.titles.get(report.reportType) || report.reportType, this.actions));
+    const definitionName = report.definitionId ? this.definitionNames.get(report.definitionId) : null;
+    item.replaceChildren(renderReport(report, this.titles.get(report.reportType) || report.reportType, this.actions, definitionName));
+    item.dataset.trigger = report.trigger || "request";
     item.dataset.reportId = report.reportId;
     item.dataset.status = report.status;
     if (focusedAction) {
@@ -171,6 +177,11 @@ export class History {
     const pages = Math.max(1, Math.ceil(this.total / PAGE_SIZE));
     if (filters.id) {
       setText(this.summary, reports.length ? "The report with this id:" : "There is no report with this id that you may see.");
+    } else if (filters.definition) {
+      const name = this.definitionNames.get(filters.definition);
+      const whose = name ? `of “${name}”` : "of this definition";
+      const runs = `${this.total} run${this.total === 1 ? "" : "s"}`;
+      setText(this.summary, this.total ? `${runs} ${whose}, newest first; Clear shows all your reports.` : `No runs ${whose} yet.`);
     } else if (!this.total) {
       setText(this.summary, Object.keys(filters).length > 1 ? "No report matches these filters." : "No reports yet: request one above.");
     } else {

@@ -3,6 +3,8 @@
 import { Api } from "./api.js";
 import { byId, el, setText, show } from "./dom.js";
 import { setUtc, zoneName } from "./format.js";
+import { DefinitionForm } from "./definition-form.js";
+import { Definitions } from "./definitions.js";
 import { History } from "./history.js";
 import { Poller } from "./poller.js";
 import { RequestForm } from "./request-form.js";
@@ -38,6 +40,32 @@ const poller = new Poller(
   },
 );
 history.onNavigate = () => poller.now();
+const definitions = new Definitions(api, {
+  announce,
+  alert,
+  names: history.definitionNames,
+  showRuns: (definition) => showRuns(definition),
+  onRun: (accepted, definition) => showRuns(definition),
+});
+new DefinitionForm(api, form, {
+  announce,
+  // The keyboard goes to the new definition (the button pressed is gone with the mode).
+  onSaved: async (saved) => {
+    await definitions.load();
+    definitions.focus(saved.definitionId);
+  },
+});
+// A run that finishes changes its definition's last run (and, failing, maybe pauses it).
+history.onStatusChange = (report) => {
+  if (report.definitionId) definitions.load();
+};
+
+// A definition's runs: the history filtered by its id (kept in the URL like any filter).
+function showRuns(definition) {
+  history.go({ definition: definition.definitionId, page: 1 });
+  byId("history-title").focus();
+  announce(`Showing the runs of ${definition.name}.`);
+}
 
 function runAgain(report) {
   if (form.prefill(report)) announce("The form holds that report's type, format and parameters.");
@@ -58,6 +86,7 @@ function setUpPreferences() {
     setUtc(toggle.checked);
     showZone();
     history.rerenderAll();
+    definitions.render();
   });
   const pause = byId("pause-toggle");
   pause.addEventListener("click", () => {
@@ -143,6 +172,8 @@ async function enterWorkspace() {
   alert(null);
   form.load(catalog.items || [], roles);
   history.setTypes(catalog.items || []);
+  definitions.setTypes(catalog.items || []);
+  definitions.load(); // alongside the history's first page, not before it
   announce(`Signed in as ${claims.sub || "a user"}.`);
   await poller.start();
 }
@@ -151,6 +182,7 @@ function signOut(message) {
   forgetToken();
   poller.stop();
   history.render([]);
+  definitions.clear();
   show(byId("workspace"), false);
   show(byId("session-bar"), false);
   show(byId("sign-in"));

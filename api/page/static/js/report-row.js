@@ -7,6 +7,7 @@ import {
   formatClock,
   formatCount,
   formatDuration,
+  formatRun,
   formatTime,
   secondsBetween,
   summarizeParameters,
@@ -100,8 +101,26 @@ function outcome(report) {
   return report.cancelRequested ? el("p", { class: "outcome" }, "Cancelling…") : null;
 }
 
-// actions: { download, cancel, runAgain, copyCurl }, each called with the report.
-export function renderReport(report, typeTitle, actions) {
+// A run of a saved definition says so, and what made it: its schedule, or Run now.
+function triggerLine(report, definitionName) {
+  if (!report.trigger || report.trigger === "request") return null;
+  const of = definitionName ? ` of “${definitionName}”` : " of a saved definition";
+  if (report.trigger === "schedule") {
+    return el(
+      "p",
+      { class: "trigger", dataset: { trigger: "schedule" } },
+      el("span", { class: "tag" }, "Scheduled run"),
+      of,
+      report.scheduledFor ? [", for ", el("time", { datetime: report.scheduledFor }, formatRun(report.scheduledFor))] : null,
+    );
+  }
+  const label = report.trigger === "generate" ? "Run now" : report.trigger;
+  return el("p", { class: "trigger", dataset: { trigger: report.trigger } }, el("span", { class: "tag" }, label), of);
+}
+
+// actions: { download, cancel, runAgain, copyCurl }, each called with the report;
+// definitionName: the saved definition the report is a run of, when known.
+export function renderReport(report, typeTitle, actions, definitionName = null) {
   const id = report.reportId;
   const ids = { title: `title-${id}`, progressLabel: `progress-label-${id}`, progressText: `progress-text-${id}` };
   const button = (action, label, handler) =>
@@ -123,6 +142,7 @@ export function renderReport(report, typeTitle, actions) {
       el("span", { class: `badge badge-${report.status.toLowerCase()}`, dataset: { status: report.status } },
         el("span", { "aria-hidden": "true" }, BADGES[report.status] || "•"), " ", report.status),
     ),
+    triggerLine(report, definitionName),
     el("p", { class: "parameters" }, summarizeParameters(report.parameters)),
     el(
       "p",

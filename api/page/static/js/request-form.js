@@ -22,10 +22,15 @@ export class RequestForm {
     this.submitButton = document.getElementById("request-submit");
     this.parameters = new SchemaForm(document.getElementById("parameter-fields"));
     this.types = new Map();
+    // Set by the definition form: what a new type means for it, and the submit it takes over
+    // while the form is in "Save as a definition" mode.
+    this.onTypeSelected = () => {};
+    this.alternateSubmit = null;
     this.typeSelect.addEventListener("change", () => this.selectType(this.typeSelect.value));
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.submit();
+      if (this.alternateSubmit) this.alternateSubmit();
+      else this.submit();
     });
   }
 
@@ -55,6 +60,11 @@ export class RequestForm {
     this.formatSelect.replaceChildren(...(type.formats || []).map((format) => el("option", { value: format }, format)));
     if ((type.formats || []).includes(previous)) this.formatSelect.value = previous;
     this.clearMessages();
+    this.onTypeSelected(type);
+  }
+
+  currentType() {
+    return this.types.get(this.typeSelect.value) || null;
   }
 
   // Run again: the same type, format and parameters, ready to change or send.
@@ -113,6 +123,7 @@ export class RequestForm {
     this.errors([`${problem.title || "Error"}: ${error.message}${retry}`]);
   }
 
+  // 422 errors of the type, format and parameters beside their fields; the rest in a list.
   showFieldErrors(errors) {
     const parameterErrors = {};
     const others = [];

@@ -156,6 +156,15 @@ export class SchemaForm {
     }
   }
 
+  // Hide these fields (a definition's period takes the place of the date range) or show
+  // them again; what they hold is kept.
+  setHidden(names, hidden) {
+    for (const name of names || []) {
+      const wrapper = this.container.querySelector(`[data-parameter="${CSS.escape(name)}"]`);
+      if (wrapper) wrapper.hidden = hidden;
+    }
+  }
+
   clearErrors() {
     for (const field of this.fields.values()) {
       setText(field.error, "");

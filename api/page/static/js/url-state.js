@@ -1,7 +1,8 @@
 // The history's filters live in the URL, so a view can be bookmarked or shared. The token
 // never does.
 
-const KEYS = ["status", "type", "format", "id"];
+// definition: the runs of one saved definition (its id).
+const KEYS = ["status", "type", "format", "id", "definition"];
 
 export function readFilters(search = window.location.search) {
   const params = new URLSearchParams(search);

@@ -1,0 +1,103 @@
+// One saved definition as DOM nodes: name, type, period, schedule in words, next runs in the
+// person's zone, active or paused (and why), its last run, and its actions. All as text.
+
+import { el } from "./dom.js";
+import { formatRun, summarizeParameters } from "./format.js";
+import { PERIODS } from "./schedule.js";
+
+const PERIOD_LABELS = new Map(PERIODS.map((period) => [period.value, period.label]));
+
+// Scheduled instants as list items, each shown in the person's zone (or UTC).
+export function runTimeItems(instants) {
+  return (instants || []).map((instant) => el("li", {}, el("time", { datetime: instant }, formatRun(instant))));
+}
+
+function scheduleLine(definition, description) {
+  if (!definition.schedule) return "No schedule: it runs when you press Run now.";
+  const words = description || `${definition.schedule.cron} (${definition.schedule.timezone})`;
+  return `Schedule: ${words}.`;
+}
+
+function stateLine(definition) {
+  if (definition.active) return null;
+  return el(
+    "p",
+    { class: "paused-reason" },
+    el("strong", {}, "Paused"),
+    `: ${definition.pausedReason || "paused by hand; Resume to run it on schedule again."}`,
+  );
+}
+
+function lastRunLine(definition) {
+  const run = definition.lastRun;
+  if (!run) return el("p", { class: "meta" }, "No run yet.");
+  const how = run.trigger === "schedule" ? "scheduled" : run.trigger === "generate" ? "run now" : run.trigger;
+  return el(
+    "p",
+    { class: "meta" },
+    `Last run: ${run.status} (${how}`,
+    run.scheduledFor ? [", for ", el("time", { datetime: run.scheduledFor }, formatRun(run.scheduledFor))] : null,
+    ")",
+  );
+}
+
+// actions: { runNow, setActive, showRuns, remove }, each called with the definition.
+// description: the schedule in words (from /schedules/preview), when known.
+export function renderDefinition(definition, { typeTitle, description, actions }) {
+  const id = definition.definitionId;
+  const titleId = `definition-title-${id}`;
+  const button = (action, label, handler, extra = {}) =>
+    el(
+      "button",
+      { type: "button", dataset: { action }, "aria-describedby": titleId, onclick: () => handler(definition), ...extra },
+      label,
+    );
+  const nextRuns = definition.active ? definition.nextRuns || [] : [];
+  const runsTitleId = `definition-runs-${id}`;
+  return el(
+    "article",
+    { class: "report definition", "aria-labelledby": titleId, tabindex: "-1" },
+    el(
+      "div",
+      { class: "report-head" },
+      el("h3", { id: titleId }, definition.name, " ", el("span", { class: "format" }, definition.format)),
+      el(
+        "span",
+        { class: `badge ${definition.active ? "badge-completed" : "badge-cancelled"}`, dataset: { state: definition.active ? "active" : "paused" } },
+        el("span", { "aria-hidden": "true" }, definition.active ? "▶" : "⏸"),
+        " ",
+        definition.active ? "Active" : "Paused",
+      ),
+    ),
+    el(
+      "p",
+      {},
+      typeTitle,
+      " · ",
+      definition.period ? `period: ${PERIOD_LABELS.get(definition.period) || definition.period}` : "fixed parameters",
+    ),
+    el("p", { class: "parameters" }, summarizeParameters(definition.parameters)),
+    el("p", { class: "schedule-line" }, scheduleLine(definition, description)),
+    stateLine(definition),
+    nextRuns.length
+      ? el(
+          "div",
+          { class: "next-runs" },
+          el("p", { id: runsTitleId, class: "small-heading" }, "Next runs, in your time zone:"),
+          el("ol", { class: "run-times", "aria-labelledby": runsTitleId }, runTimeItems(nextRuns)),
+        )
+      : null,
+    lastRunLine(definition),
+    el(
+      "div",
+      { class: "actions" },
+      button("run-now", "Run now", actions.runNow),
+      definition.active
+        ? button("pause", "Pause", (d) => actions.setActive(d, false))
+        : button("resume", "Resume", (d) => actions.setActive(d, true)),
+      button("show-runs", "Show its runs", actions.showRuns),
+      button("delete", "Delete…", actions.remove),
+    ),
+    el("div", { class: "confirm-box", hidden: true }),
+  );
+}
