@@ -10,6 +10,7 @@ from dispatcher.sender import Sender
 from shared.config import settings_or_exit
 from shared.db import make_engine
 from shared.deliveries.email_kind import KIND as EMAIL
+from shared.deliveries.kinds import kinds_for
 from shared.health import Readiness, start_if_configured
 from shared.logs import configure_logging
 from shared.storage import Storage
@@ -37,7 +38,9 @@ def main() -> None:
     presign = presigner(storage, settings.download_url_ttl_seconds)
     dispatcher = Dispatcher(settings, engine, sender, presign)
     EMAIL.configure(settings)
-    deliveries = DeliveryLoop(settings, engine, storage.bucket, storage.open_object)
+    deliveries = DeliveryLoop(
+        settings, engine, storage.bucket, storage.open_object, kinds=kinds_for(settings)
+    )
 
     def stop() -> None:
         dispatcher.stop()

@@ -249,6 +249,39 @@ class MultipartUpload:
                 pass  # the incomplete-upload sweep removes what this could not
 
 
+def make_client(
+    endpoint_url: str | None,
+    region: str | None,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+    max_attempts: int = 3,
+) -> S3Client:
+    """An S3 client by the one rule for every store Reportbox talks to (its own bucket, and a
+    customer's in the s3 delivery kind): SigV4, path-style addressing, bounded timeouts."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            # Checksums only where S3 requires them: the worker hashes every file itself
+            # (sha256, in the report), and the default CRC32 of every body cost CPU on
+            # each of the many small PUTs. Parameters come from our own code only (a
+            # customer's bucket and key are validated before they get here), so botocore's
+            # validation of them per call is skipped too.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            parameter_validation=False,
+        ),
+    )
+
+
 class Storage:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -259,26 +292,11 @@ class Storage:
 
     def _make_client(self, endpoint_url: str | None) -> S3Client:
         settings = self._settings
-        return boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=settings.aws_region,
-            aws_access_key_id=settings.aws_access_key_id,
-            aws_secret_access_key=settings.aws_secret_access_key,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                connect_timeout=5,
-                read_timeout=60,
-                retries={"mode": "standard", "max_attempts": 3},
-                # Checksums only where S3 requires them: the worker hashes every file itself
-                # (sha256, in the report), and the default CRC32 of every body cost CPU on
-                # each of the many small PUTs. Parameters come from this module only, so
-                # botocore's validation of them per call is skipped too.
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
-                parameter_validation=False,
-            ),
+        return make_client(
+            endpoint_url,
+            settings.aws_region,
+            settings.aws_access_key_id,
+            settings.aws_secret_access_key,
         )
 
     def start_upload(self, key: str, content_type: str) -> MultipartUpload:

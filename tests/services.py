@@ -24,6 +24,16 @@ from infra.local.processes import free_port, seaweedfs_s3_server
 # The local SeaweedFS's one identity: it lives only as long as the test session.
 LOCAL_S3_ACCESS_KEY = "test"
 LOCAL_S3_SECRET_KEY = "test-secret"
+# A second identity, standing in for a customer of the s3 delivery kind: it may read, write
+# and list only buckets named customer-*, so it can neither read Reportbox's bucket nor
+# create a bucket by writing to it (which the first, an admin, does).
+LOCAL_S3_CUSTOMER_KEY = "customer"
+LOCAL_S3_CUSTOMER_SECRET = "customer-secret"
+LOCAL_S3_CUSTOMER_IDENTITY = {
+    "name": "customer",
+    "credentials": [{"accessKey": LOCAL_S3_CUSTOMER_KEY, "secretKey": LOCAL_S3_CUSTOMER_SECRET}],
+    "actions": ["Read:customer-*", "Write:customer-*", "List:customer-*"],
+}
 
 
 def reachable(url: str) -> bool:
@@ -91,6 +101,7 @@ def local_s3_server(data_dir: Path | None = None, stop_timeout: float = 0.0) -> 
                 LOCAL_S3_ACCESS_KEY,
                 LOCAL_S3_SECRET_KEY,
                 stop_timeout=stop_timeout,
+                other_identities=[LOCAL_S3_CUSTOMER_IDENTITY],
             )
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from api.auth import Principal
 from shared.config import Settings
-from shared.deliveries.kinds import KINDS, needs_admin
+from shared.deliveries.kinds import KINDS, kinds_for, needs_admin
 from shared.deliveries.secrets import SecretsUnavailable, keep_stored, masked, seal, unseal
 from shared.deliveries.targets import InvalidTarget, Kind
 from shared.errors import AdminRequired, InvalidParameters
@@ -61,8 +61,9 @@ def admit_targets(
     refused again (an owner may still pause a definition an admin gave an s3 target)."""
     allowed = settings.email_allowed_domains.split(",")
     admitted: list[dict[str, Any]] = []
+    kinds = kinds_for(settings)
     for index, delivery in enumerate(deliveries):
-        kind = KINDS.get(delivery["kind"])
+        kind = kinds.get(delivery["kind"])
         if kind is None:  # api
             admitted.append(dict(delivery))
             continue

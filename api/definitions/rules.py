@@ -21,7 +21,7 @@ from shared.definitions import runs
 from shared.definitions.periods import run_day
 from shared.definitions.schedule import Schedule, ScheduleError, check_interval, parse_schedule
 from shared.deliveries.kinds import KINDS
-from shared.deliveries.targets import InvalidTarget
+from shared.deliveries.targets import InvalidTarget, Kind
 from shared.errors import InvalidParameters
 
 API_MODES = ("async", "sync")
@@ -46,7 +46,10 @@ class Checked:
 
 
 def check_definition(
-    fields: Mapping[str, Any], now: datetime, min_interval_seconds: float
+    fields: Mapping[str, Any],
+    now: datetime,
+    min_interval_seconds: float,
+    kinds: Mapping[str, Kind] = KINDS,
 ) -> Checked:
     """`fields` (loaded by DefinitionSchema, snake_case) checked as a whole, or
     InvalidParameters naming every field at fault at once. A period is tried with the range
@@ -60,7 +63,7 @@ def check_definition(
             )
         except ScheduleError as error:
             errors[error.field] = [error.message]
-    deliveries = check_deliveries(fields.get("deliveries"), errors)
+    deliveries = check_deliveries(fields.get("deliveries"), errors, kinds)
     report_type = get_report_type(fields["report_type"])
     parameters: dict[str, Any] = {}
     if report_type is None:
@@ -99,7 +102,9 @@ def check_schedule(cron: str, timezone: str, min_interval_seconds: float) -> Sch
 
 
 def check_deliveries(
-    deliveries: list[Any] | None, errors: dict[str, list[str]]
+    deliveries: list[Any] | None,
+    errors: dict[str, list[str]],
+    kinds: Mapping[str, Kind] = KINDS,
 ) -> list[dict[str, Any]]:
     """The deliveries in their canonical form (the api delivery's mode filled in, each
     target as its kind's validate returns it, secrets still in the clear); problems go into
@@ -113,14 +118,14 @@ def check_deliveries(
             errors[where] = ['must be an object with a "kind"']
             continue
         kind = delivery["kind"]
-        if kind in KINDS:
+        if kind in kinds:
             try:
-                checked.append(KINDS[kind].validate(delivery))
+                checked.append(kinds[kind].validate(delivery))
             except InvalidTarget as refused:
                 errors[f"{where}.{refused.field}"] = [refused.message]
             continue
         if kind != "api":
-            errors[f"{where}.kind"] = [f"must be one of {['api', *KINDS]}"]
+            errors[f"{where}.kind"] = [f"must be one of {['api', *kinds]}"]
             continue
         unknown = sorted(set(delivery) - {"kind", "mode"})
         if unknown:

@@ -28,6 +28,7 @@ from shared import report_counters
 from shared.catalog import ReportType, get_report_type
 from shared.db import translate_errors
 from shared.definitions import runs
+from shared.deliveries.kinds import kinds_for
 from shared.errors import (
     DefinitionNameTaken,
     DefinitionNotFound,
@@ -248,7 +249,9 @@ def _check(
     }
     if fields.get("deliveries") is None:
         opened.pop("deliveries")
-    checked = rules.check_definition(opened, now, settings.schedule_min_interval_seconds)
+    checked = rules.check_definition(
+        opened, now, settings.schedule_min_interval_seconds, kinds_for(settings)
+    )
     admitted = deliveries.admit_targets(principal, checked.deliveries, stored, settings)
     return replace(checked, deliveries=admitted)
 

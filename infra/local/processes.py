@@ -11,8 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,14 +150,17 @@ def seaweedfs_argv(data_dir: Path, ports: dict[str, int], identities: Path) -> l
     ]
 
 
-def seaweedfs_identities(access_key: str, secret_key: str) -> str:
-    """The S3 gateway's one identity, allowed everything (SigV4 requests only)."""
+def seaweedfs_identities(
+    access_key: str, secret_key: str, others: Sequence[dict[str, Any]] = ()
+) -> str:
+    """The S3 gateway's identity, allowed everything (SigV4 requests only), and `others`
+    (the tests' stand-in for a customer of the s3 delivery kind)."""
     identity = {
         "name": "reportbox",
         "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
-    return json.dumps({"identities": [identity]}, indent=2)
+    return json.dumps({"identities": [identity, *others]}, indent=2)
 
 
 def s3_client(endpoint_url: str, access_key: str, secret_key: str, region: str = "us-east-1"):
@@ -202,6 +206,7 @@ def seaweedfs_s3_server(
     access_key: str,
     secret_key: str,
     stop_timeout: float = 30.0,
+    other_identities: Sequence[dict[str, Any]] = (),
 ) -> Iterator[str]:
     """SeaweedFS serving S3 on 127.0.0.1:`port`, its data in `data_dir` (kept across starts).
 
@@ -211,7 +216,7 @@ def seaweedfs_s3_server(
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     identities = data_dir / "identities.json"
-    identities.write_text(seaweedfs_identities(access_key, secret_key))
+    identities.write_text(seaweedfs_identities(access_key, secret_key, other_identities))
     identities.chmod(0o600)
     ports = {name: free_port() for name in SEAWEEDFS_PORTS} | {"s3.port": port}
     # It writes log files to the temp folder: one of its own, removed after (they repeat what

@@ -1,7 +1,7 @@
 """Every delivery kind by its name: the one place the API and the dispatcher look them up.
 
 `api` is not here: it is no target the dispatcher sends to, but how the run is requested
-(api/definitions/rules.py). The s3 and sftp kinds join this dict as one line each.
+(api/definitions/rules.py). A new kind joins this dict as one line.
 """
 
 from __future__ import annotations
@@ -9,10 +9,19 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from shared.deliveries import email_kind
+from shared.config import Settings
+from shared.deliveries import email_kind, s3_kind, sftp_kind
 from shared.deliveries.targets import Kind
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (email_kind.KIND,)}
+KINDS: dict[str, Kind] = {
+    kind.name: kind for kind in (email_kind.KIND, s3_kind.KIND, sftp_kind.KIND)
+}
+
+
+def kinds_for(settings: Settings) -> dict[str, Kind]:
+    """The kinds as a deployment runs them: the s3 kind knows Reportbox's own store, so it
+    copies server-side there and accepts http to it where that is how Reportbox reaches it."""
+    return {**KINDS, s3_kind.KIND.name: s3_kind.for_settings(settings)}
 
 
 def needs_admin(kind: Kind, target: Mapping[str, Any], allowed_domains: Collection[str]) -> bool:

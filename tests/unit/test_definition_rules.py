@@ -109,13 +109,13 @@ def test_every_bad_field_is_named_at_once():
         parameters={"fromDate": "2026-01-01"},
         period="previousDay",
         schedule={"cron": "@daily", "timezone": "Nowhere"},
-        deliveries=[{"kind": "s3"}],
+        deliveries=[{"kind": "s3"}],  # no bucket
     )
     assert set(errors) == {
         "format",
         "parameters.fromDate",
         "schedule.timezone",
-        "deliveries.0.kind",
+        "deliveries.0.bucket",
     }
 
 

@@ -10,12 +10,14 @@ PRODUCT = ("api", "relay", "worker", "shared")
 
 # Driver -> the modules (or packages, ending in "/") allowed to import it. The COPY readers
 # (worker/source.py and the formats) stream rows through psycopg's cursor; only shared/db.py
-# and worker/source.py decide what a driver error means.
+# and worker/source.py decide what a driver error means. A delivery kind is the edge of its
+# outside system: s3_kind of the customer's store (ours stays storage.py's), sftp_kind of SSH.
 EDGES = {
     "psycopg": ("shared/db.py", "worker/source.py", "worker/formats/"),
     "pika": ("shared/broker/",),
-    "boto3": ("shared/storage.py",),
-    "botocore": ("shared/storage.py",),
+    "boto3": ("shared/storage.py", "shared/deliveries/s3_kind.py"),
+    "botocore": ("shared/storage.py", "shared/deliveries/s3_kind.py"),
+    "paramiko": ("shared/deliveries/sftp_kind.py",),
 }
 
 
