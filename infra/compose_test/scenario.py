@@ -83,7 +83,13 @@ def build(stack: Stack, tokens: dict[str, str]) -> str:
 
 def up(stack: Stack, tokens: dict[str, str]) -> str:
     stack.must("up", "--detach")
-    waited = stack.wait_until(lambda: settled(stack), "the stack healthy", STACK_UP_SECONDS)
+    try:
+        waited = stack.wait_until(lambda: not unsettled(stack), "the stack", STACK_UP_SECONDS)
+    except TimeoutError as timeout:
+        # Which service, and its last words: a crash loop shows only as "not healthy".
+        late = unsettled(stack)
+        logs = stack.compose("logs", "--no-color", "--tail", "5", *late).stdout
+        raise TimeoutError(f"{timeout}; not settled: {late}\n{logs}") from None
     with httpx.Client(timeout=10) as http:
         http.get(f"{stack.url('API_PORT')}/readyz").raise_for_status()
         overview = http.get(
@@ -91,25 +97,30 @@ def up(stack: Stack, tokens: dict[str, str]) -> str:
             auth=(RABBITMQ_USER, RABBITMQ_PASSWORD),
         )
         overview.raise_for_status()
+        http.get(f"{stack.url('MAILPIT_PORT')}/readyz").raise_for_status()
     storage(stack).list_buckets()
     return f"healthy after {waited:.0f} s"
 
 
-def settled(stack: Stack) -> bool:
-    """Every long-running service healthy and every one-shot job exited (any code)."""
+def unsettled(stack: Stack) -> list[str]:
+    """The services not yet settled: a long-running one not healthy, a one-shot job not
+    exited (with any code)."""
     states: dict[str, list[dict]] = {}
     for container in stack.containers():
         service = container["Config"]["Labels"]["com.docker.compose.service"]
         states.setdefault(service, []).append(container["State"])
-    healthy = all(
-        states.get(service) and all(s.get("Health", {}).get("Status") == "healthy" for s in ss)
-        for service, ss in ((name, states.get(name, [])) for name in LONG_RUNNING)
-    )
-    one_shots_done = all(
-        states.get(service) and all(s["Status"] == "exited" for s in states[service])
+    unhealthy = [
+        service
+        for service in LONG_RUNNING
+        if not states.get(service)
+        or not all(s.get("Health", {}).get("Status") == "healthy" for s in states[service])
+    ]
+    running = [
+        service
         for service in ONE_SHOT
-    )
-    return bool(healthy and one_shots_done)
+        if not states.get(service) or not all(s["Status"] == "exited" for s in states[service])
+    ]
+    return unhealthy + running
 
 
 def ran_once(stack: Stack, tokens: dict[str, str]) -> str:
