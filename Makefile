@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock run test fuzz unit integration e2e bench soak compose-test migrate demo lint audit docs docs-check clean
+.PHONY: install lock run test fuzz unit integration e2e bench soak compose-test migrate demo lint typecheck audit docs docs-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy, configured in pyproject.toml: strict on shared/, worker/, relay/, dispatcher/ and
+# client/, the API's function bodies checked.
+typecheck: install
+	$(BIN)/mypy
 
 # The documentation site (docs/, mkdocs.yml): served with live reload, or built strictly
 # (a broken link or a page missing from the navigation fails) as .ci/run does.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import werkzeug
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
@@ -187,7 +188,7 @@ def register_error_handlers(app: Flask) -> None:
         return refusal_problem(error)
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
+    def _http_error(error: HTTPException) -> werkzeug.Response:  # get_response()'s own class
         if error.code is not None and error.code < 400:
             return error.get_response()  # a routing redirect (308 to the slashed URL) is no error
         # Keeps what werkzeug adds for the client (Allow on a 405), not its HTML content type.

@@ -20,6 +20,8 @@ import time
 from functools import partial
 from typing import Any
 
+from gunicorn.http import RequestParser
+from gunicorn.uwsgi.parser import UWSGIParser
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 HEAD_SECONDS = 10.0  # for the whole request head, from the first wait for it
@@ -32,6 +34,12 @@ def head_complete(received: bytes) -> bool:
     return len(received) > MAX_HEAD_BYTES or any(end in received for end in HEAD_ENDS)
 
 
+class HeadConn(TConn):
+    """gthread's connection, with the bytes of its request head read before a thread has it."""
+
+    head: bytes = b""
+
+
 class HeadFirstWorker(ThreadWorker):
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:  # the head is encrypted: gthread's own way
@@ -42,15 +50,19 @@ class HeadFirstWorker(ThreadWorker):
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         self.nr_conns += 1
-        self._await_head(TConn(self.cfg, client_socket, client_address, listener.getsockname()))
+        self._await_head(HeadConn(self.cfg, client_socket, client_address, listener.getsockname()))
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
-        """A kept-alive connection's next request: its head is awaited the same way."""
+        """A kept-alive connection's next request: its head is awaited the same way (a TLS
+        connection, accepted by gthread itself, goes gthread's own way as it did at first)."""
+        if not isinstance(conn, HeadConn):
+            super().on_client_socket_readable(conn, client)
+            return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self._await_head(conn)
 
-    def _await_head(self, conn: TConn) -> None:
+    def _await_head(self, conn: HeadConn) -> None:
         conn.sock.setblocking(False)
         conn.head = b""
         # murder_pending() closes a connection whose head did not arrive by then.
@@ -58,7 +70,7 @@ class HeadFirstWorker(ThreadWorker):
         self.pending_conns.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
-    def _read_head(self, conn: TConn, client: socket.socket) -> None:
+    def _read_head(self, conn: HeadConn, client: socket.socket) -> None:
         try:
             chunk = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -78,10 +90,12 @@ class HeadFirstWorker(ThreadWorker):
         self.enqueue_req(conn)
 
     def handle(self, conn: TConn) -> Any:
-        head = getattr(conn, "head", b"")
-        if head:
-            conn.head = b""
+        if isinstance(conn, HeadConn) and conn.head:
+            head, conn.head = conn.head, b""
             conn.sock.setblocking(True)
             conn.init()
+            # A plain socket's parser is HTTP/1's (HTTP/2 is negotiated only over TLS).
+            if not isinstance(conn.parser, RequestParser | UWSGIParser):
+                raise RuntimeError(f"no HTTP/1 parser to hand the request head: {conn.parser!r}")
             conn.parser.unreader.unread(head)  # read again by the parser, before the socket
         return super().handle(conn)

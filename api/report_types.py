@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apispec import APISpec
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
@@ -11,8 +12,11 @@ from shared.catalog import REPORT_TYPES
 
 blueprint = Blueprint("report_types", __name__, url_prefix="/api/v1/report-types")
 
+# Flat parameter schemas, so the spec is never asked for a component; it is only for its type.
 _converter = OpenAPIConverter(
-    openapi_version="3.1.0", schema_name_resolver=lambda _: None, spec=None
+    openapi_version="3.1.0",
+    schema_name_resolver=lambda _: None,
+    spec=APISpec("report types", "1", "3.1.0"),
 )
 
 

@@ -47,6 +47,7 @@ from client.models import (
     ReportFile,
     ReportPage,
     ReportType,
+    Status,
 )
 from client.webhooks import WebhookVerificationError, verify_webhook
 
@@ -78,6 +79,7 @@ __all__ = [
     "Schedule",
     "SchedulePreview",
     "ServerError",
+    "Status",
     "Unavailable",
     "ValidationError",
     "WaitTimeout",

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 from client.retry import parse_retry_after
 
-PENDING = "Pending"
-PROCESSING = "Processing"
-COMPLETED = "Completed"
-FAILED = "Failed"
-CANCELLED = "Cancelled"
-EXPIRED = "Expired"
-TERMINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED, EXPIRED})
+# A report's statuses as the server names them (its shared/statuses.py; a unit test keeps the
+# two equal). Report.status stays a str: it is what the JSON said.
+Status = Literal["Pending", "Processing", "Completed", "Failed", "Cancelled", "Expired"]
+PENDING: Final = "Pending"
+PROCESSING: Final = "Processing"
+COMPLETED: Final = "Completed"
+FAILED: Final = "Failed"
+CANCELLED: Final = "Cancelled"
+EXPIRED: Final = "Expired"
+TERMINAL_STATUSES: frozenset[Status] = frozenset({COMPLETED, FAILED, CANCELLED, EXPIRED})
 
 
 def parse_datetime(value: str | None) -> datetime | None:

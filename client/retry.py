@@ -52,7 +52,7 @@ def retry_delay(attempt: int, retry_after: float | None, rng: Random = random.ra
     """
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER)
-    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt)
 
 
 class PollSchedule:

@@ -39,18 +39,18 @@ def report_id_of(letter: DeadLetter) -> uuid.UUID | None:
         return None
 
 
-def refusal(report_id: uuid.UUID | None, status: str | None) -> str | None:
+def refusal(report_id: uuid.UUID | None, status: ReportStatus | None) -> str | None:
     """Why a dead letter cannot be replayed, or None when it can."""
     if report_id is None:
         return "the message does not decode: it names no report"
     if status is None:
         return "its report does not exist"
-    if ReportStatus(status).is_terminal:
+    if status.is_terminal:
         return f"its report is already {status}"
     return None
 
 
-def describe(letter: DeadLetter, status: str | None) -> dict[str, Any]:
+def describe(letter: DeadLetter, status: ReportStatus | None) -> dict[str, Any]:
     report_id = report_id_of(letter)
     return {
         "messageId": letter.message_id,
@@ -79,30 +79,32 @@ class DeadLetters:
         self._sessions = sessions
         self._page_size = page_size
 
-    def pages(self) -> Iterator[list[tuple[DeadLetter, str | None]]]:
+    def pages(self) -> Iterator[list[tuple[DeadLetter, ReportStatus | None]]]:
         """Each letter with its report's status (None: no such report); the letters of a
         page are held while the caller looks at them, and settled through replay()/drop()."""
         for page in self._queue.pages(self._page_size):
             ids = [rid for rid in map(report_id_of, page) if rid is not None]
             with translate_errors(), self._sessions() as session:
                 rows = session.execute(STATUSES, {"ids": ids}).all() if ids else []
-            statuses: dict[uuid.UUID | None, str] = {row.id: row.status for row in rows}
+            statuses: dict[uuid.UUID | None, ReportStatus] = {
+                row.id: ReportStatus(row.status) for row in rows
+            }
             yield [(letter, statuses.get(report_id_of(letter))) for letter in page]
 
-    def replay(self, letter: DeadLetter, status: str | None) -> str | None:
+    def replay(self, letter: DeadLetter, status: ReportStatus | None) -> str | None:
         """Replay one; the reason it was not replayed, or None."""
         report_id = report_id_of(letter)
         reason = refusal(report_id, status)
-        if reason is not None:
+        if reason is not None or report_id is None:  # refusal() names a letter without one
             return reason
         with translate_errors(), self._sessions.begin() as session:
             session.execute(ENQUEUE, outbox_values(ReportRequested.new(report_id)))
         self._queue.ack(letter)  # after the commit: a crash in between only replays twice
         return None
 
-    def drop_if_terminal(self, letter: DeadLetter, status: str | None) -> bool:
+    def drop_if_terminal(self, letter: DeadLetter, status: ReportStatus | None) -> bool:
         """Remove a letter whose report is finished: nothing is left for it to do."""
-        if status is None or not ReportStatus(status).is_terminal:
+        if status is None or not status.is_terminal:
             return False
         self._queue.ack(letter)
         return True
@@ -142,7 +144,9 @@ def _run(args: argparse.Namespace, letters: DeadLetters) -> int:
     return 0 if done or args.command == "list" else 1
 
 
-def _list(args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: str | None) -> bool:
+def _list(
+    args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: ReportStatus | None
+) -> bool:
     entry = describe(letter, status)
     if args.json:
         print(json.dumps(entry))
@@ -155,7 +159,9 @@ def _list(args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: 
     return True
 
 
-def _show(args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: str | None) -> bool:
+def _show(
+    args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: ReportStatus | None
+) -> bool:
     if not matches(letter, {args.id}):
         return False
     entry = describe(letter, status)
@@ -165,7 +171,7 @@ def _show(args: argparse.Namespace, _: DeadLetters, letter: DeadLetter, status: 
 
 
 def _replay(
-    args: argparse.Namespace, letters: DeadLetters, letter: DeadLetter, status: str | None
+    args: argparse.Namespace, letters: DeadLetters, letter: DeadLetter, status: ReportStatus | None
 ) -> bool:
     if not (args.all or matches(letter, set(args.ids))):
         return False
@@ -179,7 +185,7 @@ def _replay(
 
 
 def _drop_terminal(
-    _: argparse.Namespace, letters: DeadLetters, letter: DeadLetter, status: str | None
+    _: argparse.Namespace, letters: DeadLetters, letter: DeadLetter, status: ReportStatus | None
 ) -> bool:
     if not letters.drop_if_terminal(letter, status):
         return False

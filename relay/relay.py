@@ -150,18 +150,19 @@ class Relay:
         if len(confirmed) < len(messages):
             log.warning("relay.unconfirmed count=%d", len(messages) - len(confirmed))
 
-    def listen(self) -> None:
+    def listen(self) -> Listener:
         """Start listening for NOTIFY; before a claim, so no commit falls between the two."""
         if self._listener is None:
             self._listener = self._listener_factory(self._settings)
+        return self._listener
 
     def wait_for_work(self) -> None:
         """Sleep until NOTIFY says a row was written, or the poll interval passes; every
         BROKER_CHECK_SECONDS of quiet, check that the broker connection still stands."""
-        self.listen()
+        listener = self.listen()
         deadline = time.monotonic() + self._settings.relay_poll_seconds
         while (remaining := deadline - time.monotonic()) > 0:
-            if self._listener.wait(min(remaining, BROKER_CHECK_SECONDS)):
+            if listener.wait(min(remaining, BROKER_CHECK_SECONDS)):
                 return
             if self._publisher is not None:
                 self._publisher.check_connection()

@@ -15,12 +15,12 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +40,9 @@ from shared.storage import (
 )
 from shared.webhooks import messages as webhook_messages
 from shared.webhooks.events import record_report_events
+
+if TYPE_CHECKING:  # boto3-stubs' shape of a listed multipart upload (a development dependency)
+    from mypy_boto3_s3.type_defs import MultipartUploadTypeDef as Upload
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ LIFECYCLE_MARGIN_DAYS = 1
 
 
 class ReportFile(NamedTuple):
-    status: str
+    status: ReportStatus
     object_key: str | None
 
 
@@ -138,10 +141,9 @@ def orphaned(stored: StoredObject, report: ReportFile | None, cutoff: datetime) 
         return False
     if report is None:
         return True
-    status = ReportStatus(report.status)
-    if not status.is_terminal:
+    if not report.status.is_terminal:
         return False
-    return not (status is ReportStatus.COMPLETED and stored.key == report.object_key)
+    return not (report.status is ReportStatus.COMPLETED and stored.key == report.object_key)
 
 
 def lifecycle_days(retention_hours: float, max_export_seconds: int) -> int:
@@ -151,9 +153,7 @@ def lifecycle_days(retention_hours: float, max_export_seconds: int) -> int:
     return math.ceil(seconds / 86400) + LIFECYCLE_MARGIN_DAYS
 
 
-def abandoned_uploads(
-    uploads: list[dict[str, Any]], cutoff: datetime, prefix: str
-) -> list[dict[str, Any]]:
+def abandoned_uploads(uploads: Sequence[Upload], cutoff: datetime, prefix: str) -> list[Upload]:
     """Reportbox's uploads begun before the cutoff; younger ones may belong to an export still
     running, and those outside the key prefix belong to someone else."""
     return [u for u in uploads if u["Initiated"] < cutoff and u["Key"].startswith(prefix)]
@@ -308,16 +308,19 @@ class Sweeper:
         deleted = self._delete_in_batches(webhook_messages.DELETE_ENDED, retention_seconds)
         return {"webhook_messages_deleted": deleted}
 
-    def _delete_in_batches(self, statement: Any, retention_seconds: float) -> int:
+    def _delete_in_batches(self, statement: TextClause, retention_seconds: float) -> int:
         """Run a DELETE of at most `limit` rows, one short transaction each, until it
         deletes fewer (or the sweep is stopping); how many it deleted in all."""
         deleted = 0
         limit = self._batch * 10
         while True:
             with translate_errors(), self._sessions() as session, session.begin():
-                count = session.execute(
-                    statement, {"retention_seconds": retention_seconds, "limit": limit}
-                ).rowcount
+                # The session's Connection, whose result (a CursorResult) counts the rows.
+                count = (
+                    session.connection()
+                    .execute(statement, {"retention_seconds": retention_seconds, "limit": limit})
+                    .rowcount
+                )
             deleted += count
             if count < limit or self._stopping.is_set():
                 return deleted
@@ -341,7 +344,7 @@ class Sweeper:
                 log.warning("sweep.abort_refused key=%s error=%s", upload["Key"], exc)
         return {"uploads_aborted": aborted}
 
-    def _live_attempts(self, uploads: list[dict[str, Any]]) -> set[tuple[uuid.UUID, int]]:
+    def _live_attempts(self, uploads: Sequence[Upload]) -> set[tuple[uuid.UUID, int]]:
         """The (report, attempt) pairs among these uploads that still hold their report.
 
         The age cutoff alone cannot tell: some S3 mocks date every upload years back, clocks drift,
@@ -385,7 +388,7 @@ class Sweeper:
             return {}
         with translate_errors(), self._sessions() as session:
             rows = session.execute(REPORT_FILES, {"ids": ids})
-            return {row.id: ReportFile(row.status, row.object_key) for row in rows}
+            return {row.id: ReportFile(ReportStatus(row.status), row.object_key) for row in rows}
 
     def _delete_orphan(self, key: str) -> bool:
         try:

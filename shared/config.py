@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -174,13 +175,14 @@ class Settings:
     def presign_endpoint_url(self) -> str | None:
         return self.s3_public_endpoint_url or self.s3_endpoint_url
 
-    def with_overrides(self, **changes: object) -> Settings:
+    # Any: each field has its own type, which the dataclass checks where it is built.
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # each converted to its own field's type
         for item in fields(cls):
             raw = env.get(ENVIRONMENT.get(item.name, ""), "").strip()
             if raw:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
 import sqlalchemy.exc
-from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, make_url
+from psycopg.rows import class_row
+from sqlalchemy import Engine, PoolProxiedConnection, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
@@ -150,10 +150,17 @@ def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> Liste
     return Listener(connection)
 
 
+RowClass = TypeVar("RowClass")
+
+
 def first_row_in_transaction(
-    engine: Engine, statements: Sequence[str], values: Mapping[str, Any]
-) -> NamedTuple | None:
-    """Run the statements in order in one transaction; the last one's first row.
+    engine: Engine,
+    statements: Sequence[str],
+    values: Mapping[str, Any],
+    row_class: type[RowClass],
+) -> RowClass | None:
+    """Run the statements in order in one transaction; the last one's first row, built as
+    row_class(**columns) (a NamedTuple whose fields are the columns, in any order).
 
     psycopg itself on a pooled connection, with no Core or ORM layer between: on the hottest
     path (admitting a report) that layer cost more than the statements. A lost connection is
@@ -162,8 +169,8 @@ def first_row_in_transaction(
     with translate_errors():
         pooled = engine.raw_connection()
     try:
-        connection: Connection = pooled.driver_connection
-        cursor = connection.cursor(row_factory=namedtuple_row)
+        connection = _driver(pooled)
+        cursor = connection.cursor(row_factory=class_row(row_class))
         with connection.transaction():
             for statement in statements:
                 cursor.execute(statement, values)
@@ -177,6 +184,14 @@ def first_row_in_transaction(
         pooled.close()  # back to the pool (a no-op once invalidated)
 
 
+def _driver(pooled: PoolProxiedConnection) -> Connection:
+    """The psycopg connection under a pooled one (SQLAlchemy types it Any, or None once closed)."""
+    driver = pooled.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise DatabaseUnavailable("the pooled connection is closed")
+    return driver
+
+
 @contextlib.contextmanager
 def driver_cursor(engine: Engine) -> Iterator[Cursor]:
     """A pooled connection's own psycopg cursor, in a transaction rolled back at the end.
@@ -186,7 +201,7 @@ def driver_cursor(engine: Engine) -> Iterator[Cursor]:
     the cursor pass through, for translate_query_errors() where the caller wants them told.
     """
     with translate_errors(), engine.connect() as connection:
-        driver = connection.connection.driver_connection
+        driver = _driver(connection.connection)
         try:
             with driver.cursor() as cursor:
                 yield cursor

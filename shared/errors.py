@@ -14,6 +14,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from shared.statuses import ReportStatus
+
 
 class DomainError(Exception):
     """A refusal the client caused or may wait out; `detail` tells the client which."""
@@ -115,7 +117,7 @@ class ReportNotFound(DomainError):
 class AlreadyFinished(DomainError):
     """The report is finished: there is nothing left to cancel."""
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: ReportStatus) -> None:
         super().__init__(
             f"The report is {status}; only Pending or Processing reports can be cancelled."
         )
@@ -125,7 +127,7 @@ class AlreadyFinished(DomainError):
 class NotFinished(DomainError):
     """The report is not Completed: it has no file (yet)."""
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: ReportStatus) -> None:
         super().__init__(f"The report is {status}; there is no file.")
         self.status = status
 

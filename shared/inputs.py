@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
@@ -45,8 +45,8 @@ def _refusals(value: Any) -> Any:
                 errors[_printable(key)] = found
         return errors or None
     if isinstance(value, list | tuple):
-        errors = {index: found for index, item in enumerate(value) if (found := _refusals(item))}
-        return errors or None
+        by_index = {index: found for index, item in enumerate(value) if (found := _refusals(item))}
+        return by_index or None
     return None
 
 
@@ -72,10 +72,17 @@ class FullMatch(validate.Regexp):
     """
 
     def __init__(self, pattern: str, error: str) -> None:
-        super().__init__(f"^(?:{pattern})$", error=error)
+        anchored = f"^(?:{pattern})$"
+        super().__init__(anchored, error=error)
+        self._whole = re.compile(anchored)  # a str pattern (Regexp's may be bytes)
 
-    def __call__(self, value: str) -> str:
-        if self.regex.fullmatch(value) is None:
+    # Regexp's signature; a string field only ever passes a str, and bytes never match.
+    @overload
+    def __call__(self, value: str) -> str: ...
+    @overload
+    def __call__(self, value: bytes) -> bytes: ...
+    def __call__(self, value: str | bytes) -> str | bytes:
+        if not isinstance(value, str) or self._whole.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
 

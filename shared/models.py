@@ -11,11 +11,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Dialect,
     Identity,
     Index,
     Integer,
     LargeBinary,
     Text,
+    TypeDecorator,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -26,6 +28,20 @@ from shared.statuses import ReportStatus
 
 class Base(DeclarativeBase):
     pass
+
+
+class StatusText(TypeDecorator[ReportStatus]):
+    """A status stored as its name in a TEXT column (the CHECK constraint lists them), read
+    back as a ReportStatus."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: ReportStatus | None, dialect: Dialect) -> str | None:
+        return None if value is None else ReportStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> ReportStatus | None:
+        return None if value is None else ReportStatus(value)
 
 
 _STATUS_VALUES = ", ".join(f"'{status.value}'" for status in ReportStatus)
@@ -84,7 +100,7 @@ class Report(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     request_hash: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default=ReportStatus.PENDING.value)
+    status: Mapped[ReportStatus] = mapped_column(StatusText, default=ReportStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )

@@ -9,5 +9,8 @@ from shared.db import Cursor
 
 def estimate_rows(cursor: Cursor, query: Query) -> int:
     cursor.execute(f"EXPLAIN (FORMAT JSON) {query.sql}", query.params)
-    plan = cursor.fetchone()[0]
+    row = cursor.fetchone()
+    if row is None:
+        raise ValueError("EXPLAIN answered no plan")  # it always answers one row
+    plan = row[0]
     return max(int(plan[0]["Plan"]["Plan Rows"]), 0)

@@ -5,18 +5,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
 from shared.config import Settings
+
+if TYPE_CHECKING:  # boto3-stubs' S3 types, a development dependency only
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import (
+        HeadObjectOutputTypeDef,
+        LifecycleRuleOutputTypeDef,
+        LifecycleRuleTypeDef,
+        MultipartUploadTypeDef,
+    )
 
 # Transient faults: the endpoint cannot be reached, drops the connection or is too slow
 # (ConnectionError covers refused and timed-out connects, HTTPClientError closed connections,
@@ -49,7 +58,7 @@ def _answer_field(answer: dict[str, Any], name: str) -> str:
     # A connection cut inside the response body can leave botocore with an answer that
     # parsed, but lacks what every successful answer has.
     value = answer.get(name)
-    if not value:
+    if not isinstance(value, str) or not value:
         raise StorageUnavailable(f"S3 answered without {name}: the response was cut short")
     return value
 
@@ -106,10 +115,12 @@ class ObjectPage:
     next_after: str | None
 
 
-def lifecycle_rules(existing: list[dict[str, Any]], prefix: str, days: int) -> list[dict[str, Any]]:
+def lifecycle_rules(
+    existing: Sequence[LifecycleRuleOutputTypeDef], prefix: str, days: int
+) -> list[LifecycleRuleOutputTypeDef | LifecycleRuleTypeDef]:
     """The bucket's rules with Reportbox's expiry of `prefix` in place of any earlier one:
     putting a lifecycle configuration replaces the whole of it, and the bucket may be shared."""
-    ours = {
+    ours: LifecycleRuleTypeDef = {
         "ID": LIFECYCLE_RULE_ID,
         "Filter": {"Prefix": prefix},
         "Status": "Enabled",
@@ -136,7 +147,7 @@ class MultipartUpload:
     left.
     """
 
-    def __init__(self, client: Any, bucket: str, key: str, content_type: str, part_bytes: int):
+    def __init__(self, client: S3Client, bucket: str, key: str, content_type: str, part_bytes: int):
         self._client = client
         self._bucket = bucket
         self.key = key
@@ -246,7 +257,7 @@ class Storage:
         # The Host header is signed, so URLs for clients are signed for the public endpoint.
         self._presigner = self._make_client(settings.presign_endpoint_url)
 
-    def _make_client(self, endpoint_url: str | None) -> Any:
+    def _make_client(self, endpoint_url: str | None) -> S3Client:
         settings = self._settings
         return boto3.client(
             "s3",
@@ -295,11 +306,13 @@ class Storage:
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
             raise _translate(exc) from exc
         try:
-            yield body
+            # botocore's StreamingBody reads like a binary file (read, iteration, close) but
+            # is no typing.BinaryIO, the type the deliveries (the one caller) read through.
+            yield body  # type: ignore[misc]
         finally:
             body.close()
 
-    def head(self, key: str) -> dict[str, Any] | None:
+    def head(self, key: str) -> HeadObjectOutputTypeDef | None:
         try:
             return self._client.head_object(Bucket=self.bucket, Key=key)
         except botocore.exceptions.ClientError as exc:
@@ -380,10 +393,10 @@ class Storage:
             raise _translate(exc) from exc
         return True
 
-    def incomplete_uploads(self) -> list[dict[str, Any]]:
+    def incomplete_uploads(self) -> list[MultipartUploadTypeDef]:
         """Reportbox's multipart uploads (under the key prefix) begun and neither completed nor
         aborted (Key, UploadId, Initiated). Other applications' uploads are never listed."""
-        uploads: list[dict[str, Any]] = []
+        uploads: list[MultipartUploadTypeDef] = []
         try:
             paginator = self._client.get_paginator("list_multipart_uploads")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=KEY_PREFIX):

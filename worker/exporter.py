@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from shared.catalog import Query, get_report_type
 from shared.db import DatabaseUnavailable, QueryCancelled, QueryFailed
+from shared.statuses import ReportStatus
 from shared.storage import (
     Storage,
     StorageError,
@@ -37,7 +38,10 @@ log = logging.getLogger(__name__)
 
 MAX_EXPORT_SECONDS = 3600.0  # an export that runs longer fails with code "timeout"
 
-UNREACHABLE = {DatabaseUnavailable: "the database", StorageUnavailable: "the file storage"}
+UNREACHABLE: dict[type[Exception], str] = {
+    DatabaseUnavailable: "the database",
+    StorageUnavailable: "the file storage",
+}
 
 
 class Outcome(enum.Enum):
@@ -114,7 +118,7 @@ class Exporter:
         if state is None:
             log.error("export.unknown_report report_id=%s", report_id)
             return Outcome.UNKNOWN_REPORT
-        if state.status != "Processing":
+        if state.status is not ReportStatus.PROCESSING:
             log.info("export.skipped report_id=%s status=%s", report_id, state.status)
             return Outcome.SKIPPED
         # Another worker holds a live lease. This may be a duplicate message, or the

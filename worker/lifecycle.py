@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Engine, text
+from sqlalchemy import CursorResult, Engine, TextClause, text
 
 from shared import report_counters, transitions
 from shared.config import Settings
 from shared.db import translate_errors
 from shared.deliveries.rows import record_run_deliveries
+from shared.statuses import ReportStatus
 from shared.storage import UploadedObject
 from shared.webhooks.events import record_report_events
 
@@ -43,7 +44,7 @@ class LeaseState(enum.Enum):
 
 @dataclass(frozen=True)
 class ReportState:
-    status: str
+    status: ReportStatus
     lease_expires_at: datetime | None
     lease_live: bool
     cancel_requested: bool
@@ -86,7 +87,7 @@ class Lifecycle:
         self._retention_seconds = retention_seconds
         self.max_attempts = max_attempts
 
-    def _write(self, statement: Any, **params: Any) -> Any:
+    def _write(self, statement: TextClause, **params: Any) -> CursorResult[Any]:
         with translate_errors(), self._engine.begin() as connection:
             return connection.execute(statement, params)
 
@@ -150,7 +151,9 @@ class Lifecycle:
             row = connection.execute(STATE, {"report_id": report_id}).first()
         if row is None:
             return None
-        return ReportState(row.status, row.lease_expires_at, row.lease_live, row.cancel_requested)
+        return ReportState(
+            ReportStatus(row.status), row.lease_expires_at, row.lease_live, row.cancel_requested
+        )
 
     def renew(self, claim: Claim, rows_processed: int, rows_total: int | None) -> LeaseState:
         """Extend the lease and record progress."""

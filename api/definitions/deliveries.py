@@ -15,7 +15,7 @@ from api.auth import Principal
 from shared.config import Settings
 from shared.deliveries.kinds import KINDS, needs_admin
 from shared.deliveries.secrets import SecretsUnavailable, keep_stored, masked, seal, unseal
-from shared.deliveries.targets import InvalidTarget
+from shared.deliveries.targets import InvalidTarget, Kind
 from shared.errors import AdminRequired, InvalidParameters
 
 
@@ -35,7 +35,7 @@ def open_targets(
         return incoming
     opened: list[Any] = []
     for index, delivery in enumerate(incoming):
-        kind = KINDS.get(delivery.get("kind")) if isinstance(delivery, Mapping) else None
+        kind = _kind(delivery) if isinstance(delivery, Mapping) else None
         if kind is None or not kind.secret_fields:
             opened.append(delivery)
             continue
@@ -99,10 +99,16 @@ def _saved_before(
 
 
 def _shown(target: Mapping[str, Any]) -> dict[str, Any]:
-    kind = KINDS.get(target.get("kind"))
+    kind = _kind(target)
     return masked(target, kind.secret_fields) if kind is not None else dict(target)
 
 
 def shown(deliveries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The deliveries as the API shows them: every secret MASK."""
     return [_shown(target) for target in deliveries]
+
+
+def _kind(target: Mapping[str, Any]) -> Kind | None:
+    """The delivery kind a target names; None for an unknown or missing one."""
+    name = target.get("kind")
+    return KINDS.get(name) if isinstance(name, str) else None

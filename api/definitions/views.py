@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import NotFound
 
 from api.definitions import preview, service
@@ -54,9 +55,14 @@ _PREVIEW_SCHEMA = PreviewSchema()
 DEFINITION_LOCATION = Header(
     "Location", "The new definition's URL.", {"type": "string", "format": "uri"}
 )
-FILE_TYPES = ("text/csv", "application/gzip", "application/jsonl", "application/json")
-FILE_TYPES += ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",)
-FILE_TYPES += ("application/pdf",)
+FILE_TYPES = (
+    "text/csv",
+    "application/gzip",
+    "application/jsonl",
+    "application/json",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/pdf",
+)
 
 blueprint = Blueprint("definitions", __name__, url_prefix="/api/v1")
 
@@ -71,9 +77,11 @@ class DefinitionIdConverter(ReportIdConverter):
             raise NotFound("There is no such report definition.") from None
 
 
-blueprint.record_once(
-    lambda state: state.app.url_map.converters.setdefault("definition_id", DefinitionIdConverter)
-)
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("definition_id", DefinitionIdConverter)
+
+
+blueprint.record_once(_register_converter)
 
 
 def _body() -> dict:

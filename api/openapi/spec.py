@@ -11,12 +11,13 @@ parses it). A route without a declaration is an error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -41,7 +42,7 @@ PREFIX = "/api/v1"
 OPENAPI_VERSION = "3.1.0"
 PROBLEM_JSON = "application/problem+json"
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}  # Flask answers these for every rule by itself
-SECURITY = [{"bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 # <converter(args):name> or <name> in a Flask rule.
 _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
@@ -59,11 +60,12 @@ class UndocumentedRoute(RuntimeError):
 
 def build_spec(app: Flask) -> dict[str, Any]:
     public_endpoints = app.config.get("PUBLIC_ENDPOINTS", frozenset())  # set by api/app.py
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(
         title="Reportbox API",
         version=version("reportbox"),
         openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow],
         info={
             "description": "Background report exports: a request is answered 202 at once, "
             "and the report's status URL tells when its file is ready to download."
@@ -73,18 +75,21 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     spec.components.schema("Problem", schema=ProblemSchema)
+    converter = marshmallow.converter
+    if converter is None:  # APISpec() calls the plugin's init_spec, which makes it
+        raise RuntimeError("the marshmallow plugin has no converter")
     for report_type in REPORT_TYPES.values():
         spec.components.schema(parameters_name(report_type), schema=report_type.schema_class)
         spec.components.schema(
-            request_name(report_type), component=_request_body(spec, report_type)
+            request_name(report_type), component=_request_body(converter, report_type)
         )
 
     for rule, view_operation in _documented_rules(app):
-        methods = sorted(rule.methods - IMPLICIT_METHODS)
+        methods = sorted(_methods(rule))
         public = rule.endpoint in public_endpoints
-        for path, report_type in _paths(rule, view_operation):
+        for path, path_type in _paths(rule, view_operation):
             operations = {
-                method.lower(): _operation(rule, method, view_operation, report_type, public=public)
+                method.lower(): _operation(rule, method, view_operation, path_type, public=public)
                 for method in methods
             }
             spec.path(
@@ -106,10 +111,13 @@ def request_name(report_type: ReportType) -> str:
 def documented_routes(app: Flask) -> list[tuple[str, str]]:
     """(method, Flask rule) of every operation the document describes."""
     return sorted(
-        (method, rule.rule)
-        for rule, _ in _documented_rules(app)
-        for method in rule.methods - IMPLICIT_METHODS
+        (method, rule.rule) for rule, _ in _documented_rules(app) for method in _methods(rule)
     )
+
+
+def _methods(rule: Rule) -> set[str]:
+    """The rule's methods but HEAD and OPTIONS (Flask gives every rule its methods)."""
+    return (rule.methods or set()) - IMPLICIT_METHODS
 
 
 def _documented_rules(app: Flask) -> Iterator[tuple[Rule, Operation]]:
@@ -130,7 +138,12 @@ def _paths(rule: Rule, operation: Operation) -> Iterator[tuple[str, ReportType |
     if len(rule.arguments) != 1:
         raise UndocumentedRoute(f"{rule.rule}: one path per report type needs one variable")
     for report_type in REPORT_TYPES.values():
-        yield _VARIABLE.sub(lambda _, name=report_type.name: name, rule.rule), report_type
+        yield _VARIABLE.sub(_literally(report_type.name), rule.rule), report_type
+
+
+def _literally(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for re.sub that inserts text as it is (no backslash escapes)."""
+    return lambda _: text
 
 
 def _path_parameters(rule: Rule, operation: Operation) -> list[dict[str, Any]]:
@@ -202,9 +215,8 @@ def _operation(
     return result
 
 
-def _request_body(spec: APISpec, report_type: ReportType) -> dict[str, Any]:
+def _request_body(converter: OpenAPIConverter, report_type: ReportType) -> dict[str, Any]:
     """ReportRequestSchema, with this type's formats and its parameter schema filled in."""
-    converter = spec.plugins[0].converter
     body = converter.schema2jsonschema(ReportRequestSchema)
     parameters = converter.schema2jsonschema(report_type.schema_class)
     body["properties"]["format"] = {"type": "string", "enum": list(report_type.formats)}

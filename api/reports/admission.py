@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 
@@ -35,7 +35,27 @@ class Accepted:
     report_type: str
     created_at: datetime
     replayed: bool  # the first answer to an earlier request with the same Idempotency-Key
-    message_id: str | None = None  # of the outbox message written now; None for a replay
+    message_id: uuid.UUID | None = None  # of the outbox message written now; None for a replay
+
+
+class AdmissionState(NamedTuple):
+    """ADMIT's row: what _decide needs, and created_at when the report was inserted."""
+
+    replay_id: uuid.UUID | None
+    replay_hash: str | None
+    replay_type: str | None
+    replay_created_at: datetime | None
+    duplicate_id: uuid.UUID | None
+    active: int
+    recent: int
+    recent_wait: int | None  # None when no recent report was counted
+    created_at: datetime | None
+
+    def replay(self) -> Accepted | None:
+        """The earlier report of this Idempotency-Key (LEFT JOINed: all its columns or none)."""
+        if self.replay_id is None or self.replay_type is None or self.replay_created_at is None:
+            return None
+        return Accepted(self.replay_id, self.replay_type, self.replay_created_at, replayed=True)
 
 
 # lock_user: one user's admissions queue behind each other until commit, so the count of
@@ -189,11 +209,13 @@ def admit(
     # psycopg's pipeline mode (one round trip for all of it) measured no faster here, in
     # process or under wrk. A refusal commits an empty transaction, which changes nothing.
     try:
-        state = first_row_in_transaction(engine, (LOCK_USER, ADMIT), values)
+        state = first_row_in_transaction(engine, (LOCK_USER, ADMIT), values, AdmissionState)
     except UniqueViolation as exc:
         if exc.constraint in ADMISSION_INDEXES:
             raise AdmittedConcurrently() from exc
         raise
+    if state is None:  # ADMIT selects from its one-row `state` whatever it decides
+        raise RuntimeError("the admission statement answered no row")
     if state.created_at is None:
         replay = _decide(state, values["request_hash"], max_active, max_per_minute)
         if replay is None:  # the statement and _decide disagree: a bug, never a silent 202
@@ -209,17 +231,18 @@ def admit(
 
 
 def _decide(
-    state: Any, fingerprint: str, max_active: int | None, max_per_minute: int | None
+    state: AdmissionState, fingerprint: str, max_active: int | None, max_per_minute: int | None
 ) -> Accepted | None:
     """The earlier answer to replay; raises the reason to refuse; None to accept."""
-    if state.replay_id is not None:
+    replay = state.replay()
+    if replay is not None:
         if state.replay_hash != fingerprint:
             raise IdempotencyKeyReused()
-        return Accepted(state.replay_id, state.replay_type, state.replay_created_at, True)
+        return replay
     if state.duplicate_id is not None:
         raise DuplicateActive(state.duplicate_id)
     if max_active is not None and state.active >= max_active:
         raise TooManyActive(state.active, max_active, ACTIVE_RETRY_AFTER_SECONDS)
     if max_per_minute is not None and state.recent >= max_per_minute:
-        raise RateLimited(state.recent, max_per_minute, max(1, state.recent_wait))
+        raise RateLimited(state.recent, max_per_minute, max(1, state.recent_wait or 0))
     return None

@@ -12,7 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+import werkzeug
 from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
@@ -73,10 +75,12 @@ class ReportIdConverter(BaseConverter):
         return str(value)
 
 
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("report_id", ReportIdConverter)
+
+
 # Runs at registration before the routes below are added, which need the converter.
-blueprint.record_once(
-    lambda state: state.app.url_map.converters.setdefault("report_id", ReportIdConverter)
-)
+blueprint.record_once(_register_converter)
 
 
 @blueprint.post("/<report_type_name>")
@@ -198,7 +202,7 @@ def cancel_report(report_id: uuid.UUID) -> tuple[Response, int]:
         },
     )
 )
-def download_report(report_id: uuid.UUID) -> Response:
+def download_report(report_id: uuid.UUID) -> werkzeug.Response:  # redirect()'s own class
     link = service.download_link(dependencies(), g.principal, report_id)
     response = redirect(link.url, code=302)
     # Each visit presigns anew; a cached redirect would hand out a URL that has expired.
@@ -235,7 +239,7 @@ def _status_url(report_id: uuid.UUID) -> str:
     return public_url("reports.get_report", report_id=report_id)
 
 
-def public_url(endpoint: str, **values: object) -> str:
+def public_url(endpoint: str, **values: Any) -> str:  # url_for's own route values
     """The endpoint's fully qualified URL, from PUBLIC_BASE_URL when it is set."""
     base = dependencies().settings.public_base_url
     if base:

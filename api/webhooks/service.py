@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, text
@@ -72,7 +72,7 @@ def create_endpoint(
 
 def endpoint_page(
     deps: Dependencies, principal: Principal, page: int, page_size: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[Sequence[Row[Any]], int]:
     _check_admin(principal)
     with translate_errors(), deps.engine.connect() as connection:
         rows = connection.execute(
@@ -167,7 +167,7 @@ def recent_messages(
     endpoint_id: uuid.UUID,
     state: str | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     _check_admin(principal)
     with translate_errors(), deps.engine.connect() as connection:
         _endpoint(connection, principal, endpoint_id)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
 from client.cli.exit_codes import EXIT_CODES_HELP
 
 CommandFactory = Callable[[str, str], argparse.ArgumentParser]
+# The parser class of a group's commands: the top level's own Parser, or argparse's.
+ParserClass = TypeVar("ParserClass", bound=argparse.ArgumentParser)
 
 
 def identifier(kind: str) -> Callable[[str], str]:
@@ -29,8 +32,8 @@ definition_id = identifier("definition")
 
 
 def command_factory(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    common: argparse.ArgumentParser,
+    subparsers: argparse._SubParsersAction[ParserClass],
+    common: ParserClass,
 ) -> CommandFactory:
     """Adds a command that takes the common options and shows the exit codes in its help."""
 

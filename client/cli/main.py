@@ -55,13 +55,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _common_options(suppress: bool) -> argparse.ArgumentParser:
+def _common_options(suppress: bool) -> Parser:
     """Options every command takes, before or after the command's name.
 
     The copy on each command has no defaults (SUPPRESS), so it does not overwrite a value
     given before the command's name.
     """
-    parser = argparse.ArgumentParser(add_help=False)
+    # A Parser like the commands that take it as a parent (argparse's types want one class).
+    parser = Parser(add_help=False)
 
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value

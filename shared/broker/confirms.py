@@ -148,7 +148,8 @@ class ConfirmingChannel(Generic[Subject]):
 
     @property
     def is_open(self) -> bool:
-        return self._impl.is_open
+        is_open: bool = self._impl.is_open  # pika's channel, untyped
+        return is_open
 
     def publish(
         self,

@@ -116,7 +116,8 @@ def messages_waiting(settings: Settings) -> int:
     connection = connect(settings)
     try:
         declared = connection.channel().queue_declare(settings.work_queue, passive=True)
-        return declared.method.message_count
+        waiting: int = declared.method.message_count
+        return waiting
     except pika.exceptions.ChannelClosedByBroker as exc:
         if exc.reply_code == NOT_FOUND:
             return 0

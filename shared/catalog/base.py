@@ -95,11 +95,13 @@ class ReportType:
 
     def load_parameters(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Validated, typed parameters; raises marshmallow.ValidationError."""
-        return self._schema.load(raw)
+        parameters: dict[str, Any] = self._schema.load(raw)
+        return parameters
 
     def dump_parameters(self, parameters: Parameters) -> dict[str, Any]:
         """The canonical JSON form that is stored with the report."""
-        return self._schema.dump(parameters)
+        dumped: dict[str, Any] = self._schema.dump(parameters)
+        return dumped
 
     def query(self, org: str, raw_parameters: Mapping[str, Any]) -> Query:
         return self.query_for(org, self.load_parameters(raw_parameters))
@@ -201,7 +203,7 @@ class SessionWindow(InputSchema):
     to_date = report_date(required=True, data_key="toDate")
 
     @validates_schema
-    def _range(self, data: dict, **_: object) -> None:
+    def _range(self, data: dict[str, Any], **_: object) -> None:
         check_date_range(
             data.get("from_date"), data.get("to_date"), "fromDate", "toDate", self.MAX_DAYS
         )

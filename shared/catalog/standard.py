@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import Any
 
 from marshmallow import ValidationError, fields, utils, validate
@@ -51,7 +51,7 @@ def _distinct(names: list[str]) -> None:
         raise ValidationError(f"names a column more than once: {', '.join(repeated)}")
 
 
-class ColumnList(fields.List):
+class ColumnList(fields.List[str]):
     """A list of column names that is counted before any name in it is read.
 
     A body of 64 KiB holds thousands of names; each name's own check would run (and report)
@@ -72,7 +72,8 @@ class ColumnList(fields.List):
         )
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
-        if utils.is_collection(value) and not 1 <= len(value) <= self._most:
+        counted = utils.is_collection(value) and isinstance(value, Sized)
+        if counted and not 1 <= len(value) <= self._most:
             raise ValidationError(f"must name 1 to {self._most} columns, not {len(value)}")
         return super()._deserialize(value, attr, data, **kwargs)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields, validate, validates_schema
 
 from shared.catalog.base import (
@@ -27,7 +29,7 @@ class UsersParameters(InputSchema):
     plan = fields.String(validate=validate.OneOf(PLANS))
 
     @validates_schema
-    def _range(self, data: dict, **_: object) -> None:
+    def _range(self, data: dict[str, Any], **_: object) -> None:
         check_date_range(
             data.get("created_from"), data.get("created_to"), "createdFrom", "createdTo", None
         )

@@ -9,7 +9,7 @@ a PATCH that sends MASK back keeps the stored secret.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -29,11 +29,13 @@ def _fernet(key: str | None) -> Fernet:
         raise SecretsUnavailable("DELIVERY_SECRETS_KEY is not a Fernet key") from None
 
 
-def is_sealed(value: Any) -> bool:
+def is_sealed(value: object) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping) and set(value) == {"sealed"}
 
 
-def seal(target: Mapping[str, Any], secret_fields: Collection[str], key: str | None) -> dict:
+def seal(
+    target: Mapping[str, Any], secret_fields: Collection[str], key: str | None
+) -> dict[str, Any]:
     """The target with each plain secret encrypted; already sealed ones stay as they are."""
     sealed = dict(target)
     for name in secret_fields:
@@ -44,7 +46,9 @@ def seal(target: Mapping[str, Any], secret_fields: Collection[str], key: str | N
     return sealed
 
 
-def unseal(target: Mapping[str, Any], secret_fields: Collection[str], key: str | None) -> dict:
+def unseal(
+    target: Mapping[str, Any], secret_fields: Collection[str], key: str | None
+) -> dict[str, Any]:
     """The target with its secrets in the clear, for the one call that needs them."""
     opened = dict(target)
     for name in secret_fields:
@@ -58,7 +62,7 @@ def unseal(target: Mapping[str, Any], secret_fields: Collection[str], key: str |
     return opened
 
 
-def masked(target: Mapping[str, Any], secret_fields: Collection[str]) -> dict:
+def masked(target: Mapping[str, Any], secret_fields: Collection[str]) -> dict[str, Any]:
     """The target as the API shows it: each secret present is MASK."""
     return {
         name: MASK if name in secret_fields and value is not None else value
@@ -68,7 +72,7 @@ def masked(target: Mapping[str, Any], secret_fields: Collection[str]) -> dict:
 
 def keep_stored(
     incoming: Mapping[str, Any], stored: Mapping[str, Any] | None, secret_fields: Collection[str]
-) -> dict:
+) -> dict[str, Any]:
     """A target sent back with MASK for a secret keeps the stored (sealed) secret."""
     merged = dict(incoming)
     for name in secret_fields:

@@ -17,10 +17,12 @@ from relay.sweeper import Sweeper
 from shared import demo
 from shared.errors import AlreadyFinished, DomainError
 from shared.models import OutboxMessage
+from shared.statuses import ReportStatus
 from shared.storage import Storage
 from tests.faultproxy import fault_proxy
 from tests.integration.helpers import eventually, in_thread, owner_of, reload
 from tests.services import objects_of
+from worker.lifecycle import Lifecycle
 
 BIG_ORG = "bigco"
 FULL_YEAR = {"fromDate": "2026-01-01", "toDate": "2026-12-31"}
@@ -76,6 +78,19 @@ def test_progress_rises_while_a_large_report_streams(
     assert moving == sorted(moving)
     totals = {total for _, total in samples if total is not None}
     assert totals and all(0.5 * done.row_count < total < 2 * done.row_count for total in totals)
+
+
+def test_a_status_reads_back_as_a_report_status(make_report, sessions, engine, settings):
+    report = make_report()
+    service.cancel_report(sessions, owner_of(report), report.id)
+
+    loaded = reload(sessions, report.id).status
+    state = Lifecycle(engine, settings.lease_seconds, 3600.0, settings.max_attempts).state(
+        report.id
+    )
+
+    assert type(loaded) is ReportStatus and loaded is ReportStatus.CANCELLED
+    assert state is not None and state.status is ReportStatus.CANCELLED
 
 
 def test_cancelling_a_pending_report_is_immediate_and_the_worker_skips_it(

@@ -1,6 +1,9 @@
 """The local S3 that `make run` and the tests start (SeaweedFS): what it stores outlives it."""
 
+import botocore.exceptions
+
 from infra.local.processes import s3_client
+from tests.integration.helpers import eventually
 from tests.services import LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, local_s3_server
 
 BUCKET = "kept"
@@ -16,5 +19,19 @@ def test_an_object_stored_before_a_restart_is_read_after_it(tmp_path):
     # Stopped by a kill (local_s3_server's default); started again on other free ports.
     with local_s3_server(tmp_path) as endpoint:
         client = s3_client(endpoint, LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY)
-        stored = client.get_object(Bucket=BUCKET, Key=KEY)
-        assert (stored["Body"].read(), stored["ContentType"]) == (body, "text/csv")
+        read: list[tuple[bytes, str]] = []
+
+        def read_back() -> bool:
+            # Its S3 gateway answers before its volume server has registered the volumes it
+            # found on disk again; until then a read is an InternalError (seen on a busy
+            # machine), never other bytes.
+            try:
+                stored = client.get_object(Bucket=BUCKET, Key=KEY)
+            except botocore.exceptions.ClientError as error:
+                assert error.response["Error"]["Code"] == "InternalError", error
+                return False
+            read.append((stored["Body"].read(), stored["ContentType"]))
+            return True
+
+        assert eventually(read_back, timeout=30, interval=0.5)
+        assert read == [(body, "text/csv")]

@@ -10,7 +10,7 @@ from shared.statuses import ReportStatus
 
 @pytest.mark.parametrize("status", list(ReportStatus))
 def test_only_an_active_report_is_replayed(status):
-    reason = refusal(uuid.uuid4(), status.value)
+    reason = refusal(uuid.uuid4(), status)
 
     assert (reason is None) == status.is_active
     if reason is not None:

@@ -1,6 +1,10 @@
-import pytest
+import socket
+from collections import deque
 
-from api.gunicorn_worker import MAX_HEAD_BYTES, head_complete
+import pytest
+from gunicorn.workers.gthread import TConn
+
+from api.gunicorn_worker import MAX_HEAD_BYTES, HeadFirstWorker, head_complete
 
 
 @pytest.mark.parametrize(
@@ -16,3 +20,36 @@ from api.gunicorn_worker import MAX_HEAD_BYTES, head_complete
 )
 def test_a_head_is_whole_at_its_blank_line_or_when_too_long_to_wait_for(received, complete):
     assert head_complete(received) is complete
+
+
+class Poller:
+    def __init__(self):
+        self.registered = []
+
+    def register(self, sock, events, callback):
+        self.registered.append(sock)
+
+    def unregister(self, sock):
+        pass
+
+
+def test_a_kept_alive_tls_connection_goes_gthreads_own_way():
+    # gthread accepts a TLS connection itself (its head is encrypted): a plain TConn, whose
+    # next request is handed to a thread as gthread does, never read as a head on the loop.
+    worker = HeadFirstWorker.__new__(HeadFirstWorker)
+    worker.poller = Poller()
+    worker.keepalived_conns = deque()
+    worker.pending_conns = deque()
+    enqueued = []
+    worker.enqueue_req = enqueued.append
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        conn = TConn.__new__(TConn)
+        conn.sock = ours
+        worker.keepalived_conns.append(conn)
+
+        worker.on_client_socket_readable(conn, ours)
+
+    assert enqueued == [conn]
+    assert worker.poller.registered == []
+    assert list(worker.pending_conns) == []

@@ -32,3 +32,13 @@ def test_no_transition_leaves_a_terminal_status_except_expiry():
     for status in S:
         if status.is_terminal:
             assert all(not can_transition(status, new) for new in S if new != S.EXPIRED)
+
+
+def test_the_clients_statuses_are_the_servers():
+    from typing import get_args
+
+    from client import TERMINAL_STATUSES, Status
+    from shared.statuses import TERMINAL
+
+    assert set(get_args(Status)) == {status.value for status in ReportStatus}
+    assert {status.value for status in TERMINAL} == TERMINAL_STATUSES

@@ -50,6 +50,7 @@ def test_an_attempt_object_is_an_orphan_only_when_its_report_is_gone_or_terminal
     import uuid
 
     from relay.sweeper import ReportFile, orphaned
+    from shared.statuses import ReportStatus
     from shared.storage import report_object_key
 
     report_id = uuid.uuid4()
@@ -60,12 +61,12 @@ def test_an_attempt_object_is_an_orphan_only_when_its_report_is_gone_or_terminal
         return orphaned(stored(key, age), report, cutoff)
 
     assert judged(first, None)  # its report no longer exists
-    assert judged(first, ReportFile("Completed", second))  # a stale attempt's
-    assert not judged(second, ReportFile("Completed", second))  # the file it serves
-    assert judged(second, ReportFile("Expired", second))  # past its retention
-    for status in ("Failed", "Cancelled"):
+    assert judged(first, ReportFile(ReportStatus.COMPLETED, second))  # a stale attempt's
+    assert not judged(second, ReportFile(ReportStatus.COMPLETED, second))  # the file it serves
+    assert judged(second, ReportFile(ReportStatus.EXPIRED, second))  # past its retention
+    for status in (ReportStatus.FAILED, ReportStatus.CANCELLED):
         assert judged(first, ReportFile(status, None))
-    for status in ("Pending", "Processing"):  # the worker's own to handle
+    for status in (ReportStatus.PENDING, ReportStatus.PROCESSING):  # the worker's own to handle
         assert not judged(first, ReportFile(status, None))
     # Younger than the longest export: an attempt may still be writing it.
     assert not judged(first, None, age=timedelta(minutes=59))

@@ -23,7 +23,7 @@ VERBATIM = sql.SQL(
 
 def copy_chunks(
     cursor: psycopg.Cursor,
-    statement: sql.Composable,
+    statement: sql.Composed,
     params: Mapping[str, Any],
     counter: RowCounter,
     header_rows: int = 0,

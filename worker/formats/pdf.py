@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -221,7 +222,8 @@ class Layout:
         self.first_table_top = PAGE[1] - MARGIN - cover_height
         self.first_page_rows = max(int((table_space - cover_height) // ROW_HEIGHT), 1)
         numeric = [i for i, column in enumerate(columns) if column.type_oid in cells.NUMBERS]
-        commands = [
+        # (command, first cell, last cell, its values...), as TableStyle takes them.
+        commands: list[tuple[str, tuple[int, int], tuple[int, int], *tuple[Any, ...]]] = [
             ("FONT", (0, 0), (-1, 0), BOLD, FONT_SIZE),
             ("FONT", (0, 1), (-1, -1), REGULAR, FONT_SIZE),
             ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.88, 0.88, 0.88)),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 import psycopg
@@ -275,7 +275,7 @@ class XlsxFormat:
         query: Query,
         head: bytes,
         counter: RowCounter,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, int]:
         """Write the rows into as many sheets as they need; returns how many there are.
 
         Yields b"" after each chunk so the caller can stop a cancelled export."""
