@@ -2,9 +2,10 @@
 
 Builds the product's image from infra/Dockerfile, starts the stack under a project name of
 its own on free host ports, and checks it from outside, through the published ports: every
-service healthy, the one-shot jobs run once, a report end to end with its checksum, two
-relays and two workers through a burst, a worker stopped during an export, and `down -v`
-leaving nothing. Images that cannot be pulled are replaced by stand-ins (standins.py).
+service healthy, the one-shot jobs run once, a report end to end with its checksum, a run
+mailed through Mailpit with its file attached, two relays and two workers through a burst, a
+worker stopped during an export, and `down -v` leaving nothing. Images that cannot be
+pulled are replaced by stand-ins (standins.py).
 Everything the run made is removed at the end, pass or fail, except the stand-in images,
 which are kept so the next run starts in seconds.
 """

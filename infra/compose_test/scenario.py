@@ -1,7 +1,7 @@
 """The checks, in the order a user meets them; each one timed and recorded as a Result.
 
-Everything is seen from outside: the API, S3 and RabbitMQ's management API through their
-published ports, the containers through `docker compose` and `docker inspect`.
+Everything is seen from outside: the API, S3, RabbitMQ's management API and Mailpit's API
+through their published ports, the containers through `docker compose` and `docker inspect`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ BURST_REPORTS = 200
 BURST_USERS = 20
 STACK_UP_SECONDS = 300
 REPORT_SECONDS = 180
+# The dispatcher polls for due deliveries (DISPATCHER_POLL_SECONDS, 5 by default) when
+# nothing wakes it: a message is in Mailpit seconds after its run completes.
+MAIL_SECONDS = 60
 STORAGE_ACCESS_KEY, STORAGE_SECRET_KEY = "reportbox", "reportbox-dev-secret"
 RABBITMQ_USER = RABBITMQ_PASSWORD = "reportbox"
 
@@ -52,6 +56,7 @@ def run(stack: Stack, results: list[Result]) -> None:
         ("up: every service healthy, reachable on its published port", up),
         ("one-shot jobs (create-bucket, migrate, demo) ran once and succeeded", ran_once),
         ("a report reaches Completed; its download matches its sha256", one_report),
+        ("an e-mail delivery: the run mailed through Mailpit, its file attached", mailed),
         (
             f"--scale relay=2 --scale worker=2: {BURST_REPORTS} reports, all Completed",
             burst,
@@ -78,7 +83,13 @@ def build(stack: Stack, tokens: dict[str, str]) -> str:
 
 def up(stack: Stack, tokens: dict[str, str]) -> str:
     stack.must("up", "--detach")
-    waited = stack.wait_until(lambda: settled(stack), "the stack healthy", STACK_UP_SECONDS)
+    try:
+        waited = stack.wait_until(lambda: not unsettled(stack), "the stack", STACK_UP_SECONDS)
+    except TimeoutError as timeout:
+        # Which service, and its last words: a crash loop shows only as "not healthy".
+        late = unsettled(stack)
+        logs = stack.compose("logs", "--no-color", "--tail", "5", *late).stdout
+        raise TimeoutError(f"{timeout}; not settled: {late}\n{logs}") from None
     with httpx.Client(timeout=10) as http:
         http.get(f"{stack.url('API_PORT')}/readyz").raise_for_status()
         overview = http.get(
@@ -86,25 +97,30 @@ def up(stack: Stack, tokens: dict[str, str]) -> str:
             auth=(RABBITMQ_USER, RABBITMQ_PASSWORD),
         )
         overview.raise_for_status()
+        http.get(f"{stack.url('MAILPIT_PORT')}/readyz").raise_for_status()
     storage(stack).list_buckets()
     return f"healthy after {waited:.0f} s"
 
 
-def settled(stack: Stack) -> bool:
-    """Every long-running service healthy and every one-shot job exited (any code)."""
+def unsettled(stack: Stack) -> list[str]:
+    """The services not yet settled: a long-running one not healthy, a one-shot job not
+    exited (with any code)."""
     states: dict[str, list[dict]] = {}
     for container in stack.containers():
         service = container["Config"]["Labels"]["com.docker.compose.service"]
         states.setdefault(service, []).append(container["State"])
-    healthy = all(
-        states.get(service) and all(s.get("Health", {}).get("Status") == "healthy" for s in ss)
-        for service, ss in ((name, states.get(name, [])) for name in LONG_RUNNING)
-    )
-    one_shots_done = all(
-        states.get(service) and all(s["Status"] == "exited" for s in states[service])
+    unhealthy = [
+        service
+        for service in LONG_RUNNING
+        if not states.get(service)
+        or not all(s.get("Health", {}).get("Status") == "healthy" for s in states[service])
+    ]
+    running = [
+        service
         for service in ONE_SHOT
-    )
-    return bool(healthy and one_shots_done)
+        if not states.get(service) or not all(s["Status"] == "exited" for s in states[service])
+    ]
+    return unhealthy + running
 
 
 def ran_once(stack: Stack, tokens: dict[str, str]) -> str:
@@ -133,13 +149,13 @@ def storage(stack: Stack):
     )
 
 
-def issue_tokens(stack: Stack, users: list[str]) -> list[str]:
+def issue_tokens(stack: Stack, users: list[str], roles: str = "analyst") -> list[str]:
     """Development tokens, from the image itself: `docker compose run --rm api python -m
     api.tokens` (all of them in one container: each run costs seconds)."""
     script = " && ".join(
-        f"python -m api.tokens --sub {user} --org {ORG} --roles analyst" for user in users
+        f"python -m api.tokens --sub {user} --org {ORG} --roles {roles}" for user in users
     )
-    command = ["python", "-m", "api.tokens", "--sub", users[0], "--org", ORG, "--roles", "analyst"]
+    command = ["python", "-m", "api.tokens", "--sub", users[0], "--org", ORG, "--roles", roles]
     if len(users) > 1:
         command = ["sh", "-c", script]
     output = stack.must("run", "--rm", "--no-deps", "-T", "api", *command)
@@ -163,6 +179,81 @@ def one_report(stack: Stack, tokens: dict[str, str]) -> str:
     with Client(stack.url("API_PORT"), tokens["single"]) as client:
         accepted = client.request_report("sessions", format="csv", **SMALL)
         return completed_and_verified(client, accepted.report_id)
+
+
+def mailed(stack: Stack, tokens: dict[str, str]) -> str:
+    """An admin's definition mailing its runs (EMAIL_ALLOWED_DOMAINS is empty in the compose
+    file, so only an admin may), generated: the dispatcher sends the message to Mailpit,
+    whose API shows it with the report's file attached, byte for byte."""
+    dispatchers = healthy_containers(stack, "dispatcher")
+    assert dispatchers, "no healthy dispatcher"
+    (admin,) = issue_tokens(stack, ["compose-test-admin"], roles="admin")
+    recipient = f"ops-{uuid.uuid4().hex[:8]}@example.org"
+    with Client(stack.url("API_PORT"), admin) as client:
+        definition = client.create_definition(
+            f"compose-test mail {uuid.uuid4().hex[:8]}",
+            "sessions",
+            "csv",
+            parameters=SMALL,
+            deliveries=[
+                {"kind": "api", "mode": "async"},
+                {"kind": "email", "recipients": [recipient], "subject": "{name} is ready"},
+            ],
+        )
+        run = client.generate(definition)
+        verified = completed_and_verified(client, run.report_id)
+        report = client.get(run.report_id)
+        with httpx.Client(base_url=stack.url("MAILPIT_PORT"), timeout=10) as mailpit:
+            found: list[dict] = []
+
+            def arrived() -> bool:
+                found[:] = [m for m in mailpit_messages(mailpit) if recipient in addressees(m)]
+                return bool(found)
+
+            waited = stack.wait_until(arrived, f"a message to {recipient}", MAIL_SECONDS)
+            (summary,) = found
+            message = mailpit_get(mailpit, f"/api/v1/message/{summary['ID']}").json()
+            (attachment,) = message["Attachments"]
+            path = f"/api/v1/message/{summary['ID']}/part/{attachment['PartID']}"
+            content = mailpit_get(mailpit, path).content
+
+        def delivered() -> bool:
+            deliveries = client.get(run.report_id).raw.get("deliveries", [])
+            return [(d["kind"], d["status"]) for d in deliveries] == [("email", "Delivered")]
+
+        stack.wait_until(delivered, "the delivery Delivered", MAIL_SECONDS)
+    assert message["Subject"].endswith(" is ready"), message["Subject"]
+    assert report.file is not None
+    assert hashlib.sha256(content).hexdigest() == report.file.sha256, "the attachment differs"
+    assert attachment["FileName"] == report.file.name, attachment
+    return (
+        f"{verified}; in Mailpit {waited:.0f} s after, {attachment['FileName']} attached "
+        f"({len(content)} bytes, same sha256); {len(dispatchers)} dispatcher healthy"
+    )
+
+
+def healthy_containers(stack: Stack, service: str) -> list[dict]:
+    return [
+        container
+        for container in stack.containers(service)
+        if container["State"]["Status"] == "running"
+        and container["State"].get("Health", {}).get("Status") == "healthy"
+    ]
+
+
+def mailpit_get(mailpit: httpx.Client, path: str) -> httpx.Response:
+    answer = mailpit.get(path)
+    answer.raise_for_status()
+    return answer
+
+
+def mailpit_messages(mailpit: httpx.Client) -> list[dict]:
+    """Mailpit's GET /api/v1/messages: the newest messages' summaries (50 by default)."""
+    return mailpit_get(mailpit, "/api/v1/messages").json()["messages"]
+
+
+def addressees(summary: dict) -> list[str]:
+    return [address["Address"] for address in summary.get("To") or []]
 
 
 def burst(stack: Stack, tokens: dict[str, str]) -> str:
@@ -191,12 +282,7 @@ def burst(stack: Stack, tokens: dict[str, str]) -> str:
 
 
 def scaled(stack: Stack) -> bool:
-    for service in ("relay", "worker"):
-        running = [c for c in stack.containers(service) if c["State"]["Status"] == "running"]
-        healthy = [c for c in running if c["State"].get("Health", {}).get("Status") == "healthy"]
-        if len(healthy) != 2:
-            return False
-    return True
+    return all(len(healthy_containers(stack, service)) == 2 for service in ("relay", "worker"))
 
 
 def stop_during_export(stack: Stack, tokens: dict[str, str]) -> str:

@@ -15,8 +15,23 @@ from infra.compose_test.engine import BUILD_ENVIRONMENT, compose_binary, docker
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-PORT_VARIABLES = ("API_PORT", "MINIO_PORT", "MINIO_CONSOLE_PORT", "RABBITMQ_MANAGEMENT_PORT")
-LONG_RUNNING = ("postgres", "rabbitmq", "minio", "api", "relay", "worker", "dispatcher")
+PORT_VARIABLES = (
+    "API_PORT",
+    "MINIO_PORT",
+    "MINIO_CONSOLE_PORT",
+    "RABBITMQ_MANAGEMENT_PORT",
+    "MAILPIT_PORT",
+)
+LONG_RUNNING = (
+    "postgres",
+    "rabbitmq",
+    "minio",
+    "mailpit",
+    "api",
+    "relay",
+    "worker",
+    "dispatcher",
+)
 ONE_SHOT = ("create-bucket", "migrate", "demo")
 
 

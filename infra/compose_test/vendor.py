@@ -19,6 +19,7 @@ STANDIN_OF = {
     "RABBITMQ_IMAGE": "rabbitmq",
     "MINIO_IMAGE": "s3",
     "MC_IMAGE": "s3",  # MinIO's server and client: one stand-in image serves both
+    "MAILPIT_IMAGE": "mailpit",
 }
 
 

@@ -329,16 +329,40 @@ def _dockerignored(path: str) -> bool:
     return ignored
 
 
-def test_what_the_image_copies_exists_and_is_not_dockerignored():
-    sources = [
+def _copied_sources() -> list[str]:
+    """What the Dockerfile's COPY lines take from the build context."""
+    return [
         source.rstrip("/")
         for args in _instruction_args("COPY")
         if not any(arg.startswith("--from") for arg in args)
         for source in [arg for arg in args if not arg.startswith("--")][:-1]
     ]
 
+
+def test_what_the_image_copies_exists_and_is_not_dockerignored():
+    sources = _copied_sources()
+
     assert sources, f"{DOCKERFILE} copies nothing"
     assert [s for s in sources if not (ROOT / s).exists() or _dockerignored(s)] == []
+
+
+def _top_package(argv: list[str]) -> str | None:
+    """The package of this repository a command runs (python -m, gunicorn), if any."""
+    program = Path(argv[0]).name if argv else ""
+    if program in ("python", "python3") and argv[1:2] == ["-m"]:
+        return argv[2].split(".")[0]
+    if program == "gunicorn":
+        return argv[-1].split(".")[0].split(":")[0]
+    return None
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_what_an_app_service_runs_is_copied_into_the_image(name):
+    # The repository having the module is not enough: `python -m dispatcher` in an image
+    # without dispatcher/ restarts forever with "No module named dispatcher".
+    package = _top_package(_argv(services()[name].get("command")))
+
+    assert package is None or package in _copied_sources(), f"{DOCKERFILE} copies no {package}/"
 
 
 def test_the_image_runs_as_a_non_root_user():
@@ -362,7 +386,9 @@ def test_the_image_sets_only_variables_the_settings_read():
     assert sorted(names - settings_read()) == []
 
 
-@pytest.mark.parametrize("variable", ["DATABASE_URL", "RABBITMQ_URL", "S3_ENDPOINT_URL"])
+@pytest.mark.parametrize(
+    "variable", ["DATABASE_URL", "RABBITMQ_URL", "S3_ENDPOINT_URL", "SMTP_URL"]
+)
 def test_the_app_services_reach_the_other_containers_by_service_name(variable):
     # Left unset, the settings default to 127.0.0.1, which inside a container is the container.
     hosts = {

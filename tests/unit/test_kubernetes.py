@@ -9,6 +9,7 @@ structurally against the fields KEDA's rabbitmq scaler reads.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -91,6 +92,16 @@ def test_every_setting_named_is_one_the_settings_module_reads():
             "reportbox-config",
             SECRET_NAME,
         }
+
+
+def test_mail_goes_over_tls_and_a_relay_login_can_only_come_from_the_secret():
+    url = urlsplit(by_kind("ConfigMap")["reportbox-config"]["data"]["SMTP_URL"])
+    assert url.scheme in ("smtp+starttls", "smtps") and url.hostname
+    assert url.username is None and url.password is None, "a password in the ConfigMap"
+    # The Secret may hold SMTP_URL with a login: envFrom's last source wins, so it must be
+    # the last, after the ConfigMap.
+    dispatcher = container(by_kind("Deployment")["reportbox-dispatcher"])
+    assert [next(iter(ref)) for ref in dispatcher["envFrom"]] == ["configMapRef", "secretRef"]
 
 
 def test_no_secret_with_placeholder_values_is_applied():
