@@ -57,7 +57,7 @@ INSERT_DEFINITIONS = """
     INSERT INTO report_definitions
         (id, org, owner_id, owner_roles, name, report_type, format, parameters, period,
          schedule_cron, schedule_timezone, next_run_at)
-    SELECT gen_random_uuid(), %(org)s, 'bench-owner-' || n % 32, ARRAY['analyst'],
+    SELECT gen_random_uuid(), %(org)s, 'bench-owner-' || n %% 32, ARRAY['analyst'],
            %(prefix)s || n, 'sessions', 'csv', '{}', 'previousDay', %(cron)s, 'UTC',
            %(first)s + n * %(spacing)s * interval '1 second'
     FROM generate_series(0, %(count)s - 1) AS n
@@ -301,9 +301,10 @@ def lines(data: dict[str, Any]) -> list[Line]:
     )
 
     def post(summary: dict[str, Any]) -> str:
+        cuts = " / ".join(f"{summary[key]['median']:.1f}" for key in ("p50_ms", "p95_ms", "p99_ms"))
         return (
-            " / ".join(f"{summary[key]['median']:.1f}" for key in ("p50_ms", "p95_ms", "p99_ms"))
-            + f" ms, errors {summary['errors']['max']:.0f}"
+            f"{cuts} ms, errors {summary['errors']['max']:.0f}, "
+            f"late starts {summary['late_starts']['median']:.0f}"
         )
 
     return [
@@ -336,7 +337,7 @@ def lines(data: dict[str, Any]) -> list[Line]:
         Line("  CPU (cores)", format_shares(burst_result["cpu"])),
         Line(
             f"POST open loop {open_loop.RATE} req/s, {data['stream_seconds']} s, "
-            f"{data['stream_definitions']:,} runs due meanwhile",
+            f"{data['stream_definitions']:,} runs due meanwhile ({STREAM_ROUNDS} rounds)",
             post(with_stream),
             "no runs due: " + post(without),
             f"p99 {ratio(with_stream['p99_ms']['median'], without['p99_ms']['median'], 'lower')}",
