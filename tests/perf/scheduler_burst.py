@@ -142,6 +142,11 @@ def relays(settings: Settings, work_dir: Path) -> Iterator[dict[str, tuple[Proce
             )
 
 
+def cpu_groups(started: dict[str, tuple[Process, int]]) -> dict[str, Any]:
+    """Each relay's process and children, for CpuShares."""
+    return {name: (lambda pid=process.pid: pids_of(pid)) for name, (process, _) in started.items()}
+
+
 def runs_counted(port: int) -> int:
     """The relay's own count of the scheduled runs it made (reportbox_definition_runs)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
@@ -208,9 +213,7 @@ def run_figures(settings: Settings, definitions: int) -> dict[str, Any]:
 
 def burst(settings: Settings, started: dict[str, tuple[Process, int]]) -> dict[str, Any]:
     clear(settings)
-    groups = {
-        name: (lambda pid=process.pid: pids_of(pid)) for name, (process, _) in started.items()
-    }
+    groups = cpu_groups(started)
     before = {name: runs_counted(port) for name, (_, port) in started.items()}
     with CpuShares(groups) as cpu:
         instant = insert_due(settings, "burst-", DEFINITIONS, LEAD_SECONDS, 0.0)
@@ -238,9 +241,7 @@ def post_side(
 ) -> dict[str, Any]:
     """One open-loop window; with `stream` > 0, that many definitions come due during it."""
     clear(settings)
-    groups = {
-        name: (lambda pid=process.pid: pids_of(pid)) for name, (process, _) in started.items()
-    }
+    groups = cpu_groups(started)
     spacing = STREAM_SECONDS / stream if stream else 0.0
     firsts = []
 
