@@ -34,6 +34,7 @@ from tests.perf import (
     post_throughput,
     relay_drain,
     relay_lag,
+    scheduler_burst,
     scrape_cost,
     servers,
     small_drain,
@@ -62,9 +63,14 @@ STEPS = (
     ("format_throughput", "9. Every format (fresh process per export)", format_throughput),
     ("scrape_cost", "10. The API's /metrics: database cost of a scrape", scrape_cost),
     ("history_pages", "11. History pages of an org with a million reports", history_pages),
+    (
+        "scheduler_burst",
+        "12. Scheduler: definitions due at one instant, two relays",
+        scheduler_burst,
+    ),
 )
 
-HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag"}
+HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag", "scheduler_burst"}
 
 log = logging.getLogger("bench")
 
@@ -84,6 +90,11 @@ class Bench:
         except Exception:
             self.errors[key] = traceback.format_exc()
             log.error("%s failed:\n%s", key, self.errors[key])
+        # A wrong result (a run made twice, say) is an error, though its numbers are shown.
+        problems = self.results.get(key, {}).get("problems")
+        if problems:
+            self.errors[key] = "wrong result: " + "; ".join(problems)
+            log.error("%s: %s", key, self.errors[key])
         self.seconds[key] = round(time.perf_counter() - started, 1)
         log.info("%s took %.1f s", key, self.seconds[key])
 
@@ -117,6 +128,7 @@ def measure_all(bench: Bench, only: set[str]) -> None:
                 step("open_loop", open_loop.measure, settings, api, work_dir)
                 step("notify_latency", notify_latency.measure, settings, api.port)
                 step("relay_lag", relay_lag.measure, settings, api, work_dir)
+                step("scheduler_burst", scheduler_burst.measure, settings, api, work_dir)
         step("post_stages", post_stages.measure, settings)
         step("relay_drain", relay_drain.measure, settings, work_dir)
         step("export_throughput", export_throughput.measure, settings)

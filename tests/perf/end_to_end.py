@@ -24,7 +24,7 @@ from tests.perf.notify_latency import wait_until_listening
 from tests.perf.rounds import scaled
 from tests.perf.servers import gunicorn
 from tests.perf.small_drain import wait_for_consumers
-from tests.perf.stack import ORG, execute, make_token, purge_work_queue
+from tests.perf.stack import ORG, clear_reports, make_token, purge_work_queue
 from tests.perf.table import Line, verdict
 from tests.perf.tokens import FIRST_DAY
 from tests.processes import start_relay, start_worker
@@ -81,7 +81,7 @@ def one_report(connection: http.client.HTTPConnection, settings: Settings, days:
 
 
 def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     purge_work_queue(settings)
     days = window_days(settings)
     relay = start_relay(settings, work_dir, name="relay-e2e")
@@ -106,7 +106,7 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
             connection.close()
     finally:
         codes = [process.stop() for process in (relay, worker)]
-        execute(settings, "TRUNCATE reports, outbox")
+        clear_reports(settings)
     if any(codes):
         raise RuntimeError(f"relay and worker exit codes {codes}")
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")

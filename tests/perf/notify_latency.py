@@ -20,7 +20,7 @@ from relay.relay import Relay
 from shared.broker import declare_topology
 from shared.config import Settings
 from shared.db import OUTBOX_CHANNEL, libpq_url, make_engine, make_session_factory
-from tests.perf.stack import execute, make_token, purge_work_queue
+from tests.perf.stack import clear_reports, execute, make_token, purge_work_queue
 from tests.perf.table import Line, ratio
 
 POLL_SECONDS = 5.0
@@ -124,7 +124,7 @@ def measure(settings: Settings, port: int) -> dict[str, Any]:
     finally:
         connection.close()
         watcher.close()
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     purge_work_queue(settings)
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
     return {

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from shared.config import Settings
 from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.rounds import scaled
 from tests.perf.servers import Server
-from tests.perf.stack import execute
+from tests.perf.stack import clear_reports
 from tests.perf.table import Line, verdict
 from tests.perf.tokens import USERS, unique_body, write_tokens
 
@@ -103,11 +104,19 @@ async def generate(port: int, tokens: list[str], rate: int, seconds: float) -> d
 
 
 def run_generator(
-    settings: Settings, api: Server, work_dir: Path, seconds: float, others: dict[str, Any]
+    settings: Settings,
+    api: Server,
+    work_dir: Path,
+    seconds: float,
+    others: dict[str, Any],
+    started: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """The generator at RATE against the API for `seconds`; its result and every CPU share."""
+    """The generator at RATE against the API for `seconds`; its result and every CPU share.
+
+    `started` is called once the generator runs, for load that must share its window.
+    """
     tokens = write_tokens(settings, work_dir / "open-loop-tokens.txt", USERS)
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     argv = [sys.executable, "-m", "tests.perf.open_loop", str(api.port), str(tokens)]
     generator = subprocess.Popen(
         [*argv, str(RATE), str(seconds)], stdout=subprocess.PIPE, text=True
@@ -118,6 +127,7 @@ def run_generator(
         **others,
     }
     with CpuShares(groups) as cpu:
+        started()
         out, _ = generator.communicate(timeout=seconds + 120)
     if generator.returncode != 0:
         raise RuntimeError(f"the open-loop generator exited with {generator.returncode}")
@@ -126,7 +136,7 @@ def run_generator(
 
 def measure(settings: Settings, api: Server, work_dir: Path) -> dict[str, Any]:
     result = run_generator(settings, api, work_dir, SECONDS, {})
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     return result
 
 

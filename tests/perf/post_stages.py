@@ -32,7 +32,7 @@ from shared.db import libpq_url
 from shared.messages import ReportRequested
 from tests.perf import bare_app
 from tests.perf.rounds import ROUNDS, scaled
-from tests.perf.stack import ORG, execute, make_token
+from tests.perf.stack import ORG, clear_reports, make_token
 from tests.perf.table import Line
 from tests.perf.tokens import USERS, unique_body
 
@@ -101,7 +101,7 @@ def measure(settings: Settings) -> dict[str, Any]:
     settings = settings.with_overrides(
         max_active_reports_per_user=10_000, max_reports_per_user_per_minute=10_000
     )
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     app = create_app(settings)
     deps = app.extensions["reportbox"]
     client = app.test_client()
@@ -135,7 +135,7 @@ def measure(settings: Settings) -> dict[str, Any]:
         )
 
     def fresh(stage: Callable[[], dict[str, float] | float]) -> Any:
-        execute(settings, "TRUNCATE reports, outbox")  # every stage meets the same table
+        clear_reports(settings)  # every stage meets the same table
         return stage()
 
     def respond(_n: int) -> None:
@@ -183,7 +183,7 @@ def measure(settings: Settings) -> dict[str, Any]:
     finally:
         bare.close()
         deps.engine.dispose()
-        execute(settings, "TRUNCATE reports, outbox")
+        clear_reports(settings)
     return {"calls_per_round": CALLS, "microseconds": results}
 
 

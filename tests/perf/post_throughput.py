@@ -23,7 +23,7 @@ from shared.db import libpq_url
 from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.rounds import alternate, median_ratio, scaled, summarise
 from tests.perf.servers import Server
-from tests.perf.stack import execute
+from tests.perf.stack import clear_reports
 from tests.perf.table import Line, ratio, verdict
 from tests.perf.tokens import USERS, write_tokens
 from tests.perf.wrk import finish_wrk, start_wrk
@@ -63,7 +63,7 @@ def reports_finishing(settings: Settings) -> Iterator[None]:
 
 def run_wrk(settings: Settings, server: Server, tokens: Path, seconds: float) -> dict[str, Any]:
     # The rows of earlier runs would make the next run's inserts and counts dearer.
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     with reports_finishing(settings):
         wrk = start_wrk(server.url, tokens, CONNECTIONS, seconds)
         with CpuShares(
@@ -86,7 +86,7 @@ def measure(settings: Settings, api: Server, bare: Server, work_dir: Path) -> di
             "reportbox_1_user": lambda: run_wrk(settings, api, one, SECONDS),
         }
     )
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     summary = {name: summarise(side, KEYS) for name, side in runs.items()}
     return {
         "connections": CONNECTIONS,

@@ -25,7 +25,7 @@ from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.notify_latency import wait_until_listening
 from tests.perf.profiling import PROFILE, profiled, stop_profiled
 from tests.perf.rounds import alternate, median_ratio, scaled, summarise
-from tests.perf.stack import ROOT, execute, purge_work_queue, queue_depth
+from tests.perf.stack import ROOT, clear_reports, execute, purge_work_queue, queue_depth
 from tests.perf.table import Line, ratio, verdict
 from tests.processes import process_env
 
@@ -99,7 +99,7 @@ def publish_raw(settings: Settings) -> dict[str, Any]:
 
 
 def measure(settings: Settings, log_dir: Path) -> dict[str, Any]:
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     execute(settings, FILL_OUTBOX)
     relay = ManagedProcess(
         "relay-drain",

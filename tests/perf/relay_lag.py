@@ -27,7 +27,7 @@ from tests.perf.cpu import format_shares, pids_of
 from tests.perf.notify_latency import wait_until_listening
 from tests.perf.rounds import scaled
 from tests.perf.servers import Server
-from tests.perf.stack import execute, purge_work_queue
+from tests.perf.stack import clear_reports, purge_work_queue
 from tests.perf.table import Line, verdict
 from tests.processes import start_relay
 
@@ -81,7 +81,7 @@ def commit_times(settings: Settings) -> dict[str, float]:
 
 
 def measure(settings: Settings, api: Server, work_dir: Path) -> dict[str, Any]:
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     purge_work_queue(settings)
     relay = start_relay(settings, work_dir, name="relay-lag")
     try:
@@ -95,7 +95,7 @@ def measure(settings: Settings, api: Server, work_dir: Path) -> dict[str, Any]:
             arrived = dict(arrivals.times)
     finally:
         code = relay.stop()
-        execute(settings, "TRUNCATE reports, outbox")
+        clear_reports(settings)
         purge_work_queue(settings)
     if code != 0:
         raise RuntimeError(f"the relay exited with {code}:\n{relay.log()[-3000:]}")

@@ -31,7 +31,7 @@ from tests.perf.cpu import CpuShares, format_shares, pids_of
 from tests.perf.notify_latency import wait_until_listening
 from tests.perf.profiling import PROFILE, profiled, stop_profiled
 from tests.perf.rounds import alternate, median_ratio, scaled, summarise
-from tests.perf.stack import ORG, broker_channel, execute, purge_work_queue
+from tests.perf.stack import ORG, broker_channel, clear_reports, purge_work_queue
 from tests.perf.table import Line, verdict
 from tests.perf.tokens import FIRST_DAY, USERS
 from tests.processes import process_env, start_relay
@@ -85,7 +85,7 @@ def wait_for_consumers(settings: Settings, count: int) -> None:
 
 
 def drain(settings: Settings, work_dir: Path, workers: int) -> dict[str, Any]:
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     purge_work_queue(settings)
     relay = start_relay(settings, work_dir, name=f"relay-drain-{workers}")
     started = [
@@ -146,7 +146,7 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
         },
         ROUNDS,
     )
-    execute(settings, "TRUNCATE reports, outbox")
+    clear_reports(settings)
     keys = (
         "seconds",
         "per_second",

@@ -139,3 +139,8 @@ def purge_work_queue(settings: Settings) -> None:
 def execute(settings: Settings, sql: str) -> None:
     with psycopg.connect(libpq_url(settings.database_url), autocommit=True) as connection:
         connection.execute(sql)
+
+
+def clear_reports(settings: Settings) -> None:
+    """Empty reports and outbox; CASCADE empties what references reports (deliveries)."""
+    execute(settings, "TRUNCATE reports, outbox CASCADE")
