@@ -67,6 +67,13 @@ COMPLETE_ALL = text(
     WHERE id = ANY(:ids)
     """
 )
+# A message whose first attempt failed is retried after 5 s, then 300 s: past this, report.
+UNDELIVERED_SECONDS = 60
+NOT_DELIVERED = """
+    SELECT state, attempts, last_status_code, left(last_error, 200), count(*)
+    FROM webhook_messages WHERE state <> 'delivered'
+    GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC LIMIT 5
+"""
 DELIVERED = "SELECT count(*) FROM webhook_messages WHERE state = 'delivered' AND org = %(org)s"
 COMPLETED_AT = """
     SELECT m.id::text, extract(epoch FROM r.completed_at)
@@ -93,12 +100,18 @@ class Receiver:
         with self._changed:
             self.arrivals = {}
 
-    def wait_for(self, count: int, timeout: float = dispatch_load.GIVE_UP_SECONDS) -> float:
-        """Wait until `count` distinct ids arrived; the latest arrival (epoch seconds)."""
+    def wait_for(self, count: int, timeout: float = dispatch_load.GIVE_UP_SECONDS) -> float | None:
+        """Wait until `count` distinct ids arrived; the latest arrival (epoch seconds), or
+        None if they did not within `timeout`."""
         with self._changed:
             if not self._changed.wait_for(lambda: len(self.arrivals) >= count, timeout):
-                raise RuntimeError(f"{len(self.arrivals)} of {count} webhooks arrived")
+                return None
             return max(self.arrivals.values())
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # listen()'s backlog: the default 5 drops connections under load
 
 
 @contextlib.contextmanager
@@ -116,9 +129,7 @@ def receiving() -> Iterator[tuple[Receiver, int]]:
         def log_message(self, *_: Any) -> None:
             pass  # one line per request would cost more than the answer
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    server = Server(("127.0.0.1", free_port()), Handler)
     thread = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
     thread.start()
     try:
@@ -153,9 +164,11 @@ def dispatched(settings: Settings, receiver: Receiver, groups: dict[str, Any]) -
                 connection.execute(COMPLETE_ALL, {"ids": report_ids})
                 written = record_report_events(connection, EVENT, report_ids)
             committed = time.time()
-            last = receiver.wait_for(expected)
+            last = receiver.wait_for(expected, UNDELIVERED_SECONDS)
     finally:
         engine.dispose()
+    if last is None:
+        return {"messages": expected, "problems": [f"not delivered: {not_delivered(settings)}"]}
     recorded = dispatch_load.wait_for_count(settings, DELIVERED, {"org": ORG}, expected)
     seconds = last - committed
     problems = []
@@ -170,6 +183,11 @@ def dispatched(settings: Settings, receiver: Receiver, groups: dict[str, Any]) -
         "cpu": cpu.shares(),
         "problems": problems,
     }
+
+
+def not_delivered(settings: Settings) -> list[Any]:
+    with dispatch_load.connect(settings) as connection:
+        return [tuple(row) for row in connection.execute(NOT_DELIVERED).fetchall()]
 
 
 def signed_loop(settings: Settings, receiver: Receiver, port: int) -> dict[str, Any]:
@@ -209,6 +227,8 @@ def signed_loop(settings: Settings, receiver: Receiver, port: int) -> dict[str, 
             for future in [pool.submit(send) for _ in range(threads)]:
                 future.result()
         last = receiver.wait_for(expected)
+    if last is None:
+        raise RuntimeError(f"{len(receiver.arrivals)} of {expected} reference posts arrived")
     seconds = last - started
     return {
         "messages": expected,
@@ -226,7 +246,8 @@ def latency(settings: Settings, receiver: Receiver) -> dict[str, Any]:
     report_ids = dispatch_load.insert_processing(settings, LATENCY_ORG, count)
     uploaded = UploadedObject("bench/none", 1, "0" * 64)
     late = dispatch_load.complete_at_rate(settings, report_ids, COMPLETIONS_PER_SECOND, uploaded)
-    receiver.wait_for(count)
+    if receiver.wait_for(count, UNDELIVERED_SECONDS) is None:
+        return {"reports": count, "problems": [f"not delivered: {not_delivered(settings)}"]}
     with dispatch_load.connect(settings) as connection:
         completed = dict(connection.execute(COMPLETED_AT, {"org": LATENCY_ORG}).fetchall())
     seconds = [receiver.arrivals[key] - float(at) for key, at in completed.items()]
@@ -264,9 +285,12 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
         finally:
             clear(hooks)
             execute(hooks, "TRUNCATE webhook_endpoints CASCADE")
+    problems = [p for run in sides["dispatcher"] for p in run["problems"]]
+    # The figures are incomplete: the problems say why.
+    if problems or "p50_ms" not in latency_result:
+        return {"problems": problems + latency_result["problems"]}
     keys = ("per_second", "seconds")
     through, reference = summarise(sides["dispatcher"], keys), summarise(sides["signed loop"], keys)
-    problems = [p for run in sides["dispatcher"] for p in run["problems"]]
     return {
         "endpoints": ENDPOINTS,
         "concurrency": hooks.dispatcher_concurrency,
@@ -278,6 +302,8 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
 
 
 def lines(data: dict[str, Any]) -> list[Line]:
+    if "dispatcher" not in data:
+        return [Line("wrong result", "; ".join(data["problems"]), verdict=verdict(False))]
     through, reference = data["dispatcher"], data["signed_loop"]
     rate = through["per_second"]["median"]
     reference_rate = reference["per_second"]["median"]
