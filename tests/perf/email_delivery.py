@@ -44,7 +44,7 @@ from tests.perf.table import Line, ratio, verdict
 
 ORG = "bench-mail"
 FILE_BYTES = 1024 * 1024
-RUNS_PER_ROUND = scaled(500, 50)
+RUNS_PER_ROUND = scaled(300, 50)
 COMPLETIONS_PER_SECOND = 10
 LATENCY_SECONDS = scaled(10, 4)
 GOAL_PER_SECOND = 50
@@ -142,7 +142,9 @@ def reference_message() -> bytes:
     message.set_content("Your report is attached.\n")
     line = b"2026-12-05,bench,session,1234567890\n"
     data = (line * (FILE_BYTES // len(line) + 1))[:FILE_BYTES]
-    message.add_attachment(data, maintype="text", subtype="csv", filename="report.csv")
+    message.add_attachment(
+        data, maintype="text", subtype="csv", filename="report.csv", cte="base64"
+    )
     return message.as_bytes()
 
 
