@@ -24,6 +24,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,7 @@ def reference_message() -> bytes:
     message.add_attachment(
         data, maintype="text", subtype="csv", filename="report.csv", cte="base64"
     )
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)  # CRLF line ends, as on the wire
 
 
 def smtp_loop(settings: Settings, port: int) -> dict[str, Any]:
