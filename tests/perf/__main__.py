@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.perf import (
+    email_delivery,
     end_to_end,
     export_throughput,
     format_throughput,
@@ -38,6 +39,7 @@ from tests.perf import (
     scrape_cost,
     servers,
     small_drain,
+    webhook_dispatch,
 )
 from tests.perf.rounds import QUICK, ROUNDS
 from tests.perf.stack import ROOT, SESSIONS, bench_settings
@@ -68,6 +70,8 @@ STEPS = (
         "12. Scheduler: definitions due at one instant, two relays",
         scheduler_burst,
     ),
+    ("webhook_dispatch", "13. Webhook dispatch to a loopback receiver", webhook_dispatch),
+    ("email_delivery", "14. Email deliveries with a 1 MiB attachment", email_delivery),
 )
 
 HTTP_STEPS = {"post_throughput", "open_loop", "notify_latency", "relay_lag", "scheduler_burst"}
@@ -137,6 +141,8 @@ def measure_all(bench: Bench, only: set[str]) -> None:
         step("format_throughput", format_throughput.measure, settings)
         step("scrape_cost", scrape_cost.measure, settings, work_dir)
         step("history_pages", history_pages.measure, settings)
+        step("webhook_dispatch", webhook_dispatch.measure, settings, work_dir)
+        step("email_delivery", email_delivery.measure, settings, work_dir)
 
 
 def sections(bench: Bench, only: set[str]) -> list[tuple[str, list[Line]]]:
