@@ -3,17 +3,16 @@ thread of its own pool.
 
 Apart from the webhooks' loop and pool (dispatcher/dispatcher.py), so a slow mail server or
 SFTP host holds a delivery thread, never a webhook's, and never an export slot (the worker
-does not send). DELIVERY_CONCURRENCY threads; a NOTIFY from the deliveries' trigger wakes it
-when a run completes or a retry is asked for; retries wake it by their due time. The row is
-recorded (acked) only after the kind's send returns or raises.
+does not send). DELIVERY_CONCURRENCY threads; a finishing send wakes the claim at once
+(dispatcher/loop.py), a NOTIFY from the deliveries' trigger wakes it when a run completes or
+a retry is asked for, and retries wake it by their due time. The row is recorded (acked)
+only after the kind's send returns or raises.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -21,7 +20,7 @@ from typing import Any, BinaryIO
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
-from shared.backoff import compute_backoff
+from dispatcher.loop import ClaimLoop
 from shared.catalog import get_report_type
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 # How long a claim is held: the longest a send may take before another dispatcher may take
 # the delivery over (and send it again).
 LEASE_SECONDS = 900.0
-BUSY_WAIT = 0.25
 
 ATTEMPTS = Counter(
     "reportbox_delivery_attempts", "Delivery attempts by kind and outcome.", ["kind", "outcome"]
@@ -88,7 +86,9 @@ def delivered_file(row: Any, settings: Settings, bucket: str, opener: Opener) ->
     )
 
 
-class DeliveryLoop:
+class DeliveryLoop(ClaimLoop):
+    name = "delivery"
+
     def __init__(
         self,
         settings: Settings,
@@ -98,45 +98,31 @@ class DeliveryLoop:
         kinds: Mapping[str, Kind] = KINDS,
         listener_factory: Callable[[Settings, str], Listener] = connect_listener,
     ) -> None:
-        self._settings = settings
-        self._engine = engine
+        super().__init__(
+            settings,
+            engine,
+            settings.delivery_concurrency,
+            rows.CHANNEL,
+            rows.NEXT_DUE_IN,
+            listener_factory,
+        )
         self._bucket = bucket
         self._opener = opener
         self._kinds = kinds
-        self._listener_factory = listener_factory
-        self._listener: Listener | None = None
         self._max_attempts = settings.delivery_max_attempts
         self._schedule = parse_schedule(settings.delivery_retry_schedule, self._max_attempts)
-        self._concurrency = settings.delivery_concurrency
-        self._pool = ThreadPoolExecutor(self._concurrency, "delivery")
-        self._lock = threading.Lock()
-        self._in_flight = 0
-        self._stopping = threading.Event()
 
-    def free_threads(self) -> int:
-        with self._lock:
-            return self._concurrency - self._in_flight
-
-    def run_once(self) -> list[Future[None]]:
-        """Claim as many due deliveries as there are free threads, and send each."""
-        free = self.free_threads()
-        if free <= 0:
-            return []
+    def claim(self, free: int) -> Sequence[Any]:
+        """As many due deliveries as there are free threads, leased."""
         with translate_errors(), self._engine.begin() as connection:
             ids = [row.id for row in connection.execute(rows.CLAIM_DUE, {"limit": free})]
             if not ids:
                 return []
-            claimed = connection.execute(
+            return connection.execute(
                 rows.LEASE, {"ids": ids, "lease_seconds": LEASE_SECONDS}
             ).all()
-        futures = []
-        for delivery in claimed:
-            with self._lock:
-                self._in_flight += 1
-            futures.append(self._pool.submit(self._deliver, delivery))
-        return futures
 
-    def _deliver(self, delivery: Any) -> None:
+    def send(self, delivery: Any) -> None:
         try:
             result, error = self._attempt(delivery)
             next_state = after_attempt(
@@ -153,9 +139,6 @@ class DeliveryLoop:
             log.warning("delivery.record_failed delivery_id=%s error=%s", delivery.id, exc)
         except Exception:
             log.exception("delivery.attempt_crashed delivery_id=%s", delivery.id)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
 
     def _attempt(self, delivery: Any) -> tuple[AttemptResult, str | None]:
         """One send; its result and the readable error. Never logs the target (secrets)."""
@@ -204,49 +187,3 @@ class DeliveryLoop:
             )
         if next_state.status is DeliveryStatus.FAILED:
             log.warning("delivery.failed delivery_id=%s kind=%s", delivery.id, delivery.kind)
-
-    # The loop.
-
-    def seconds_until_due(self) -> float:
-        poll = self._settings.dispatcher_poll_seconds
-        with translate_errors(), self._engine.connect() as connection:
-            row = connection.execute(rows.NEXT_DUE_IN).first()
-        if row is None or row.seconds is None:
-            return poll
-        return min(max(float(row.seconds), 0.0), poll)
-
-    def run(self) -> None:
-        log.info("delivery.started concurrency=%d", self._concurrency)
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                # Listen before the claim, so a delivery written during it wakes the wait.
-                if self._listener is None:
-                    self._listener = self._listener_factory(self._settings, rows.CHANNEL)
-                claimed = len(self.run_once())
-                busy = self.free_threads() < self._concurrency
-                seconds = BUSY_WAIT if busy or claimed else self.seconds_until_due()
-                if seconds > 0:
-                    self._listener.wait(seconds)
-                failures = 0
-            except DatabaseUnavailable as exc:
-                failures += 1
-                delay = compute_backoff(
-                    failures,
-                    base=self._settings.retry_backoff_base_seconds,
-                    cap=self._settings.retry_backoff_cap_seconds,
-                )
-                log.warning("delivery.unavailable error=%s retry_in=%.1fs", exc, delay)
-                self.close_listener()
-                self._stopping.wait(delay)
-        self._pool.shutdown(wait=True)
-        self.close_listener()
-        log.info("delivery.stopped")
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def close_listener(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None

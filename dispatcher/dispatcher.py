@@ -2,29 +2,29 @@
 
 A process of its own (DESIGN.md sections 6, 9 and 10), so a slow receiver never holds an
 export slot. Its concurrency is DISPATCHER_CONCURRENCY threads, and each endpoint has at
-most one message in flight (shared/webhooks/messages.py CLAIM_DUE): a receiver that takes
-the whole timeout holds one thread, and every other endpoint is served by the rest. A NOTIFY
-from the messages' trigger wakes it for a new event; retries wake it by their due time.
+most WEBHOOK_ENDPOINT_CONCURRENCY messages in flight across every dispatcher (always fewer
+than the threads; shared/webhooks/claims.py): a receiver that takes the whole timeout holds
+that many threads, and every other endpoint is served by the rest. A finishing attempt wakes
+the claim at once (dispatcher/loop.py); a NOTIFY from the messages' trigger wakes it for a
+new event; retries wake it by their due time.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
+from dispatcher.loop import ClaimLoop
 from dispatcher.sender import Sender
-from shared.backoff import compute_backoff
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
 from shared.webhooks import endpoints, messages
+from shared.webhooks.claims import Candidate, choose, endpoint_limit
 from shared.webhooks.outcomes import Attempt, MessageStatus, Outcome, decide
 from shared.webhooks.payload import (
     DEFINITION_EVENTS,
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Reportbox-Webhooks/1"
 SCAN_FACTOR = 4  # rows looked at per free thread: several may belong to one endpoint
-BUSY_WAIT = 0.25  # seconds between claims while threads are busy (a finished one frees a slot)
 
 ATTEMPTS = Counter("reportbox_webhook_attempts", "Webhook attempts by their outcome.", ["outcome"])
 
@@ -48,7 +47,9 @@ ATTEMPTS = Counter("reportbox_webhook_attempts", "Webhook attempts by their outc
 Presigner = Callable[[dict[str, Any]], tuple[str, str] | None]
 
 
-class Dispatcher:
+class Dispatcher(ClaimLoop):
+    name = "dispatcher"
+
     def __init__(
         self,
         settings: Settings,
@@ -57,56 +58,43 @@ class Dispatcher:
         presign: Presigner | None = None,
         listener_factory: Callable[[Settings, str], Listener] = connect_listener,
     ) -> None:
-        self._settings = settings
-        self._engine = engine
+        super().__init__(
+            settings,
+            engine,
+            settings.dispatcher_concurrency,
+            messages.CHANNEL,
+            messages.NEXT_DUE_IN,
+            listener_factory,
+        )
         self._sender = sender
         self._presign = presign
-        self._listener_factory = listener_factory
-        self._listener: Listener | None = None
         self._schedule = parse_schedule(settings.webhook_retry_schedule)
         self._lease_seconds = settings.webhook_timeout_seconds + messages.LEASE_MARGIN
-        self._pool = ThreadPoolExecutor(settings.dispatcher_concurrency, "webhook")
-        self._lock = threading.Lock()
-        self._busy: set[uuid.UUID] = set()  # endpoints with a message in flight here
-        self._stopping = threading.Event()
+        self.endpoint_limit = endpoint_limit(
+            settings.webhook_endpoint_concurrency, settings.dispatcher_concurrency
+        )
 
     # Claiming.
 
-    def free_threads(self) -> int:
-        with self._lock:
-            return self._settings.dispatcher_concurrency - len(self._busy)
-
-    def run_once(self) -> list[Future[None]]:
-        """Claim what is due (one message per endpoint, as many as free threads) and send it."""
-        free = self.free_threads()
-        if free <= 0:
-            return []
-        with self._lock:
-            busy = list(self._busy)
+    def claim(self, free: int) -> Sequence[Any]:
+        """The oldest due messages, as many as `free`, none past its endpoint's limit."""
         with translate_errors(), self._engine.begin() as connection:
+            connection.execute(messages.CLAIM_LOCK)
             due = connection.execute(
-                messages.CLAIM_DUE, {"busy": busy, "limit": free * SCAN_FACTOR}
+                messages.CLAIM_DUE,
+                {"endpoint_limit": self.endpoint_limit, "limit": free * SCAN_FACTOR},
             ).all()
-            chosen: dict[uuid.UUID, uuid.UUID] = {}
-            for row in due:
-                if len(chosen) < free:
-                    chosen.setdefault(row.endpoint_id, row.id)
+            candidates = [Candidate(row.id, row.endpoint_id, row.flying) for row in due]
+            chosen = choose(candidates, free, self.endpoint_limit)
             if not chosen:
                 return []
-            claimed = connection.execute(
-                messages.LEASE,
-                {"ids": list(chosen.values()), "lease_seconds": self._lease_seconds},
+            return connection.execute(
+                messages.LEASE, {"ids": chosen, "lease_seconds": self._lease_seconds}
             ).all()
-        futures = []
-        for message in claimed:
-            with self._lock:
-                self._busy.add(message.endpoint_id)
-            futures.append(self._pool.submit(self._deliver, message))
-        return futures
 
     # Sending.
 
-    def _deliver(self, message: Any) -> None:
+    def send(self, message: Any) -> None:
         try:
             attempt = self._attempt(message)
             outcome = decide(
@@ -125,9 +113,6 @@ class Dispatcher:
         except Exception:
             # The lease runs out and another claim tries again; this thread lives on.
             log.exception("dispatcher.attempt_crashed message_id=%s", message.id)
-        finally:
-            with self._lock:
-                self._busy.discard(message.endpoint_id)
 
     def _attempt(self, message: Any) -> Attempt:
         webhook_id = str(message.id)  # the same on every attempt of the message
@@ -173,7 +158,14 @@ class Dispatcher:
         return f"{base}/api/v1/reports/{report_id}"
 
     def _record(self, message: Any, attempt: Attempt, outcome: Outcome) -> None:
-        with translate_errors(), self._engine.begin() as connection:
+        """The attempt's outcome, in one transaction that takes the endpoint's row before the
+        message's (the order the API's disable takes them in), so attempts of one endpoint
+        recorded at once never deadlock; nothing if the attempt was taken over meanwhile."""
+        values = {"id": message.endpoint_id, "failing_since": outcome.failing_since}
+        with translate_errors(), self._engine.connect() as connection, connection.begin() as tx:
+            if outcome.disable_endpoint:
+                connection.execute(messages.LOCK_ENDPOINT, values)
+            connection.execute(messages.SET_FAILING_SINCE, values)
             recorded = connection.execute(
                 messages.RECORD,
                 {
@@ -186,11 +178,8 @@ class Dispatcher:
                 },
             )
             if recorded.rowcount != 1:
-                return  # taken over after the lease ran out, or disabled meanwhile
-            connection.execute(
-                messages.SET_FAILING_SINCE,
-                {"id": message.endpoint_id, "failing_since": outcome.failing_since},
-            )
+                tx.rollback()  # taken over after the lease ran out, or disabled meanwhile
+                return
             if outcome.disable_endpoint:
                 connection.execute(
                     endpoints.DISABLE,
@@ -204,65 +193,6 @@ class Dispatcher:
             )
         elif outcome.status is MessageStatus.FAILED:
             log.warning("dispatcher.message_failed message_id=%s", message.id)
-
-    # The loop.
-
-    def seconds_until_due(self) -> float:
-        poll = self._settings.dispatcher_poll_seconds
-        with translate_errors(), self._engine.connect() as connection:
-            row = connection.execute(messages.NEXT_DUE_IN).first()
-        if row is None or row.seconds is None:
-            return poll
-        return min(max(float(row.seconds), 0.0), poll)
-
-    def wait(self, claimed: int) -> None:
-        """Sleep until a message is written or comes due, or a busy thread may have freed."""
-        if self._listener is None:
-            self._listener = self._listener_factory(self._settings, messages.CHANNEL)
-        if self.free_threads() < self._settings.dispatcher_concurrency or claimed:
-            seconds = BUSY_WAIT
-        else:
-            seconds = self.seconds_until_due()
-        if seconds > 0:
-            self._listener.wait(seconds)
-
-    def run(self) -> None:
-        log.info(
-            "dispatcher.started concurrency=%d timeout=%.0fs",
-            self._settings.dispatcher_concurrency,
-            self._settings.webhook_timeout_seconds,
-        )
-        failures = 0
-        while not self._stopping.is_set():
-            try:
-                # Listen before the claim, so a message written during it wakes the wait.
-                if self._listener is None:
-                    self._listener = self._listener_factory(self._settings, messages.CHANNEL)
-                claimed = len(self.run_once())
-                self.wait(claimed)
-                failures = 0
-            except DatabaseUnavailable as exc:
-                failures += 1
-                delay = compute_backoff(
-                    failures,
-                    base=self._settings.retry_backoff_base_seconds,
-                    cap=self._settings.retry_backoff_cap_seconds,
-                )
-                log.warning("dispatcher.unavailable error=%s retry_in=%.1fs", exc, delay)
-                self.close_listener()
-                self._stopping.wait(delay)
-        # The attempts in hand finish (each at most the timeout) and are recorded.
-        self._pool.shutdown(wait=True)
-        self.close_listener()
-        log.info("dispatcher.stopped")
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def close_listener(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
 
 
 def presigner(storage: Any, ttl_seconds: int) -> Presigner:

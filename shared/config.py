@@ -134,8 +134,11 @@ class Settings:
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_disable_after_seconds: float = 432000.0
     webhook_secret_overlap_seconds: float = 86400.0
-    # Webhook messages one dispatcher sends at once (threads); one endpoint holds one at most.
-    dispatcher_concurrency: int = 8
+    # Webhook messages one dispatcher sends at once (threads).
+    dispatcher_concurrency: int = 32
+    # Messages of one endpoint in flight at once, across all dispatchers (and always fewer
+    # than DISPATCHER_CONCURRENCY): a slow endpoint holds at most this many threads.
+    webhook_endpoint_concurrency: int = 8
     # The dispatcher's longest sleep when no NOTIFY wakes it and no retry comes due sooner.
     dispatcher_poll_seconds: float = 5.0
     # Deliveries of definitions' runs (DESIGN.md section 9), sent by the dispatcher beside
@@ -293,6 +296,8 @@ class Settings:
             raise ConfigError("WEBHOOK_SECRET_OVERLAP_SECONDS must not be negative")
         if self.dispatcher_concurrency < 1:
             raise ConfigError("DISPATCHER_CONCURRENCY must be at least 1")
+        if self.webhook_endpoint_concurrency < 1:
+            raise ConfigError("WEBHOOK_ENDPOINT_CONCURRENCY must be at least 1")
 
     def _validate_schedules(self) -> None:
         for name in (
@@ -553,6 +558,7 @@ ENVIRONMENT: dict[str, str] = {
     "webhook_disable_after_seconds": "WEBHOOK_DISABLE_AFTER_SECONDS",
     "webhook_secret_overlap_seconds": "WEBHOOK_SECRET_OVERLAP_SECONDS",
     "dispatcher_concurrency": "DISPATCHER_CONCURRENCY",
+    "webhook_endpoint_concurrency": "WEBHOOK_ENDPOINT_CONCURRENCY",
     "dispatcher_poll_seconds": "DISPATCHER_POLL_SECONDS",
     "delivery_concurrency": "DELIVERY_CONCURRENCY",
     "delivery_max_attempts": "DELIVERY_MAX_ATTEMPTS",
@@ -646,8 +652,10 @@ DESCRIPTIONS: dict[str, str] = {
     "long is disabled",
     "webhook_secret_overlap_seconds": "after a secret rotation, how long the old secret keeps "
     "signing beside the new",
-    "dispatcher_concurrency": "webhook messages one dispatcher sends at once (one endpoint "
-    "holds at most one of them)",
+    "dispatcher_concurrency": "webhook messages one dispatcher sends at once (threads)",
+    "webhook_endpoint_concurrency": "webhook messages of one endpoint in flight at once across "
+    "all dispatchers; capped at one below DISPATCHER_CONCURRENCY, so a slow endpoint "
+    "never holds every thread",
     "dispatcher_poll_seconds": "the dispatcher's longest sleep when nothing wakes it",
     "delivery_concurrency": "deliveries (email, s3, sftp) one dispatcher sends at once, on "
     "threads apart from the webhooks'",

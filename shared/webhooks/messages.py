@@ -13,27 +13,33 @@ from sqlalchemy import text
 CHANNEL = "reportbox_webhooks"  # NOTIFY channel of webhook_messages' trigger (migration 0009)
 LEASE_MARGIN = 30.0  # seconds a claim outlives the attempt's own timeout
 
-# claim_due: the oldest due messages of enabled endpoints that have no message in flight
-# (neither here, :busy, nor in another dispatcher), locked FOR UPDATE until the caller's
-# transaction commits; a concurrent dispatcher SKIPs LOCKED rows and takes the next ones.
-# The caller keeps the first message of each endpoint and leases it with LEASE: one message
-# per endpoint in flight at a time, so a slow receiver holds one thread, never all of them.
-# Served by the partial index webhook_messages_due (and webhook_messages_in_flight).
+# claim_lock: claims are taken one dispatcher at a time (for the length of a claim's
+# transaction, a few milliseconds), so the per-endpoint count CLAIM_DUE reads is exact across
+# dispatchers: two cannot both see an endpoint one below its limit and both take a message.
+CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('reportbox.webhook_claims'))")
+
+# claim_due: the oldest due messages of enabled endpoints below their in-flight limit, each
+# with how many of its endpoint's messages are in flight (leased) in any dispatcher. The
+# caller picks from them (shared/webhooks/claims.py choose) and leases what it picked with
+# LEASE, which checks again that each is still due and unleased: no row lock is needed under
+# CLAIM_LOCK. An endpoint at its limit is left out here, so its backlog never fills the
+# window and hides other endpoints' messages. Served by webhook_messages_due and
+# webhook_messages_in_flight.
 CLAIM_DUE = text(
     """
-    SELECT m.id, m.endpoint_id
+    WITH flying AS (
+        SELECT endpoint_id, count(*) AS n FROM webhook_messages
+        WHERE state = 'pending' AND lease_until IS NOT NULL AND lease_until > now()
+        GROUP BY endpoint_id)
+    SELECT m.id, m.endpoint_id, coalesce(f.n, 0) AS flying
     FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
+        LEFT JOIN flying f ON f.endpoint_id = m.endpoint_id
     WHERE m.state = 'pending' AND m.next_attempt_at <= now()
       AND (m.lease_until IS NULL OR m.lease_until < now())
       AND NOT e.disabled
-      AND m.endpoint_id <> ALL(CAST(:busy AS uuid[]))
-      AND NOT EXISTS (
-          SELECT 1 FROM webhook_messages flying
-          WHERE flying.endpoint_id = m.endpoint_id AND flying.state = 'pending'
-            AND flying.lease_until > now())
+      AND coalesce(f.n, 0) < :endpoint_limit
     ORDER BY m.next_attempt_at
     LIMIT :limit
-    FOR UPDATE OF m SKIP LOCKED
     """
 )
 
@@ -44,7 +50,8 @@ LEASE = text(
     UPDATE webhook_messages m
     SET lease_until = now() + make_interval(secs => :lease_seconds), attempts = m.attempts + 1
     FROM webhook_endpoints e
-    WHERE m.id = ANY(:ids) AND e.id = m.endpoint_id
+    WHERE m.id = ANY(:ids) AND e.id = m.endpoint_id AND NOT e.disabled
+      AND m.state = 'pending' AND (m.lease_until IS NULL OR m.lease_until < now())
     RETURNING m.id, m.endpoint_id, m.event_type, m.snapshot, m.occurred_at, m.attempts,
               e.url, e.secret, e.include_download_url, e.failing_since,
               CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END
@@ -65,8 +72,18 @@ RECORD = text(
     """
 )
 
+# The endpoint's row, taken first by a record that disables it (endpoints.DISABLE then fails
+# its other pending messages, which attempts recorded at the same time hold).
+LOCK_ENDPOINT = text("SELECT id FROM webhook_endpoints WHERE id = :id FOR NO KEY UPDATE")
+
+# Written only when it changes: a success on an endpoint that was not failing (nearly every
+# attempt) leaves its row alone, so parallel attempts to one endpoint do not queue on its lock.
+# Run before RECORD: the endpoint's row is locked before the message's, as everywhere else.
 SET_FAILING_SINCE = text(
-    "UPDATE webhook_endpoints SET failing_since = :failing_since WHERE id = :id"
+    """
+    UPDATE webhook_endpoints SET failing_since = CAST(:failing_since AS timestamptz)
+    WHERE id = :id AND failing_since IS DISTINCT FROM CAST(:failing_since AS timestamptz)
+    """
 )
 
 # Seconds until the earliest pending message is due (NULL: none), by the database's clock.

@@ -199,9 +199,11 @@ def test_only_failures_for_the_disable_period_disable_and_fail_what_is_pending(
             text("UPDATE webhook_endpoints SET failing_since = :since WHERE id = :id"),
             {"id": endpoint_id, "since": datetime.now(UTC) - timedelta(seconds=100)},
         )
-    dispatcher = make_dispatcher(engine, hook_settings, webhook_disable_after_seconds=100)
-    # One endpoint, one message in flight: the first attempt disables it, the second
-    # message is failed without an attempt.
+    dispatcher = make_dispatcher(
+        engine, hook_settings, webhook_disable_after_seconds=100, webhook_endpoint_concurrency=1
+    )
+    # One message of the endpoint in flight at a time: the first attempt disables it, the
+    # second message is failed without an attempt.
     assert send_due(dispatcher) == 1
     assert endpoint_row(engine, endpoint_id).disabled
     states = sorted((m.state, m.attempts) for m in messages_of(engine, endpoint_id))
@@ -220,39 +222,103 @@ def test_a_success_clears_the_failing_streak(engine, hook_settings, org, receive
     assert endpoint_row(engine, endpoint_id).failing_since is None
 
 
+def test_concurrent_attempts_that_each_disable_the_endpoint_record_without_a_deadlock(
+    engine, hook_settings, org, receiver, complete_report
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/gone-twice"))
+    both_in = threading.Barrier(2, timeout=10)
+    # Both answers wait for each other: the two attempts are in flight, and recorded, at once.
+    receiver.script("/gone-twice", *[lambda handler: (both_in.wait(), answer(handler, 410))] * 2)
+    complete_report(org)
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings, webhook_endpoint_concurrency=2)
+    assert send_due(dispatcher) == 2
+    assert endpoint_row(engine, endpoint_id).disabled
+    # The first record disables the endpoint (and fails the other message); the second,
+    # fenced, leaves that as it is. Neither is lost to a deadlock and retried later.
+    states = sorted(m.state for m in messages_of(engine, endpoint_id))
+    assert states == ["failed", "failed"]
+    assert [m.lease_until for m in messages_of(engine, endpoint_id)] == [None, None]
+
+
+def in_flight(engine, endpoint_id) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT count(*) FROM webhook_messages WHERE endpoint_id = :id"
+                " AND state = 'pending' AND lease_until > now()"
+            ),
+            {"id": endpoint_id},
+        ).scalar_one()
+
+
+def test_one_endpoint_receives_several_messages_at_once_up_to_its_limit_never_more(
+    engine, hook_settings, org, receiver, complete_report
+):
+    release = threading.Event()
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/parallel"))
+    receiver.script("/parallel", *[lambda handler: (release.wait(30), answer(handler, 200))] * 5)
+    for _ in range(5):
+        complete_report(org)
+    # Four threads, three of them for one endpoint at most; two dispatchers share the limit.
+    dispatcher = make_dispatcher(
+        engine, hook_settings, dispatcher_concurrency=4, webhook_endpoint_concurrency=3
+    )
+    other = make_dispatcher(
+        engine, hook_settings, dispatcher_concurrency=4, webhook_endpoint_concurrency=3
+    )
+    try:
+        futures = dispatcher.run_once()
+        assert len(futures) == 3
+        assert len(receiver.wait_for("/parallel", 3)) == 3  # all three arrive before any answer
+        assert in_flight(engine, endpoint_id) == 3
+        assert dispatcher.run_once() == [] and other.run_once() == []
+    finally:
+        release.set()
+    for future in futures:
+        future.result(timeout=30)
+    assert send_due(other) == 2
+    assert [m.state for m in messages_of(engine, endpoint_id)] == ["delivered"] * 5
+    assert len(receiver.requests_to("/parallel")) == 5
+
+
 def test_a_slow_receiver_does_not_delay_another_endpoint(
     engine, hook_settings, org, receiver, complete_report
 ):
     release = threading.Event()
     slow_id, _ = make_endpoint(engine, org, receiver.url("/slow"))
-    receiver.script("/slow", *[lambda handler: (release.wait(30), answer(handler, 200))] * 3)
-    complete_report(org)
-    complete_report(org)
-    complete_report(org)  # three messages for the slow endpoint, queued first
+    receiver.script("/slow", *[lambda handler: (release.wait(30), answer(handler, 200))] * 4)
+    for _ in range(4):
+        complete_report(org)  # four messages for the slow endpoint, queued first
     fast_org = f"{org}-fast"
     fast_id, _ = make_endpoint(engine, fast_org, receiver.url("/fast"))
     complete_report(fast_org)
-    # Two threads, and the slow endpoint's three messages come first: without isolation
-    # both threads would wait on it and the fast endpoint with them.
+    # Three threads, and the slow endpoint's four messages come first: without the limit
+    # every thread would wait on it and the fast endpoint with them. Its limit (at most one
+    # below the threads, whatever the setting says) leaves a thread for the fast one.
     dispatcher = make_dispatcher(
-        engine, hook_settings, webhook_timeout_seconds=30, dispatcher_concurrency=2
+        engine,
+        hook_settings,
+        webhook_timeout_seconds=30,
+        dispatcher_concurrency=3,
+        webhook_endpoint_concurrency=10,
     )
     try:
         futures = dispatcher.run_once()
-        # One thread holds the slow endpoint's first message; its others wait their turn
+        # Two threads hold the slow endpoint's first messages; its others wait their turn
         # instead of filling the threads, and the fast endpoint is served meanwhile.
-        assert len(futures) == 2
+        assert len(futures) == 3
         done, _ = wait(futures, timeout=10, return_when=FIRST_COMPLETED)
-        assert len(done) == 1  # the fast one; the slow one is still waiting for its answer
+        assert len(done) == 1  # the fast one; the slow ones are still waiting for an answer
         assert [m.state for m in messages_of(engine, fast_id)] == ["delivered"]
-        assert [m.state for m in messages_of(engine, slow_id)] == ["pending"] * 3
-        assert dispatcher.run_once() == []  # the slow endpoint is still in flight
+        assert [m.state for m in messages_of(engine, slow_id)] == ["pending"] * 4
+        assert dispatcher.run_once() == []  # the slow endpoint is at its limit
     finally:
         release.set()
     for future in futures:
         future.result(timeout=30)
     send_due(dispatcher)
-    assert [m.state for m in messages_of(engine, slow_id)] == ["delivered"] * 3
+    assert [m.state for m in messages_of(engine, slow_id)] == ["delivered"] * 4
 
 
 def test_an_answer_past_the_timeout_is_a_failure(
