@@ -92,6 +92,9 @@ class Dispatcher(ClaimLoop):
                 messages.LEASE, {"ids": chosen, "lease_seconds": self._lease_seconds}
             ).all()
 
+    def close(self) -> None:
+        self._sender.close()
+
     # Sending.
 
     def send(self, message: Any) -> None:

@@ -196,8 +196,12 @@ class ClaimLoop:
         # The attempts in hand finish (each bounded by its timeout) and are recorded.
         self._pool.shutdown(wait=True)
         self.wakeup.close()
+        self.close()
         log.info("%s.stopped", self.name)
 
     def stop(self) -> None:
         self._stopping.set()
         self.wakeup.set()
+
+    def close(self) -> None:
+        """What the loop keeps open besides its listener (kept connections), once stopped."""

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from client import WebhookVerificationError, verify_webhook
 from dispatcher.dispatcher import Dispatcher
-from dispatcher.sender import Sender
+from dispatcher.sender import MAX_RESPONSE_BYTES, Sender
 from shared.storage import UploadedObject
 from shared.webhooks import endpoints
 from shared.webhooks.addresses import parse_networks
@@ -429,6 +429,55 @@ def test_an_attempt_connects_to_the_address_it_checked_never_a_re_resolved_one(
     assert len(receiver.requests_to("/pinned")) == 1
     refused = [m for m in messages_of(engine, endpoint_id) if m.state == "pending"]
     assert "169.254.169.254" in refused[0].last_error and refused[0].last_status_code is None
+
+
+def test_successive_attempts_to_one_endpoint_reuse_its_kept_alive_connection(
+    engine, hook_settings, org, receiver, complete_report
+):
+    make_endpoint(engine, org, receiver.url("/kept"))
+    dispatcher = make_dispatcher(engine, hook_settings)
+    for _ in range(3):
+        complete_report(org)
+        assert send_due(dispatcher) == 1
+    peers = {request.peer for request in receiver.requests_to("/kept")}
+    assert len(receiver.requests_to("/kept")) == 3 and len(peers) == 1
+
+
+def test_a_kept_connection_serves_only_an_attempt_whose_check_accepted_its_address(
+    engine, hook_settings, org, receiver, complete_report
+):
+    # Both answers are allowed (loopback), but the second is another address: the connection
+    # kept from the first attempt (to 127.0.0.1) must not carry the second, which connects
+    # to what it checked, 127.0.0.2, where nothing listens.
+    resolver = Rebinding(["127.0.0.1"], ["127.0.0.2"])
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/moved-host", host="rebind.test"))
+    dispatcher = make_dispatcher(engine, hook_settings, resolver=resolver)
+    complete_report(org)
+    assert send_due(dispatcher) == 1
+    complete_report(org)
+    assert send_due(dispatcher) == 1
+    assert len(receiver.requests_to("/moved-host")) == 1
+    refused = [m for m in messages_of(engine, endpoint_id) if m.state == "pending"]
+    assert refused[0].last_status_code is None and "Refused" in refused[0].last_error
+
+
+def test_an_answer_not_read_to_its_end_closes_the_connection(
+    engine, hook_settings, org, receiver, complete_report
+):
+    def too_long(handler):
+        handler.send_response(200)
+        handler.send_header("content-length", str(MAX_RESPONSE_BYTES + 1))
+        handler.end_headers()
+        handler.wfile.write(b"x" * (MAX_RESPONSE_BYTES + 1))
+
+    make_endpoint(engine, org, receiver.url("/long"))
+    receiver.script("/long", too_long)
+    dispatcher = make_dispatcher(engine, hook_settings)
+    for _ in range(2):
+        complete_report(org)
+        assert send_due(dispatcher) == 1
+    first, second = receiver.requests_to("/long")
+    assert first.peer != second.peer
 
 
 def test_a_private_address_outside_the_allowed_networks_is_refused_at_the_attempt(

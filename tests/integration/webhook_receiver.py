@@ -18,6 +18,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple = ()  # the sender's (address, port): one per connection
 
 
 class Receiver:
@@ -35,7 +36,12 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._arrived:
                     receiver.received.append(
-                        Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                        Received(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            tuple(self.client_address),
+                        )
                     )
                     receiver._arrived.notify_all()
                 script = receiver._scripts[self.path]
