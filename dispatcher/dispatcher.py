@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Engine
 
+from dispatcher.group_commit import GroupCommit
 from dispatcher.loop import ClaimLoop
 from dispatcher.sender import Sender
 from shared.config import Settings
@@ -70,6 +71,8 @@ class Dispatcher(ClaimLoop):
         self._presign = presign
         self._schedule = parse_schedule(settings.webhook_retry_schedule)
         self._lease_seconds = settings.webhook_timeout_seconds + messages.LEASE_MARGIN
+        # Not a bound method: no cycle, so a dropped dispatcher closes its sockets at once.
+        self._delivered = GroupCommit(delivered_recorder(engine))
         self.endpoint_limit = endpoint_limit(
             settings.webhook_endpoint_concurrency, settings.dispatcher_concurrency
         )
@@ -108,7 +111,10 @@ class Dispatcher(ClaimLoop):
                 self._schedule,
                 self._settings.webhook_disable_after_seconds,
             )
-            self._record(message, attempt, outcome)
+            if outcome.status is MessageStatus.DELIVERED:
+                self._delivered.record((message, attempt))
+            else:
+                self._record(message, attempt, outcome)
         except DatabaseUnavailable as exc:
             # The attempt was made but not recorded: the lease runs out and it is made again
             # (at least once; the receiver drops the duplicate by its webhook-id).
@@ -196,6 +202,26 @@ class Dispatcher(ClaimLoop):
             )
         elif outcome.status is MessageStatus.FAILED:
             log.warning("dispatcher.message_failed message_id=%s", message.id)
+
+
+def delivered_recorder(engine: Engine) -> Callable[[Sequence[tuple[Any, Attempt]]], None]:
+    """Delivered attempts, recorded together (the common case under load): one transaction
+    whatever their number, fenced like RECORD."""
+
+    def record(delivered: Sequence[tuple[Any, Attempt]]) -> None:
+        endpoint_ids = sorted({message.endpoint_id for message, _ in delivered})
+        with translate_errors(), engine.begin() as connection:
+            connection.execute(messages.CLEAR_FAILING, {"ids": endpoint_ids})
+            connection.execute(
+                messages.RECORD_DELIVERED,
+                {
+                    "ids": [message.id for message, _ in delivered],
+                    "attempts": [message.attempts for message, _ in delivered],
+                    "status_codes": [attempt.status_code for _, attempt in delivered],
+                },
+            )
+
+    return record
 
 
 def presigner(storage: Any, ttl_seconds: int) -> Presigner:

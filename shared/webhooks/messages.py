@@ -86,6 +86,27 @@ SET_FAILING_SINCE = text(
     """
 )
 
+# record_delivered: RECORD for many delivered attempts at once (dispatcher/group_commit.py),
+# fenced the same way. Their endpoints' failing streaks end first (CLEAR_FAILING, endpoint
+# rows before message rows, as in every other write of both).
+RECORD_DELIVERED = text(
+    """
+    UPDATE webhook_messages m
+    SET state = 'delivered', lease_until = NULL, last_status_code = v.status_code,
+        last_error = NULL, delivered_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:attempts AS int[]), CAST(:status_codes AS int[]))
+        AS v(id, attempts, status_code)
+    WHERE m.id = v.id AND m.attempts = v.attempts AND m.state = 'pending'
+    """
+)
+
+CLEAR_FAILING = text(
+    """
+    UPDATE webhook_endpoints SET failing_since = NULL
+    WHERE id = ANY(CAST(:ids AS uuid[])) AND failing_since IS NOT NULL
+    """
+)
+
 # Seconds until the earliest pending message is due (NULL: none), by the database's clock.
 NEXT_DUE_IN = text(
     """

@@ -1,14 +1,17 @@
 """Webhook dispatch: the real dispatcher (`python -m dispatcher`) sending signed events to a
 receiver on loopback that answers 200 at once.
 
+The receiver is a process of its own (tests/perf/hook_receiver.py, HTTP/1.1 keep-alive, as
+receivers commonly are), so its CPU is neither taken from the bench process nor hidden in it.
+
 Throughput: ENDPOINTS endpoints of one org take report.completed; REPORTS_PER_ROUND reports
 are completed in one transaction with their events (as the worker's lifecycle writes them),
 ENDPOINTS messages each, while the dispatcher is listening. Measured from the commit to the
 receiver's last arrival. Its reference, alternating with it: the same receiver and number
 of messages sent by a plain loop in this process, as many threads as DISPATCHER_CONCURRENCY,
-each message signed with standardwebhooks and POSTed on a new http.client connection (as
-the dispatcher's sender connects): what the machine does without the table, the claims and
-the records. Goal: >= 500 deliveries/s.
+each message signed with standardwebhooks and POSTed on the thread's kept-alive http.client
+connection (as the dispatcher's sender keeps them): what the machine does without the
+table, the claims and the records. Goal: >= 500 deliveries/s.
 
 Latency: reports of another org (one endpoint) are completed through the worker's own
 Lifecycle.complete, COMPLETIONS_PER_SECOND on an open-loop schedule for LATENCY_SECONDS;
@@ -20,14 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +48,12 @@ from shared.webhooks.signing import new_secret
 from tests.perf import dispatch_load
 from tests.perf.cpu import CpuShares, format_shares, pids_named, pids_of
 from tests.perf.rounds import alternate, scaled, summarise
-from tests.perf.stack import clear_reports, execute
+from tests.perf.stack import ROOT, clear_reports, execute
 from tests.perf.table import Line, ratio, verdict
 
 ORG = "bench-hooks"
 LATENCY_ORG = "bench-hooks-latency"
-ENDPOINTS = 16  # more than DISPATCHER_CONCURRENCY: each endpoint has one message in flight
+ENDPOINTS = 16  # each holds at most WEBHOOK_ENDPOINT_CONCURRENCY of the threads
 REPORTS_PER_ROUND = scaled(500, 100)  # x ENDPOINTS messages
 COMPLETIONS_PER_SECOND = 50
 LATENCY_SECONDS = scaled(10, 4)
@@ -82,66 +87,68 @@ COMPLETED_AT = """
 
 
 class Receiver:
-    """What arrived: the first arrival time (epoch seconds) of each webhook-id."""
+    """The receiver process (tests/perf/hook_receiver.py), asked over HTTP what arrived: the
+    first arrival time (epoch seconds) of each webhook-id."""
 
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.sample_body = b"{}"
-        self._changed = threading.Condition()
+    def __init__(self, port: int) -> None:
+        self.port = port
 
-    def record(self, webhook_id: str, body: bytes) -> None:
-        now = time.time()
-        with self._changed:
-            self.arrivals.setdefault(webhook_id, now)
-            self.sample_body = body
-            self._changed.notify_all()
+    def _ask(self, method: str, path: str) -> Any:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=b"" if method == "POST" else None)
+            return json.loads(connection.getresponse().read() or b"null")
+        finally:
+            connection.close()
+
+    @property
+    def arrivals(self) -> dict[str, float]:
+        return self._ask("GET", "/arrivals")
+
+    @property
+    def sample_body(self) -> bytes:
+        return self._ask("GET", "/sample")["body"].encode()
+
+    def reset(self) -> None:
+        self._ask("POST", "/reset")
 
     def wait_for_ids(self, ids: set[str], timeout: float) -> bool:
         """Wait until each of `ids` arrived; whether they did within `timeout`."""
-        with self._changed:
-            return self._changed.wait_for(lambda: ids <= self.arrivals.keys(), timeout)
-
-    def reset(self) -> None:
-        with self._changed:
-            self.arrivals = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._ask("GET", "/count")["count"] >= len(ids) and ids <= self.arrivals.keys():
+                return True
+            time.sleep(dispatch_load.POLL_SECONDS)
+        return False
 
     def wait_for(self, count: int, timeout: float = dispatch_load.GIVE_UP_SECONDS) -> float | None:
         """Wait until `count` distinct ids arrived; the latest arrival (epoch seconds), or
         None if they did not within `timeout`."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(self.arrivals) >= count, timeout):
-                return None
-            return max(self.arrivals.values())
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # listen()'s backlog: the default 5 drops connections under load
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = self._ask("GET", "/count")
+            if seen["count"] >= count:
+                return float(seen["last"])
+            time.sleep(dispatch_load.POLL_SECONDS)
+        return None
 
 
 @contextlib.contextmanager
-def receiving() -> Iterator[tuple[Receiver, int]]:
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            receiver.record(self.headers.get("webhook-id", ""), body)
-            self.send_response(200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: Any) -> None:
-            pass  # one line per request would cost more than the answer
-
-    server = Server(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, name="receiver", daemon=True)
-    thread.start()
+def receiving() -> Iterator[tuple[Receiver, int, int]]:
+    """The receiver process; (its client, its port, its pid)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.perf.hook_receiver", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
     try:
-        yield receiver, server.server_address[1]
+        assert process.stdout is not None
+        process.stdout.readline()  # "listening"
+        yield Receiver(port), port, process.pid
     finally:
-        server.shutdown()
-        server.server_close()
+        process.terminate()
+        process.wait(10)
 
 
 def add_endpoints(settings: Settings, org: str, port: int, count: int) -> None:
@@ -195,7 +202,9 @@ def not_delivered(settings: Settings) -> list[Any]:
         return [tuple(row) for row in connection.execute(NOT_DELIVERED).fetchall()]
 
 
-def signed_loop(settings: Settings, receiver: Receiver, port: int) -> dict[str, Any]:
+def signed_loop(
+    settings: Settings, receiver: Receiver, port: int, receiver_pids: Any
+) -> dict[str, Any]:
     """The reference: sign + POST the same number of messages, same threads, same receiver."""
     receiver.reset()
     expected = REPORTS_PER_ROUND * ENDPOINTS
@@ -205,10 +214,13 @@ def signed_loop(settings: Settings, receiver: Receiver, port: int) -> dict[str, 
     take = threading.Lock()
 
     def send() -> None:
+        # One kept-alive connection per thread, as the dispatcher keeps them per receiver.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
         while True:
             with take:
                 item = next(ids, None)
             if item is None:
+                connection.close()
                 return
             webhook_id, secret = item
             sent_at = datetime.now(UTC)
@@ -218,16 +230,12 @@ def signed_loop(settings: Settings, receiver: Receiver, port: int) -> dict[str, 
                 "webhook-signature": Webhook(secret).sign(webhook_id, sent_at, body),
                 "content-type": "application/json",
             }
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-            try:
-                connection.request("POST", "/reference", body=body.encode(), headers=headers)
-                connection.getresponse().read()
-            finally:
-                connection.close()
+            connection.request("POST", "/reference", body=body.encode(), headers=headers)
+            connection.getresponse().read()
 
     threads = settings.dispatcher_concurrency
     started = time.time()
-    with CpuShares({"bench process": lambda: pids_of(os.getpid())}) as cpu:
+    with CpuShares({"bench process": lambda: [os.getpid()], "receiver": receiver_pids}) as cpu:
         with ThreadPoolExecutor(threads) as pool:
             for future in [pool.submit(send) for _ in range(threads)]:
                 future.result()
@@ -255,7 +263,8 @@ def latency(settings: Settings, receiver: Receiver) -> dict[str, Any]:
         completed = dict(connection.execute(COMPLETED_AT, {"org": LATENCY_ORG}).fetchall())
     if not receiver.wait_for_ids(set(completed), UNDELIVERED_SECONDS):
         return {"reports": count, "problems": [f"not delivered: {not_delivered(settings)}"]}
-    seconds = [receiver.arrivals[key] - float(at) for key, at in completed.items()]
+    arrivals = receiver.arrivals
+    seconds = [arrivals[key] - float(at) for key, at in completed.items()]
     problems = [] if len(seconds) == count else [f"{len(seconds)} events for {count} reports"]
     return {
         "reports": count,
@@ -268,7 +277,7 @@ def latency(settings: Settings, receiver: Receiver) -> dict[str, Any]:
 
 def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
     hooks = settings.with_overrides(webhook_allow_http=True, webhook_allowed_cidrs="127.0.0.0/8")
-    with receiving() as (receiver, port):
+    with receiving() as (receiver, port, receiver_pid):
         clear(hooks)
         execute(hooks, "TRUNCATE webhook_endpoints CASCADE")
         add_endpoints(hooks, ORG, port, ENDPOINTS)
@@ -278,12 +287,15 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
                 groups = {
                     "dispatcher": lambda: pids_of(process.pid),
                     "postgres": lambda: pids_named(("postgres",)),
-                    "bench process": lambda: pids_of(os.getpid()),
+                    "bench process": lambda: [os.getpid()],
+                    "receiver": lambda: [receiver_pid],
                 }
                 sides = alternate(
                     {
                         "dispatcher": lambda: dispatched(hooks, receiver, groups),
-                        "signed loop": lambda: signed_loop(hooks, receiver, port),
+                        "signed loop": lambda: signed_loop(
+                            hooks, receiver, port, lambda: [receiver_pid]
+                        ),
                     }
                 )
                 latency_result = latency(hooks, receiver)
