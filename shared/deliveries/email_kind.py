@@ -13,12 +13,19 @@ Memory: the message is built whole before DATA (smtplib sends one bytes object),
 attached file costs about 2.4 times its size (the bytes and their base64) for the attempt;
 EMAIL_ATTACHMENT_MAX_BYTES bounds it, and a bigger file is never read: the message links to
 the report instead.
+
+Speed: the email package's generator spends about 50 ms writing a 1 MiB attachment's base64
+line by line; message_bytes lets it write the message around a short placeholder and puts
+the attachment's base64 (binascii, in one go) in its place: the same bytes, a tenth of the
+time.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+import secrets
 import smtplib
 import ssl
 from collections.abc import Collection, Mapping, Sequence
@@ -226,15 +233,34 @@ class EmailKind:
             target.get("attach", "auto"), delivered.size_bytes, settings.email_attachment_max_bytes
         ):
             attachment = read_at_most(delivered, settings.email_attachment_max_bytes)
-        message = build_message(target, delivered, settings.email_from, attachment)
         sender = parseaddr(settings.email_from)[1]
         send_message(
             settings.smtp_url,
             settings.smtp_timeout_seconds,
             sender,
             list(target["recipients"]),
-            message.as_bytes(),
+            message_bytes(target, delivered, settings.email_from, attachment),
         )
+
+
+def message_bytes(
+    target: Mapping[str, Any], delivered: DeliveredFile, sender: str, attachment: bytes | None
+) -> bytes:
+    """build_message's message as sent (CRLF line ends), the attachment's base64 written in
+    one go instead of by the email package's generator."""
+    if attachment is None:
+        return build_message(target, delivered, sender, None).as_bytes()
+    # A random placeholder, base64-encoded by the generator as one line of its own: it cannot
+    # occur anywhere else in the message by chance.
+    placeholder = secrets.token_hex(24).encode()
+    wire = build_message(target, delivered, sender, placeholder).as_bytes()
+    encoded_placeholder = base64.b64encode(placeholder) + b"\r\n"
+    # 57 bytes to a 76-character line, as the email package writes base64 (policy SMTP).
+    encoded = base64.encodebytes(attachment).replace(b"\n", b"\r\n")
+    before, found, after = wire.partition(encoded_placeholder)
+    if not found:
+        raise AssertionError("the attachment's placeholder is missing from the message")
+    return before + encoded + after
 
 
 def _reply(code: int, reply: bytes | str) -> str:

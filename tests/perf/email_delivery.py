@@ -1,6 +1,7 @@
 """Email deliveries: the real dispatcher (`python -m dispatcher`) mailing a definition's
-runs, each with its 1 MiB file attached, to the local SMTP sink (infra/local/mail_sink.py,
-which writes every message to a file).
+runs, each with its 1 MiB file attached, to a lean SMTP sink in a process of its own
+(tests/perf/smtp_sink.py, which throws every message away: aiosmtpd, make run's sink, took
+a whole core for ten messages a second inside the measuring process and was the limit).
 
 Throughput: RUNS_PER_ROUND runs of one definition (one email target, attach auto) are
 completed in one transaction with their delivery rows (shared/deliveries/rows.py, as the
@@ -31,7 +32,6 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
-from infra.local.mail_sink import mail_sink
 from infra.local.processes import free_port
 from shared.config import Settings
 from shared.db import make_engine
@@ -39,6 +39,7 @@ from shared.deliveries.rows import record_run_deliveries
 from shared.storage import Storage, UploadedObject
 from tests.perf import dispatch_load
 from tests.perf.cpu import CpuShares, format_shares, pids_named, pids_of
+from tests.perf.helper_process import serving
 from tests.perf.rounds import alternate, scaled, summarise
 from tests.perf.stack import clear_reports, execute
 from tests.perf.table import Line, ratio, verdict
@@ -149,7 +150,7 @@ def reference_message() -> bytes:
     return message.as_bytes(policy=SMTP)  # CRLF line ends, as on the wire
 
 
-def smtp_loop(settings: Settings, port: int) -> dict[str, Any]:
+def smtp_loop(settings: Settings, port: int, sink_pids: Any) -> dict[str, Any]:
     """The reference: smtplib sends the same number of messages, same threads, same sink."""
     remaining = iter(range(RUNS_PER_ROUND))
     take = threading.Lock()
@@ -166,7 +167,7 @@ def smtp_loop(settings: Settings, port: int) -> dict[str, Any]:
 
     threads = settings.delivery_concurrency
     with (
-        CpuShares({"bench process": lambda: pids_of(os.getpid())}) as cpu,
+        CpuShares({"bench process": lambda: [os.getpid()], "sink": sink_pids}) as cpu,
         ThreadPoolExecutor(threads) as pool,
     ):
         for future in [pool.submit(send) for _ in range(threads)]:
@@ -198,9 +199,9 @@ def latency(settings: Settings, definition_id: uuid.UUID, uploaded: UploadedObje
 
 def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
     port = free_port()
-    with mail_sink(port, work_dir / "mail") as smtp_url:
+    with serving("tests.perf.smtp_sink", port) as sink_pid:
         mail = settings.with_overrides(
-            smtp_url=smtp_url,
+            smtp_url=f"smtp://127.0.0.1:{port}",
             email_from="Reportbox <reportbox@localhost>",
             delivery_secrets_key=Fernet.generate_key().decode(),
         )
@@ -217,12 +218,13 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
                 groups = {
                     "dispatcher": lambda: pids_of(process.pid),
                     "postgres": lambda: pids_named(("postgres",)),
-                    "bench process (sink)": lambda: pids_of(os.getpid()),
+                    "bench process": lambda: [os.getpid()],
+                    "sink": lambda: [sink_pid],
                 }
                 sides = alternate(
                     {
                         "dispatcher": lambda: dispatched(mail, definition_id, uploaded, groups),
-                        "smtplib loop": lambda: smtp_loop(mail, port),
+                        "smtplib loop": lambda: smtp_loop(mail, port, lambda: [sink_pid]),
                     }
                 )
                 latency_result = latency(mail, definition_id, uploaded)

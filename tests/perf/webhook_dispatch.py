@@ -25,8 +25,6 @@ import contextlib
 import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -47,8 +45,9 @@ from shared.webhooks.events import record_report_events
 from shared.webhooks.signing import new_secret
 from tests.perf import dispatch_load
 from tests.perf.cpu import CpuShares, format_shares, pids_named, pids_of
+from tests.perf.helper_process import serving
 from tests.perf.rounds import alternate, scaled, summarise
-from tests.perf.stack import ROOT, clear_reports, execute
+from tests.perf.stack import clear_reports, execute
 from tests.perf.table import Line, ratio, verdict
 
 ORG = "bench-hooks"
@@ -137,18 +136,8 @@ class Receiver:
 def receiving() -> Iterator[tuple[Receiver, int, int]]:
     """The receiver process; (its client, its port, its pid)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.perf.hook_receiver", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "listening"
-        yield Receiver(port), port, process.pid
-    finally:
-        process.terminate()
-        process.wait(10)
+    with serving("tests.perf.hook_receiver", port) as pid:
+        yield Receiver(port), port, pid
 
 
 def add_endpoints(settings: Settings, org: str, port: int, count: int) -> None:

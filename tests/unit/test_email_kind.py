@@ -14,6 +14,7 @@ import pytest
 from shared.deliveries.email_kind import (
     KIND,
     build_message,
+    message_bytes,
     outside_domains,
     parse_recipient,
     render_subject,
@@ -150,3 +151,31 @@ def test_html_escapes_the_name():
         build_message(target, delivered(definition_name="<b>x</b>"), "r@example.com", None)
     )
     assert "<b>x</b>" not in message.get_body(("html",)).get_content()
+
+
+@pytest.mark.parametrize("data", [DATA, b"", bytes(range(256)) * 4096 + b"tail"])
+def test_message_bytes_are_the_built_message_with_the_file_attached(data):
+    target = KIND.validate({"kind": "email", "recipients": ["a@example.com"]})
+    file = delivered(size_bytes=len(data))
+    wire = message_bytes(target, file, "Reportbox <r@example.com>", data)
+    built = build_message(target, file, "Reportbox <r@example.com>", data).as_bytes()
+    # The same bytes but for the MIME boundaries, which are random in each message.
+    assert len(wire) == len(built)
+    assert b"\n" not in wire.replace(b"\r\n", b"")  # CRLF line ends only
+    message = email.message_from_bytes(wire, policy=email.policy.default)
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_payload(decode=True) == data
+    assert attachment["Content-Transfer-Encoding"] == "base64"
+    assert message.get_body(("plain",)).get_content() == (
+        parsed(build_message(target, file, "r@example.com", data))
+        .get_body(("plain",))
+        .get_content()
+    )
+
+
+def test_message_bytes_without_a_file_are_the_built_message():
+    target = KIND.validate({"kind": "email", "recipients": ["a@example.com"]})
+    message = email.message_from_bytes(
+        message_bytes(target, delivered(), "r@example.com", None), policy=email.policy.default
+    )
+    assert list(message.iter_attachments()) == []
