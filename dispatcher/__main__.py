@@ -16,15 +16,21 @@ from shared.logs import configure_logging
 from shared.storage import Storage
 from shared.webhooks.addresses import parse_networks
 
+WEBHOOK_RECORD_CONNECTIONS = 8
+
 
 def main() -> None:
     settings = settings_or_exit()
     configure_logging("dispatcher", settings.log_level, settings.log_format)
-    # One connection per sending thread to record its attempt, one for each loop's claims.
+    # Delivered webhook attempts are recorded a batch at a time by one thread (group commit),
+    # so the webhook threads share a few connections (failures record one each, briefly); one
+    # per delivery thread, and one for each loop's claims.
     engine = make_engine(
         settings,
         statement_timeout_ms=settings.db_statement_timeout_ms,
-        pool_size=settings.dispatcher_concurrency + settings.delivery_concurrency + 2,
+        pool_size=min(settings.dispatcher_concurrency, WEBHOOK_RECORD_CONNECTIONS)
+        + settings.delivery_concurrency
+        + 2,
     )
     readiness = Readiness(engine)
     readiness.broker_connected(True)  # the dispatcher's queue is its table: no broker

@@ -134,8 +134,9 @@ class Settings:
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,50400,72000,86400"
     webhook_disable_after_seconds: float = 432000.0
     webhook_secret_overlap_seconds: float = 86400.0
-    # Webhook messages one dispatcher sends at once (threads).
-    dispatcher_concurrency: int = 32
+    # Webhook messages one dispatcher sends at once (threads). Mostly waiting on receivers
+    # and on the database: 64 threads sent more a second than 32 on two busy cores.
+    dispatcher_concurrency: int = 64
     # Messages of one endpoint in flight at once, across all dispatchers (and always fewer
     # than DISPATCHER_CONCURRENCY): a slow endpoint holds at most this many threads.
     webhook_endpoint_concurrency: int = 8
