@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Something is due but nothing could be claimed (its endpoint is at its limit in another
 # dispatcher, whose finish wakes only that one): look again this soon.
 BLOCKED_WAIT = 0.25  # seconds
+# The listening thread looks up this often to see whether the loop stopped: a stop waits
+# for it at most this long.
+LISTEN_SLICE = 1.0  # seconds
 
 
 class Wakeup:
@@ -64,7 +67,7 @@ class Wakeup:
                 if self._listener is None:
                     self._listener = self._factory(self._settings, self._channel)
                     self._event.set()  # a NOTIFY may have been missed while not listening
-                if self._listener.wait(self._settings.dispatcher_poll_seconds):
+                if self._listener.wait(LISTEN_SLICE):
                     self._event.set()
                 failures = 0
             except DatabaseUnavailable as exc:
