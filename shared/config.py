@@ -143,8 +143,9 @@ class Settings:
     # The dispatcher's longest sleep when no NOTIFY wakes it and no retry comes due sooner.
     dispatcher_poll_seconds: float = 5.0
     # Deliveries of definitions' runs (DESIGN.md section 9), sent by the dispatcher beside
-    # webhooks on threads of their own.
-    delivery_concurrency: int = 4
+    # webhooks on threads of their own. 8 mailed ~30 % more a second than 4; each email
+    # holds about 4 times its attachment (at most EMAIL_ATTACHMENT_MAX_BYTES) meanwhile.
+    delivery_concurrency: int = 8
     delivery_max_attempts: int = 6
     # Seconds before each retry (comma-separated); empty: 1 minute doubling up to 1 hour.
     delivery_retry_schedule: str = ""

@@ -6,18 +6,23 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import smtplib
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import pytest
 
+from infra.local.mail_sink import mail_sink
+from infra.local.processes import free_port
 from shared.deliveries.email_kind import (
     KIND,
     build_message,
     message_bytes,
+    message_parts,
     outside_domains,
     parse_recipient,
     render_subject,
+    send_data,
     should_attach,
 )
 from shared.deliveries.targets import DeliveredFile, InvalidTarget
@@ -179,3 +184,26 @@ def test_message_bytes_without_a_file_are_the_built_message():
         message_bytes(target, delivered(), "r@example.com", None), policy=email.policy.default
     )
     assert list(message.iter_attachments()) == []
+
+
+def test_data_dot_stuffs_the_text_around_the_attachment_and_the_sink_gets_it_back(tmp_path):
+    # Lines starting with a dot around the base64 must be dot-stuffed on the wire (a lone
+    # dot would end the message) and arrive as written; the base64 goes as it is.
+    target = KIND.validate({"kind": "email", "recipients": ["a@example.com"]})
+    data = bytes(range(256)) * 64
+    head, encoded, tail = message_parts(target, delivered(size_bytes=len(data)), "r@x.org", data)
+    parts = (head.replace(b"\r\n\r\n", b"\r\n\r\n.\r\n..two\r\n", 1), encoded, b".\r\n" + tail)
+    folder = tmp_path / "mail"
+    with mail_sink(free_port(), folder) as url:
+        host, port = url.removeprefix("smtp://").split(":")
+        with smtplib.SMTP(host, int(port), timeout=10) as client:
+            client.ehlo()
+            client.mail("r@x.org")
+            client.rcpt("a@example.com")
+            code, _ = send_data(client, parts)
+    assert code == 250
+    (kept,) = folder.glob("*.eml")
+    assert kept.read_bytes().replace(b"\r\n", b"\n") == b"".join(parts).replace(b"\r\n", b"\n")
+    message = email.message_from_bytes(kept.read_bytes(), policy=email.policy.default)
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_payload(decode=True) == data
