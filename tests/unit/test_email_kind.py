@@ -3,6 +3,7 @@ message it builds, with and without the file."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import io
@@ -16,6 +17,7 @@ from infra.local.mail_sink import mail_sink
 from infra.local.processes import free_port
 from shared.deliveries.email_kind import (
     KIND,
+    base64_lines,
     build_message,
     message_bytes,
     message_parts,
@@ -207,3 +209,9 @@ def test_data_dot_stuffs_the_text_around_the_attachment_and_the_sink_gets_it_bac
     message = email.message_from_bytes(kept.read_bytes(), policy=email.policy.default)
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_payload(decode=True) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 1024 * 1024 + 1])
+def test_base64_lines_are_what_the_email_package_writes(size):
+    data = (bytes(range(256)) * (size // 256 + 1))[:size]
+    assert base64_lines(data) == base64.encodebytes(data).replace(b"\n", b"\r\n")
