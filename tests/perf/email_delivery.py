@@ -12,7 +12,8 @@ same sink, as many threads as DELIVERY_CONCURRENCY. Goal: >= 50 deliveries/s.
 
 Latency: runs completed through the worker's own Lifecycle.complete at
 COMPLETIONS_PER_SECOND for LATENCY_SECONDS; each run's completed_at to its delivery's
-delivered_at (both the database's clock).
+delivered_at (both the database's clock). The same for a definition with an s3 target and
+one with an sftp target (tests/perf/delivery_kinds.py), the same 1 MiB file.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from shared.deliveries.rows import record_run_deliveries
 from shared.storage import Storage, UploadedObject
 from tests.perf import dispatch_load
 from tests.perf.cpu import CpuShares, format_shares, pids_named, pids_of
+from tests.perf.delivery_kinds import s3_and_sftp_targets
 from tests.perf.helper_process import serving
 from tests.perf.rounds import alternate, scaled, summarise
 from tests.perf.stack import clear_reports, execute
@@ -57,7 +59,7 @@ INSERT_DEFINITION = """
     INSERT INTO report_definitions
         (id, org, owner_id, owner_roles, name, report_type, format, parameters, deliveries,
          send_when)
-    VALUES (%(id)s, %(org)s, 'bench-owner', '{analyst}', 'Daily sessions', 'sessions', 'csv',
+    VALUES (%(id)s, %(org)s, 'bench-owner', '{analyst}', %(name)s, 'sessions', 'csv',
             '{}', %(deliveries)s, 'always')
 """
 COMPLETE_ALL = text(
@@ -197,6 +199,21 @@ def latency(settings: Settings, definition_id: uuid.UUID, uploaded: UploadedObje
     }
 
 
+def add_definition(settings: Settings, target: dict[str, Any]) -> uuid.UUID:
+    definition_id = uuid.uuid4()
+    with dispatch_load.connect(settings) as connection:
+        connection.execute(
+            INSERT_DEFINITION,
+            {
+                "id": definition_id,
+                "org": ORG,
+                "name": f"Daily sessions ({target['kind']})",
+                "deliveries": json.dumps([target]),
+            },
+        )
+    return definition_id
+
+
 def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
     port = free_port()
     with serving("tests.perf.smtp_sink", port) as sink_pid:
@@ -206,15 +223,13 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
             delivery_secrets_key=Fernet.generate_key().decode(),
         )
         clear(mail)
-        definition_id = uuid.uuid4()
-        with dispatch_load.connect(mail) as connection:
-            connection.execute(
-                INSERT_DEFINITION,
-                {"id": definition_id, "org": ORG, "deliveries": json.dumps([TARGET])},
-            )
+        definition_id = add_definition(mail, TARGET)
         uploaded = upload_file(mail)
         try:
-            with dispatch_load.dispatcher(mail, work_dir) as process:
+            with (
+                s3_and_sftp_targets(mail, work_dir) as others,
+                dispatch_load.dispatcher(mail, work_dir) as process,
+            ):
                 groups = {
                     "dispatcher": lambda: pids_of(process.pid),
                     "postgres": lambda: pids_named(("postgres",)),
@@ -228,6 +243,10 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
                     }
                 )
                 latency_result = latency(mail, definition_id, uploaded)
+                by_kind = {
+                    kind: latency(mail, add_definition(mail, target), uploaded)
+                    for kind, target in others.items()
+                }
         finally:
             clear(mail)
             execute(mail, f"DELETE FROM report_definitions WHERE org = '{ORG}'")
@@ -241,7 +260,10 @@ def measure(settings: Settings, work_dir: Path) -> dict[str, Any]:
         "dispatcher": through,
         "smtplib_loop": reference,
         "latency": latency_result,
-        "problems": problems + latency_result["problems"],
+        "latency_by_kind": by_kind,
+        "problems": problems
+        + latency_result["problems"]
+        + [f"{kind}: {p}" for kind, result in by_kind.items() for p in result["problems"]],
     }
 
 
@@ -263,11 +285,17 @@ def lines(data: dict[str, Any]) -> list[Line]:
         ),
         Line("  CPU delivering (cores)", format_shares(through["cpu"])),
         Line("  CPU of the reference (cores)", format_shares(reference["cpu"])),
-        Line(
-            f"Completed -> Delivered, {waited['rate']}/s completions for "
-            f"{waited['runs'] // waited['rate']} s",
-            f"p50 {waited['p50_ms']:.0f} / p99 {waited['p99_ms']:.0f} ms "
-            f"(max {waited['max_ms']:.0f})",
-            f"late completions {waited['late_starts']}",
+        *(
+            latency_line(kind, result)
+            for kind, result in {"email": waited, **data.get("latency_by_kind", {})}.items()
         ),
     ]
+
+
+def latency_line(kind: str, waited: dict[str, Any]) -> Line:
+    return Line(
+        f"Completed -> Delivered ({kind}), {waited['rate']}/s completions for "
+        f"{waited['runs'] // waited['rate']} s",
+        f"p50 {waited['p50_ms']:.0f} / p99 {waited['p99_ms']:.0f} ms (max {waited['max_ms']:.0f})",
+        f"late completions {waited['late_starts']}",
+    )
