@@ -47,6 +47,8 @@ export class Webhooks {
       this.hideSecret();
       byId("webhooks-title").focus();
     });
+    // Leaving the page: a page the browser keeps to come back to holds no secret.
+    window.addEventListener("pagehide", () => this.hideSecret());
   }
 
   setTypes(types) {
