@@ -1,14 +1,12 @@
 // The org's webhook endpoints, for its admins: add one (its signing secret shown once), send a
 // test event, rotate the secret (the new one shown once), disable and enable, delete
 // (confirmed), and each endpoint's recent messages with Retry now.
-//
-// A secret lives only in the value of one read-only input until "I have saved it", the next
-// secret, sign-out or a reload: never in storage, the URL, an announcement or the console.
+// The secret's box is webhook-secret.js.
 
 import { confirmInline } from "./confirm.js";
 import { byId, el, setText, show } from "./dom.js";
-import { formatTime } from "./format.js";
 import { WebhookForm } from "./webhook-form.js";
+import { SecretBox } from "./webhook-secret.js";
 import { messagePollDelay, renderEndpoint, renderMessages } from "./webhook-row.js";
 
 export const WEBHOOKS_PAGE_SIZE = 100;
@@ -25,9 +23,7 @@ export class Webhooks {
     this.section = byId("webhooks");
     this.list = byId("webhook-list");
     this.summary = byId("webhooks-summary");
-    this.secretBox = byId("webhook-secret");
-    this.secretInput = byId("webhook-secret-value");
-    this.secretNote = byId("webhook-secret-copied");
+    this.secret = new SecretBox({ onDone: () => byId("webhooks-title").focus() });
     this.titles = new Map();
     this.items = [];
     this.total = 0;
@@ -42,13 +38,6 @@ export class Webhooks {
       toggleMessages: (endpoint) => this.toggleMessages(endpoint),
       remove: (endpoint) => this.confirmDelete(endpoint),
     };
-    byId("webhook-secret-copy").addEventListener("click", () => this.copySecret());
-    byId("webhook-secret-done").addEventListener("click", () => {
-      this.hideSecret();
-      byId("webhooks-title").focus();
-    });
-    // Leaving the page: a page the browser keeps to come back to holds no secret.
-    window.addEventListener("pagehide", () => this.hideSecret());
   }
 
   setTypes(types) {
@@ -66,7 +55,7 @@ export class Webhooks {
 
   clear() {
     window.clearTimeout(this.timer);
-    this.hideSecret();
+    this.secret.hide();
     this.items = [];
     this.total = 0;
     this.open.clear();
@@ -131,45 +120,10 @@ export class Webhooks {
     target.focus();
   }
 
-  // --- the secret, shown once ---
-
-  showSecret(endpoint, secret, previousExpiresAt) {
-    this.secretInput.value = secret;
-    const overlap = previousExpiresAt ? ` The previous secret also signs until ${formatTime(previousExpiresAt)}.` : "";
-    setText(
-      byId("webhook-secret-about"),
-      `The signing secret of ${endpoint.url}. Copy it now and keep it with your receiver: it is shown this once, and never again.${overlap}`,
-    );
-    setText(this.secretNote, "");
-    show(this.secretBox);
-    this.secretBox.focus();
-  }
-
-  hideSecret() {
-    this.secretInput.value = "";
-    setText(byId("webhook-secret-about"), "");
-    setText(this.secretNote, "");
-    show(this.secretBox, false);
-  }
-
-  async copySecret() {
-    try {
-      if (!navigator.clipboard || !navigator.clipboard.writeText) throw new Error("no clipboard here");
-      await navigator.clipboard.writeText(this.secretInput.value);
-      setText(this.secretNote, "Copied to the clipboard.");
-    } catch (error) {
-      // The browser would not write the clipboard (no permission, not a secure origin): the
-      // secret is selected instead, for the person to copy by keyboard.
-      this.secretInput.focus();
-      this.secretInput.select();
-      setText(this.secretNote, "The browser did not let the page copy it: the secret is selected, press Ctrl+C (⌘C on a Mac) to copy it.");
-    }
-  }
-
   async created(created) {
     this.announce(`Added the endpoint ${created.url}. Copy its signing secret now.`);
     await this.load();
-    this.showSecret(created, created.secret, null);
+    this.secret.show(created, created.secret, null);
   }
 
   // --- the actions of a row ---
@@ -197,7 +151,7 @@ export class Webhooks {
     }
     this.announce(`${endpoint.url} has a new signing secret. Copy it now.`);
     await this.load();
-    this.showSecret(endpoint, rotated.secret, rotated.previousSecretExpiresAt);
+    this.secret.show(endpoint, rotated.secret, rotated.previousSecretExpiresAt);
   }
 
   async setDisabled(endpoint, disabled) {
