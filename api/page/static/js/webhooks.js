@@ -207,8 +207,11 @@ export class Webhooks {
   async loadMessages(endpointId) {
     try {
       const answer = await this.api.webhookMessages(endpointId, { limit: MESSAGES_LIMIT });
+      // Closed, or signed out, while the answer was on its way: it starts no new poll.
+      if (!this.open.has(endpointId)) return;
       this.messages.set(endpointId, answer.items || []);
     } catch (error) {
+      if (!this.open.has(endpointId)) return;
       if (error.status === 404) {
         await this.load(); // deleted meanwhile (another tab, another admin)
         return;
