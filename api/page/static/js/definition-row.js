@@ -28,6 +28,23 @@ function stateLine(definition) {
   );
 }
 
+// Where each run goes besides the history, by the members that say where: never a secret
+// (the API shows those as a mask, and this line does not read them).
+export function targetText(target) {
+  if (target.kind === "email") return `e-mail to ${(target.recipients || []).join(", ")}`;
+  if (target.kind === "s3") return `S3 bucket ${target.bucket}${target.prefix ? `/${target.prefix}` : ""}`;
+  if (target.kind === "sftp") return `SFTP to ${target.username}@${target.host}:${target.path || "."}`;
+  return null;
+}
+
+const SEND_WHEN_WORDS = { always: "", hasRows: " (when a run has rows)", changed: " (when the file changed)" };
+
+function deliveriesLine(definition) {
+  const targets = (definition.deliveries || []).map(targetText).filter(Boolean);
+  if (!targets.length) return null;
+  return el("p", { class: "delivery-targets" }, `Delivered: ${targets.join("; ")}${SEND_WHEN_WORDS[definition.sendWhen] || ""}.`);
+}
+
 function lastRunLine(definition) {
   const run = definition.lastRun;
   if (!run) return el("p", { class: "meta" }, "No run yet.");
@@ -87,6 +104,7 @@ export function renderDefinition(definition, { typeTitle, description, actions }
           el("ol", { class: "run-times", "aria-labelledby": runsTitleId }, runTimeItems(nextRuns)),
         )
       : null,
+    deliveriesLine(definition),
     lastRunLine(definition),
     el(
       "div",
