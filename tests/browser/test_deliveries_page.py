@@ -1,6 +1,6 @@
 """Deliveries from the page: an analyst adds an e-mail (and is offered nothing else), a run's
 Failed delivery shows its last error and is sent again; an admin's S3 target, saved with its
-secret, never brings the secret back into the page.
+secret and changed without it, never brings the secret back into the page.
 
 The browser stack runs no dispatcher: a run's deliveries stay Pending, and a failure is set
 in the database as the dispatcher would record it."""
@@ -131,7 +131,7 @@ def customer_bucket(browser_stack):
         yield bucket
 
 
-def test_an_admins_s3_target_is_saved_from_the_form_and_its_secret_never_shown(
+def test_an_admins_s3_target_is_saved_changed_and_its_secret_never_shown(
     browser_stack, new_page, make_token, customer_bucket
 ):
     user = f"admin-{uuid.uuid4().hex[:6]}"
@@ -161,13 +161,29 @@ def test_an_admins_s3_target_is_saved_from_the_form_and_its_secret_never_shown(
     left = s3_client(browser_stack.settings).list_objects_v2(Bucket=customer_bucket)
     assert not left.get("Contents")
 
+    # Changed in place, the secret left empty: the API keeps the saved one, and proves the
+    # changed target with it (a wrong secret would be refused with a 422).
+    item = page.locator("li.definition-item").filter(has_text=name)
+    item.get_by_role("button", name="Deliveries…").click()
+    editor = item.locator('.delivery-target[data-kind="s3"]')
+    expect(editor.get_by_label("Bucket")).to_have_value(customer_bucket)
+    expect(editor.get_by_label("Secret access key")).to_have_value("")
+    expect(editor).to_contain_text("Saved: leave empty to keep it.")
+    editor.get_by_label("Prefix").fill("exports/v2")
+    screenshot(page, "delivery-editor")
+    item.get_by_role("button", name="Save deliveries").click()
+    expect(item.locator(".delivery-targets")).to_have_text(
+        f"Delivered: S3 bucket {customer_bucket}/exports/v2."
+    )
+    changed = definition_of(api, name)["deliveries"]
+    assert [target["kind"] for target in changed] == ["s3", "api"]
+    assert (changed[0]["prefix"], changed[0]["secretAccessKey"]) == ("exports/v2", "********")
+
     page.reload()
     item = page.locator("li.definition-item").filter(has_text=name)
-    expect(item.locator(".delivery-targets")).to_have_text(
-        f"Delivered: S3 bucket {customer_bucket}/exports."
-    )
     item.get_by_role("button", name="Run now").click()
-    run = page.locator('li.report-item[data-trigger="generate"]')
+    # An admin sees the org's reports: this definition's run is the one named for it.
+    run = page.locator('li.report-item[data-trigger="generate"]').filter(has_text=f"“{name}”")
     expect(run.locator("li.delivery")).to_have_attribute("data-kind", "s3")
     # Neither in the markup, nor in any input's value, nor in anything the scripts keep.
     html = page.content()

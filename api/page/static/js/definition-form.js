@@ -46,7 +46,7 @@ export class DefinitionForm {
     this.cron = byId("schedule-cron");
     this.timezone = byId("schedule-timezone");
     this.errorsBox = byId("definition-errors");
-    this.deliveries = new DeliveryFields({ announce });
+    this.deliveries = new DeliveryFields(byId("delivery-fields"), "delivery", { announce });
     this.period.append(...PERIODS.map((period) => el("option", { value: period.value }, period.label)));
     this.preset.append(...PRESETS.map((preset) => el("option", { value: preset.value }, preset.label)));
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
@@ -173,7 +173,7 @@ export class DefinitionForm {
     return input;
   }
 
-  body() {
+  async body() {
     const parameters = this.requestForm.parameters.values();
     const body = {
       name: this.name.value.trim(),
@@ -181,7 +181,7 @@ export class DefinitionForm {
       format: this.requestForm.formatSelect.value,
       parameters,
       schedule: this.schedule(),
-      ...this.deliveries.body(),
+      ...(await this.deliveries.body()),
     };
     if (this.period.value && this.rangeParameters()) {
       body.period = this.period.value;
@@ -200,7 +200,7 @@ export class DefinitionForm {
 
   async save() {
     this.clearMessages();
-    const body = this.body();
+    const body = await this.body();
     if (!body.name) {
       this.fieldError("name", ["Give the definition a name."]).focus();
       this.announce("The definition needs a name.");

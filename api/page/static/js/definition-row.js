@@ -58,7 +58,8 @@ function lastRunLine(definition) {
   );
 }
 
-// actions: { runNow, setActive, showRuns, remove }, each called with the definition.
+// actions: { runNow, setActive, showRuns, editDeliveries, remove }, each called with the
+// definition.
 // description: the schedule in words (from /schedules/preview), when known.
 export function renderDefinition(definition, { typeTitle, description, actions }) {
   const id = definition.definitionId;
@@ -114,8 +115,10 @@ export function renderDefinition(definition, { typeTitle, description, actions }
         ? button("pause", "Pause", (d) => actions.setActive(d, false))
         : button("resume", "Resume", (d) => actions.setActive(d, true)),
       button("show-runs", "Show its runs", actions.showRuns),
+      button("edit-deliveries", "Deliveries…", actions.editDeliveries),
       button("delete", "Delete…", actions.remove),
     ),
+    el("div", { class: "edit-box", hidden: true }),
     el("div", { class: "confirm-box", hidden: true }),
   );
 }

@@ -1,89 +1,26 @@
-// The deliveries of the definition form (DESIGN.md section 9): e-mail for everyone, S3 and
-// SFTP for admins only (the API refuses them to others; the page does not offer them).
-// Secrets are write-only: password inputs (a key file for SFTP) that start empty and are
-// never filled from anything the API sent.
+// The deliveries part of a form: the definition form's, and a saved definition's editor.
+// E-mail for everyone, S3 and SFTP for admins only (the API refuses them to others; the page
+// does not offer them). Secrets are write-only: password inputs (a key file for SFTP) that
+// start empty and are never filled from anything the API sent; a saved secret left empty is
+// sent back as the API's mask, which keeps it.
 
-import { byId, el, setText, show } from "./dom.js";
+import { el, setText, show } from "./dom.js";
+import { arrange, deliveryKey, KINDS, MASK, SEND_WHEN, splitList } from "./delivery-kinds.js";
 
-const DEFAULT_SUBJECT = "{name} ({scheduledDate})";
-const DEFAULT_KEY_TEMPLATE = "{definitionName}/{scheduledDate}/{fileName}";
-const PREFIX = "deliveries.";
-
-// Each kind's inputs, by the API's member names. `list`: several values in one input;
-// `secret`: a password input; `file`: read as text (a private key keeps its line breaks,
-// which an <input> would drop); `number`: sent as a number.
-export const KINDS = {
-  email: {
-    label: "E-mail",
-    adminOnly: false,
-    fields: [
-      { name: "recipients", label: "Recipients", list: true, hint: "1 to 20 addresses, separated by commas." },
-      { name: "subject", label: "Subject", value: DEFAULT_SUBJECT, hint: "May use {name} and {scheduledDate}." },
-      {
-        name: "attach",
-        label: "Attach the file",
-        options: [
-          ["auto", "Attach it when it is at most 10 MiB, else link to it"],
-          ["never", "Never: link to the report in this page"],
-        ],
-      },
-    ],
-  },
-  s3: {
-    label: "S3 bucket",
-    adminOnly: true,
-    fields: [
-      { name: "bucket", label: "Bucket" },
-      { name: "prefix", label: "Prefix", optional: true, hint: "Optional: a folder in the bucket." },
-      { name: "endpointUrl", label: "Endpoint URL", optional: true, hint: "Optional: empty for AWS; https for another store." },
-      { name: "region", label: "Region", value: "us-east-1" },
-      { name: "accessKeyId", label: "Access key id" },
-      { name: "secretAccessKey", label: "Secret access key", secret: true },
-      { name: "keyTemplate", label: "Key template", value: DEFAULT_KEY_TEMPLATE, hint: "May use {definitionName}, {scheduledDate} and {fileName}." },
-    ],
-  },
-  sftp: {
-    label: "SFTP server",
-    adminOnly: true,
-    fields: [
-      { name: "host", label: "Host" },
-      { name: "port", label: "Port", value: "22", number: true },
-      { name: "username", label: "User name" },
-      { name: "password", label: "Password", secret: true, optional: true, hint: "A password or a private key, not both." },
-      { name: "privateKey", label: "Private key file", file: true, optional: true, hint: "OpenSSH or PEM; read here, sent once, never shown." },
-      { name: "hostKeySha256", label: "Host key (SHA256)", hint: "As ssh-keygen -lf prints it, e.g. SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8." },
-      { name: "path", label: "Directory", value: ".", hint: "Where the file goes on the server." },
-    ],
-  },
-};
-
-export const SEND_WHEN = [
-  ["always", "After every completed run"],
-  ["hasRows", "Only when the run has rows"],
-  ["changed", "Only when the file differs from the last one delivered"],
-];
-
-// The values of a list input ("a@x.org, b@y.org") as the API takes them.
-export function splitList(text) {
-  return text.split(/[\s,;]+/).filter(Boolean);
-}
-
-// A problem+json key ("deliveries.0.recipients.1") as [target index, member, rest], or null.
-export function deliveryKey(key) {
-  if (key !== "deliveries" && !key.startsWith(PREFIX)) return null;
-  const [index, member, ...rest] = key.slice(PREFIX.length).split(".");
-  const position = /^\d+$/.test(index || "") ? Number(index) : null;
-  return [position, member || null, rest.join(".") || null];
-}
-
+const API_DELIVERY = { kind: "api", mode: "async" }; // a new definition's runs stay fetchable
 let counter = 0; // ids unique in the page, whatever is added and removed
 
 class Target {
-  constructor(kind, onRemove) {
+  // stored: the target as the API shows it (secrets masked) and origin its index, when it
+  // is a saved one.
+  constructor(kind, onRemove, stored = null, origin = null) {
     this.kind = kind;
+    this.origin = origin;
     this.id = `delivery-${++counter}`;
     this.inputs = new Map(); // member → { input, error, spec }
+    this.saved = new Set(); // secret members the API holds (shown as MASK)
     this.keyText = null; // a private key file's text, once read
+    this.reading = null; // the read in progress, for value() to wait on
     const spec = KINDS[kind];
     const titleId = `${this.id}-title`;
     this.generalError = el("p", { id: `${this.id}-error`, class: "field-error", hidden: true });
@@ -91,23 +28,30 @@ class Target {
       "fieldset",
       { class: "delivery-target", dataset: { kind }, "aria-describedby": this.generalError.id },
       el("legend", { id: titleId }, spec.label),
-      spec.fields.map((field) => this.field(field)),
+      spec.fields.map((field) => this.field(field, stored)),
       this.generalError,
       el("div", { class: "actions" }, el("button", { type: "button", dataset: { action: "remove-delivery" }, "aria-describedby": titleId, onclick: () => onRemove(this) }, "Remove")),
     );
   }
 
-  field(spec) {
+  field(spec, stored) {
     const inputId = `${this.id}-${spec.name}`;
+    const saved = Boolean(stored && (spec.secret || spec.file) && stored[spec.name] === MASK);
+    if (saved) this.saved.add(spec.name);
+    const hintText = saved ? `${spec.hint ? `${spec.hint} ` : ""}Saved: leave empty to keep it.` : spec.hint;
     const error = el("p", { id: `error-${inputId}`, class: "field-error", hidden: true });
-    const hint = spec.hint ? el("p", { id: `hint-${inputId}`, class: "hint" }, spec.hint) : null;
+    const hint = hintText ? el("p", { id: `hint-${inputId}`, class: "hint" }, hintText) : null;
     const described = [hint && hint.id, error.id].filter(Boolean).join(" ");
     let input;
     if (spec.options) {
       input = el("select", { id: inputId, "aria-describedby": described }, spec.options.map(([value, label]) => el("option", { value }, label)));
     } else if (spec.file) {
       input = el("input", { id: inputId, type: "file", "aria-describedby": described });
-      input.addEventListener("change", () => this.readKey(input));
+      input.addEventListener("change", () => {
+        const file = input.files && input.files[0];
+        this.reading = file ? file.text().then((text) => (this.keyText = text)) : null;
+        if (!file) this.keyText = null;
+      });
     } else {
       input = el("input", {
         id: inputId,
@@ -115,36 +59,50 @@ class Target {
         autocomplete: spec.secret ? "new-password" : "off",
         spellcheck: "false",
         "aria-describedby": described,
-        "aria-required": spec.optional ? null : "true",
+        "aria-required": spec.optional || saved ? null : "true",
       });
-      if (spec.value) input.value = spec.value;
     }
     input.dataset.member = spec.name;
+    if (!spec.secret && !spec.file) input.value = this.shown(spec, stored);
     this.inputs.set(spec.name, { input, error, spec });
     return el("div", { class: "field" }, el("label", { for: inputId }, spec.label), hint, input, error);
   }
 
-  async readKey(input) {
-    const file = input.files && input.files[0];
-    this.keyText = file ? await file.text() : null;
+  // A member's value in its input: the saved one, else the kind's default.
+  shown(spec, stored) {
+    const value = stored ? stored[spec.name] : undefined;
+    if (value === undefined || value === null) return stored ? "" : spec.value || (spec.options ? spec.options[0][0] : "");
+    return Array.isArray(value) ? value.join(", ") : String(value);
   }
 
   // The target as the API takes it: empty optional members left out, so the API's defaults
-  // apply; a secret left empty is left out too (the API then names it as missing).
-  value() {
+  // apply. A saved secret left empty comes back as MASK (the API keeps the stored one) when
+  // `keep` (the target is where it was) and no secret was entered anew; otherwise it is
+  // left out and the API names it as missing.
+  async value(keep) {
+    if (this.reading) await this.reading;
     const target = { kind: this.kind };
+    const secrets = [];
     for (const [name, { input, spec }] of this.inputs) {
-      if (spec.file) {
-        if (this.keyText) target[name] = this.keyText;
+      if (spec.file || spec.secret) {
+        const entered = spec.file ? this.keyText : input.value;
+        if (entered) target[name] = entered;
+        else secrets.push(name);
         continue;
       }
       const raw = input.value.trim();
       if (spec.list) target[name] = splitList(raw);
-      else if (!raw) continue;
-      else if (spec.number) target[name] = Number(raw);
-      else target[name] = spec.secret ? input.value : raw;
+      else if (raw && spec.number) target[name] = Number(raw);
+      else if (raw) target[name] = raw;
     }
+    const enteredAnew = secrets.length < [...this.inputs.values()].filter(({ spec }) => spec.file || spec.secret).length;
+    if (keep && !enteredAnew) for (const name of secrets) if (this.saved.has(name)) target[name] = MASK;
     return target;
+  }
+
+  recipients() {
+    const known = this.inputs.get("recipients");
+    return known ? splitList(known.input.value) : [];
   }
 
   // messages beside the member's input (null clears); an unknown member goes to the target.
@@ -166,66 +124,107 @@ class Target {
 }
 
 export class DeliveryFields {
-  constructor({ announce }) {
+  // root: the element the part is built in; prefix: its ids' prefix, unique in the page.
+  constructor(root, prefix, { announce }) {
     this.announce = announce;
     this.targets = [];
-    this.list = byId("delivery-list");
-    this.sendWhen = byId("delivery-send-when");
-    this.error = byId("error-deliveries");
-    this.sendWhen.append(...SEND_WHEN.map(([value, label]) => el("option", { value }, label)));
-    for (const kind of Object.keys(KINDS)) {
-      byId(`add-${kind}`).addEventListener("click", () => this.add(kind));
-    }
+    this.original = []; // the saved deliveries, when editing
+    this.sent = []; // what the last body() sent: targets and null (api) by index
+    this.list = el("div", { class: "delivery-list-edit" });
+    this.adminNote = el(
+      "p",
+      { id: `${prefix}-admin-note`, class: "hint" },
+      "S3 and SFTP deliveries, and e-mail to domains outside this deployment's allowed list, are added by an admin.",
+    );
+    this.addButtons = Object.fromEntries(
+      Object.entries(KINDS).map(([kind, spec]) => [kind, el("button", { type: "button", dataset: { action: `add-${kind}` }, onclick: () => this.add(kind) }, spec.add)]),
+    );
+    this.error = el("p", { id: `error-${prefix}`, class: "field-error", hidden: true });
+    this.sendWhen = el(
+      "select",
+      { id: `${prefix}-send-when`, name: "sendWhen", "aria-describedby": this.error.id },
+      SEND_WHEN.map(([value, label]) => el("option", { value }, label)),
+    );
+    root.append(
+      el("p", { class: "hint" }, "Besides your history, each completed run can go to people and places, each on its own with its own attempts. Secrets are write-only: once saved they are never shown again."),
+      this.adminNote,
+      this.list,
+      el("div", { class: "actions" }, Object.values(this.addButtons)),
+      el("div", { class: "field" }, el("label", { for: this.sendWhen.id }, "Send"), this.sendWhen),
+      this.error,
+    );
     this.setRoles([]);
   }
 
   // S3 and SFTP are offered to admins only; the API decides all the same.
   setRoles(roles) {
     const admin = roles.includes("admin");
-    for (const [kind, spec] of Object.entries(KINDS)) show(byId(`add-${kind}`), admin || !spec.adminOnly);
-    show(byId("delivery-admin-note"), !admin);
+    for (const [kind, spec] of Object.entries(KINDS)) show(this.addButtons[kind], admin || !spec.adminOnly);
+    show(this.adminNote, !admin);
+  }
+
+  // A saved definition's deliveries, to edit: its targets filled in, secrets empty.
+  load(deliveries, sendWhen) {
+    this.reset();
+    this.original = deliveries || [];
+    this.original.forEach((target, index) => {
+      if (KINDS[target.kind]) this.place(new Target(target.kind, (removed) => this.remove(removed), target, index));
+    });
+    this.sendWhen.value = sendWhen || "always";
   }
 
   add(kind) {
-    const target = new Target(kind, (removed) => this.remove(removed));
-    this.targets.push(target);
-    this.list.append(target.node);
+    const target = this.place(new Target(kind, (removed) => this.remove(removed)));
     target.inputs.values().next().value.input.focus();
     this.announce(`Added a ${KINDS[kind].label} delivery.`);
+  }
+
+  place(target) {
+    this.targets.push(target);
+    this.list.append(target.node);
+    return target;
   }
 
   remove(target) {
     this.targets = this.targets.filter((known) => known !== target);
     target.node.remove();
-    byId(`add-${target.kind}`).focus();
+    this.addButtons[target.kind].focus();
     this.announce(`Removed the ${KINDS[target.kind].label} delivery.`);
   }
 
   reset() {
     for (const target of this.targets) target.node.remove();
     this.targets = [];
+    this.original = [];
     this.sendWhen.value = "always";
   }
 
-  // The body's members: the targets first (so the API's deliveries.N is the Nth target
-  // here), then the api delivery that keeps the run in the history as before.
-  body() {
-    if (!this.targets.length) return {};
-    return {
-      deliveries: [...this.targets.map((target) => target.value()), { kind: "api", mode: "async" }],
-      sendWhen: this.sendWhen.value,
-    };
+  // The body's members. A new definition: nothing unless targets were added, then the
+  // targets and the api delivery. An edited one: the targets in their saved places (see
+  // arrange), the api deliveries kept.
+  async body() {
+    const editing = this.original.length > 0;
+    if (!editing && !this.targets.length) return {};
+    this.sent = arrange(this.original, this.targets);
+    const deliveries = await Promise.all(
+      this.sent.map((target, index) => (target ? target.value(target.origin === index) : null)),
+    );
+    const apiEntries = this.original.filter((entry) => entry.kind === "api");
+    let apiIndex = 0;
+    const list = deliveries.map((value) => value || apiEntries[apiIndex++]);
+    if (!editing) list.push(API_DELIVERY);
+    return { deliveries: list, sendWhen: this.sendWhen.value };
+  }
+
+  // Whether a problem+json key is one of this part's (deliveries..., sendWhen).
+  owns(key) {
+    return key === "sendWhen" || deliveryKey(key) !== null;
   }
 
   clearErrors() {
     for (const target of this.targets) target.clearErrors();
     setText(this.error, "");
     show(this.error, false);
-  }
-
-  // Whether a problem+json key is one of this fieldset's (deliveries..., sendWhen).
-  owns(key) {
-    return key === "sendWhen" || deliveryKey(key) !== null;
   }
 
   // A 422's deliveries.N.member messages beside their inputs, the rest (sendWhen, the list as
@@ -235,12 +234,12 @@ export class DeliveryFields {
     const general = [];
     for (const [key, messages] of Object.entries(errors)) {
       const [position, member, rest] = deliveryKey(key) || [null, null, null];
-      const target = position === null ? null : this.targets[position];
+      const target = position === null ? null : this.sent[position];
       if (!target) {
         general.push(...messages);
         continue;
       }
-      const words = rest && member === "recipients" ? messages.map((message) => this.aboutRecipient(target, rest, message)) : messages;
+      const words = rest && member === "recipients" ? messages.map((message) => aboutRecipient(target, rest, message)) : messages;
       first = first || target.showError(member, words);
     }
     if (general.length) {
@@ -250,10 +249,10 @@ export class DeliveryFields {
     }
     return first;
   }
+}
 
-  // A refusal of one recipient says which, unless the API's words already do.
-  aboutRecipient(target, index, message) {
-    const address = target.value().recipients[Number(index)] || `Recipient ${Number(index) + 1}`;
-    return message.includes(address) ? message : `${address}: ${message}`;
-  }
+// A refusal of one recipient says which, unless the API's words already do.
+function aboutRecipient(target, index, message) {
+  const address = target.recipients()[Number(index)] || `Recipient ${Number(index) + 1}`;
+  return message.includes(address) ? message : `${address}: ${message}`;
 }

@@ -172,6 +172,7 @@ async function enterWorkspace() {
   alert(null);
   form.load(catalog.items || [], roles);
   definitionForm.setRoles(roles);
+  definitions.setRoles(roles);
   history.setTypes(catalog.items || []);
   definitions.setTypes(catalog.items || []);
   definitions.load(); // alongside the history's first page, not before it
