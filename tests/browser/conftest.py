@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,8 +54,14 @@ expect.set_options(timeout=UI_TIMEOUT_MS)
 
 @pytest.fixture(scope="package")
 def settings(settings: Settings) -> Settings:
-    """A development deployment, as `make run` sets up; make_token signs with its secret."""
-    return settings.with_overrides(jwt_secret=DEVELOPMENT_SECRET, dev_mode=True)
+    """A development deployment, as `make run` sets up; make_token signs with its secret.
+    Anyone may e-mail example.com; targets' secrets are sealed with a key of the run."""
+    return settings.with_overrides(
+        jwt_secret=DEVELOPMENT_SECRET,
+        dev_mode=True,
+        email_allowed_domains="example.com",
+        delivery_secrets_key=Fernet.generate_key().decode(),
+    )
 
 
 @dataclass

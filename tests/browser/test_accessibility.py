@@ -82,6 +82,8 @@ def test_the_definition_views_have_no_serious_violation_at_400_px_light_and_dark
         "02:30 does not exist on 28 March; that run happens at 03:00."
     )
     expect(page.locator("#schedule-preview")).to_have_attribute("aria-live", "polite")
+    page.get_by_role("button", name="Add an e-mail").click()
+    page.get_by_label("Recipients").fill("a11y@example.com")
     form = {scheme: axe_violations(page, scheme, "definition-form") for scheme in ("light", "dark")}
     # Enter in a field saves the definition (the form's mode), not a one-off request.
     page.get_by_label("Name", exact=True).fill(name)
@@ -95,6 +97,8 @@ def test_the_definition_views_have_no_serious_violation_at_400_px_light_and_dark
     item.get_by_role("button", name="Pause").focus()
     page.keyboard.press("Enter")
     expect(item.locator(".paused-reason")).to_be_visible()
+    item.get_by_role("button", name="Deliveries…").click()
+    expect(item.get_by_label("Recipients")).to_be_focused()
     item.get_by_role("button", name="Delete…").click()
     expect(item.get_by_role("button", name="Keep it")).to_be_focused()
     listed = {scheme: axe_violations(page, scheme, "definitions") for scheme in ("light", "dark")}

@@ -51,6 +51,57 @@ def test_polling_runs_only_while_something_is_in_flight(page, reports, expected)
     assert poll_delay(page, reports) == expected
 
 
+def test_a_pending_delivery_of_a_finished_run_keeps_polling_at_the_slowest_pace(page):
+    delays = page.evaluate(
+        """async () => {
+            const { nextPollDelay } = await import("/assets/js/poller.js");
+            const run = (status) => [{ status: "Completed", createdAt: "2026-06-01T11:00:00Z",
+                                       deliveries: [{ status: "Delivered" }, { status }] }];
+            return ["Pending", "Failed"].map((status) => nextPollDelay(run(status), {}));
+        }"""
+    )
+    assert delays == [5000, None]
+
+
+def test_delivery_errors_are_placed_by_target_and_member(page):
+    placed = page.evaluate(
+        """async () => {
+            const { deliveryKey, splitList } = await import("/assets/js/delivery-kinds.js");
+            const keys = ["deliveries", "deliveries.2", "deliveries.0.recipients.1",
+                          "deliveries.1.bucket", "name"];
+            return [keys.map(deliveryKey), splitList(" a@x.org,b@y.org ; c@z.org\\n")];
+        }"""
+    )
+    assert placed == [
+        [[None, None, None], [2, None, None], [0, "recipients", "1"], [1, "bucket", None], None],
+        ["a@x.org", "b@y.org", "c@z.org"],
+    ]
+
+
+def test_targets_keep_their_saved_places_around_the_api_deliveries(page):
+    """Where each target goes in the list sent: its saved index (so a masked secret is kept),
+    api entries where they were, new ones last."""
+    arranged = page.evaluate(
+        """async () => {
+            const { arrange } = await import("/assets/js/delivery-kinds.js");
+            const saved = [{ kind: "api" }, { kind: "email" }, { kind: "s3" }];
+            const names = (list) => list.map((target) => (target ? target.name : "api"));
+            return [
+                names(arrange(saved, [{ name: "email" }, { name: "s3" }])),
+                names(arrange(saved, [{ name: "s3" }])),
+                names(arrange(saved, [{ name: "email" }, { name: "s3" }, { name: "new" }])),
+                names(arrange([], [{ name: "new" }])),
+            ];
+        }"""
+    )
+    assert arranged == [
+        ["api", "email", "s3"],
+        ["api", "s3"],
+        ["api", "email", "s3", "new"],
+        ["new"],
+    ]
+
+
 def test_polling_stops_when_hidden_or_paused(page):
     assert poll_delay(page, [("Processing", 1)], hidden=True) is None
     assert poll_delay(page, [("Pending", 1)], paused=True) is None

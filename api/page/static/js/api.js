@@ -72,6 +72,11 @@ export class Api {
     return this.request("DELETE", `/reports/${encodeURIComponent(reportId)}`);
   }
 
+  // Send one delivery of a run again now; the answer is the report.
+  retryDelivery(reportId, deliveryId) {
+    return this.request("POST", `/reports/${encodeURIComponent(reportId)}/deliveries/${encodeURIComponent(deliveryId)}/retry`);
+  }
+
   definitions(query) {
     return this.request("GET", "/report-definitions", { query });
   }

@@ -4,6 +4,7 @@
 import { confirmInline } from "./confirm.js";
 import { el, setText } from "./dom.js";
 import { renderDefinition } from "./definition-row.js";
+import { DeliveryEditor } from "./delivery-editor.js";
 
 export const DEFINITIONS_PAGE_SIZE = 50;
 
@@ -27,8 +28,15 @@ export class Definitions {
       runNow: (definition) => this.runNow(definition),
       setActive: (definition, active) => this.setActive(definition, active),
       showRuns: (definition) => this.showRuns(definition),
+      editDeliveries: (definition) => this.editDeliveries(definition),
       remove: (definition) => this.confirmDelete(definition),
     };
+    this.roles = [];
+    this.editors = new Map(); // definitionId → the DeliveryEditor open in its row
+  }
+
+  setRoles(roles) {
+    this.roles = roles;
   }
 
   setTypes(types) {
@@ -53,6 +61,7 @@ export class Definitions {
   clear() {
     this.items = [];
     this.total = 0;
+    this.editors.clear();
     this.list.replaceChildren();
   }
 
@@ -79,6 +88,9 @@ export class Definitions {
   render() {
     const total = this.total;
     const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
+    // An open editor outlives the re-render (a run that ends reloads the list), and so does
+    // the keyboard's place in it.
+    const inEditor = focused && focused.closest(".delivery-editor");
     const focus = focused ? { id: focused.closest("li")?.dataset.definitionId, action: focused.dataset.action } : null;
     this.list.replaceChildren(
       ...this.items.map((definition) => {
@@ -95,7 +107,49 @@ export class Definitions {
     if (!total) setText(this.summary, "No saved definitions yet: use “Save as a definition…” in the form above.");
     else if (total > this.items.length) setText(this.summary, `The ${this.items.length} newest of ${total} definitions.`);
     else setText(this.summary, `${total} definition${total === 1 ? "" : "s"}, newest first.`);
-    if (focus && focus.id) this.refocus(focus.id, focus.action);
+    for (const [definitionId, editor] of this.editors) {
+      const item = this.item(definitionId);
+      if (item) this.attach(item, editor);
+      else this.editors.delete(definitionId);
+    }
+    if (inEditor && inEditor.isConnected) focused.focus();
+    else if (focus && focus.id) this.refocus(focus.id, focus.action);
+  }
+
+  attach(item, editor) {
+    const box = item.querySelector(".edit-box");
+    box.replaceChildren(editor.node);
+    box.hidden = false;
+  }
+
+  editDeliveries(definition) {
+    const id = definition.definitionId;
+    const item = this.item(id);
+    if (!item) return;
+    if (!this.editors.has(id)) {
+      const editor = new DeliveryEditor(this.api, definition, {
+        roles: this.roles,
+        announce: this.announce,
+        onSaved: async () => {
+          this.editors.delete(id);
+          await this.load();
+          this.refocus(id, "edit-deliveries");
+        },
+        onClose: () => {
+          this.editors.delete(id);
+          const shown = this.item(id);
+          const box = shown ? shown.querySelector(".edit-box") : null;
+          if (box) {
+            box.replaceChildren();
+            box.hidden = true;
+          }
+          this.refocus(id, "edit-deliveries");
+        },
+      });
+      this.editors.set(id, editor);
+      this.attach(item, editor);
+    }
+    this.editors.get(id).focus();
   }
 
   focus(definitionId) {

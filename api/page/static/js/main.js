@@ -48,7 +48,7 @@ const definitions = new Definitions(api, {
   showRuns: (definition) => showRuns(definition),
   onRun: (accepted, definition) => showRuns(definition),
 });
-new DefinitionForm(api, form, {
+const definitionForm = new DefinitionForm(api, form, {
   announce,
   // The keyboard goes to the new definition (the button pressed is gone with the mode).
   onSaved: async (saved) => {
@@ -178,6 +178,8 @@ async function enterWorkspace() {
   show(byId("workspace"));
   alert(null);
   form.load(catalog.items || [], roles);
+  definitionForm.setRoles(roles);
+  definitions.setRoles(roles);
   history.setTypes(catalog.items || []);
   definitions.setTypes(catalog.items || []);
   definitions.load(); // alongside the history's first page, not before it

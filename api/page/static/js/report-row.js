@@ -2,6 +2,7 @@
 // Everything from the API goes in as text.
 
 import { badge, el } from "./dom.js";
+import { renderDeliveries } from "./delivery-row.js";
 import {
   formatBytes,
   formatClock,
@@ -118,7 +119,8 @@ function triggerLine(report, definitionName) {
   return el("p", { class: "trigger", dataset: { trigger: report.trigger } }, el("span", { class: "tag" }, label), of);
 }
 
-// actions: { download, cancel, runAgain, copyCurl }, each called with the report;
+// actions: { download, cancel, runAgain, copyCurl }, each called with the report, and
+// sendAgain(report, delivery);
 // definitionName: the saved definition the report is a run of, when known.
 export function renderReport(report, typeTitle, actions, definitionName = null) {
   const id = report.reportId;
@@ -154,6 +156,7 @@ export function renderReport(report, typeTitle, actions, definitionName = null) 
     ),
     report.status === "Processing" ? progressBlock(report, ids) : null,
     outcome(report),
+    renderDeliveries(report, ids.title, (delivery) => actions.sendAgain(report, delivery)),
     el("div", { class: "actions" }, buttons),
     el("div", { class: "curl-box", hidden: true }),
   );
