@@ -2,7 +2,7 @@
 // it was delivered, and "Send again" on a Failed one. The API shows a run's deliveries
 // without their targets, so no address or secret can reach the page from here.
 
-import { el } from "./dom.js";
+import { badge, el } from "./dom.js";
 import { formatTime } from "./format.js";
 
 const KIND_LABELS = { email: "E-mail", s3: "S3", sftp: "SFTP" };
@@ -25,13 +25,7 @@ function deliveryItem(delivery, titleId, sendAgain) {
       {},
       el("span", { id: labelId, class: "tag" }, label),
       " ",
-      el(
-        "span",
-        { class: `badge badge-${BADGE_CLASSES[delivery.status] || "pending"}` },
-        el("span", { "aria-hidden": "true" }, SYMBOLS[delivery.status] || "•"),
-        " ",
-        delivery.status,
-      ),
+      badge(BADGE_CLASSES[delivery.status] || "pending", SYMBOLS[delivery.status] || "•", delivery.status),
       ` · ${attemptsText(delivery.attempts || 0)}`,
       delivery.deliveredAt ? [" · delivered ", el("time", { datetime: delivery.deliveredAt }, formatTime(delivery.deliveredAt))] : null,
     ),
