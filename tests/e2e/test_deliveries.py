@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 import urllib.request
@@ -162,6 +163,17 @@ def customer_bucket(settings) -> Iterator[str]:
         client.delete_bucket(Bucket=bucket)
 
 
+def customer_keys(settings) -> dict[str, str]:
+    """The keys of the local store's customer identity, which may use customer-* buckets
+    only; an S3 endpoint of TEST_S3_ENDPOINT_URL has none, so Reportbox's own keys stand in."""
+    if os.environ.get("TEST_S3_ENDPOINT_URL"):
+        return {
+            "accessKeyId": settings.aws_access_key_id,
+            "secretAccessKey": settings.aws_secret_access_key,
+        }
+    return {"accessKeyId": LOCAL_S3_CUSTOMER_KEY, "secretAccessKey": LOCAL_S3_CUSTOMER_SECRET}
+
+
 @pytest.fixture(scope="module")
 def world(settings, postgres_url, tmp_path_factory) -> Iterator[World]:
     sftp_root = tmp_path_factory.mktemp("sftp")
@@ -183,18 +195,14 @@ def world(settings, postgres_url, tmp_path_factory) -> Iterator[World]:
                 delivery_retry_schedule="1",
                 delivery_max_attempts=10,
                 delivery_secrets_key=Fernet.generate_key().decode(),
-                # The test's S3 store and SFTP server answer at once: a refused or dropped
-                # connection is not waited on.
-                smtp_timeout_seconds=5,
+                # Longer than any hold a test puts on the SMTP server's DATA.
+                smtp_timeout_seconds=15,
                 # The relay's scheduler sleeps a tick before it sees SIGTERM: a short one lets
                 # the stack stop in a second rather than ten.
                 schedule_tick_seconds=1,
             ) as stack,
         ):
-            keys = {
-                "accessKeyId": LOCAL_S3_CUSTOMER_KEY,
-                "secretAccessKey": LOCAL_S3_CUSTOMER_SECRET,
-            }
+            keys = customer_keys(settings)
             yield World(
                 stack,
                 mailbox,
@@ -202,7 +210,7 @@ def world(settings, postgres_url, tmp_path_factory) -> Iterator[World]:
                 sftp_root,
                 bucket,
                 keys,
-                (SFTP_PASSWORD, LOCAL_S3_CUSTOMER_SECRET, stack.settings.delivery_secrets_key),
+                (SFTP_PASSWORD, keys["secretAccessKey"], stack.settings.delivery_secrets_key),
             )
     finally:
         mailbox.stop()
@@ -293,7 +301,14 @@ def test_every_target_gets_the_same_bytes_and_an_unchanged_file_is_skipped(world
     assert {(d["status"], d["attempts"]) for d in skipped} == {("Skipped", 0)}
     assert all("sendWhen changed" in d["lastError"] for d in skipped), skipped
     assert len(world.mailbox.to(recipient)) == 1
-    world.assert_nothing_shows_a_secret(saved.body, report, again, admin.report(again["reportId"]))
+    world.assert_nothing_shows_a_secret(
+        saved.body,
+        admin.request("GET", f"/api/v1/report-definitions/{saved.body['definitionId']}").body,
+        admin.request("GET", "/api/v1/report-definitions").body,
+        admin.request("GET", "/api/v1/reports").body,
+        report,
+        again,
+    )
 
 
 def test_a_run_without_rows_is_skipped_and_no_other_org_sees_its_deliveries(world):
@@ -309,8 +324,10 @@ def test_a_run_without_rows_is_skipped_and_no_other_org_sees_its_deliveries(worl
     assert "no rows" in delivery["lastError"] and "sendWhen hasRows" in delivery["lastError"]
     assert world.mailbox.to(recipient) == []
 
-    # Another org's admin: neither the report, nor its delivery, nor a retry of it.
+    # Another org's admin: neither the definition, the report, its delivery nor a retry.
     other = world.client(org="globex", roles=("admin",))
+    definition_url = f"/api/v1/report-definitions/{saved.body['definitionId']}"
+    assert other.request("GET", definition_url).status == 404
     report_url = f"/api/v1/reports/{report['reportId']}"
     assert other.request("GET", report_url).status == 404
     retry = other.request("POST", f"{report_url}/deliveries/{delivery['deliveryId']}/retry")
@@ -331,11 +348,19 @@ def test_only_an_admin_adds_s3_sftp_or_mail_outside_the_allowed_domains(world):
     for kind, answer in refused.items():
         assert answer.status == 403, (kind, answer.body)
         assert answer.headers["Content-Type"].startswith("application/problem+json")
-    assert save(analyst, [world.email(f"ops@{ALLOWED_DOMAIN}")]).status == 201
+    own = save(analyst, [world.email(f"ops@{ALLOWED_DOMAIN}")])
+    assert own.status == 201, own.body
+    # Nor by changing a definition of their own.
+    url = f"/api/v1/report-definitions/{own.body['definitionId']}"
+    changed = analyst.request("PATCH", url, {"deliveries": [*own.body["deliveries"], world.s3()]})
+    assert changed.status == 403, changed.body
+    assert analyst.request("GET", url).body["deliveries"] == own.body["deliveries"]
     world.assert_nothing_shows_a_secret(*(answer.body for answer in refused.values()))
 
 
 def test_keys_that_cannot_write_the_bucket_are_refused_at_save(world):
+    if os.environ.get("TEST_S3_ENDPOINT_URL"):
+        pytest.skip("the S3 endpoint of TEST_S3_ENDPOINT_URL has no customer identity")
     admin = world.client()
     before = admin.request("GET", "/api/v1/report-definitions").body
     # The customer's keys may write customer-* buckets only; Reportbox's own is not theirs.
