@@ -192,7 +192,7 @@ class DeliveryLoop:
 
     def _record(self, delivery: Any, next_state: Any) -> None:
         with translate_errors(), self._engine.begin() as connection:
-            connection.execute(
+            written = connection.execute(
                 rows.RECORD,
                 {
                     "id": delivery.id,
@@ -201,8 +201,9 @@ class DeliveryLoop:
                     "next_attempt_at": next_state.next_attempt_at,
                     "error": next_state.last_error,
                 },
-            )
-        if next_state.status is DeliveryStatus.FAILED:
+            ).scalar()
+        # Pending although the attempt ended: a retry was asked meanwhile, and comes next.
+        if written == DeliveryStatus.FAILED.value:
             log.warning("delivery.failed delivery_id=%s kind=%s", delivery.id, delivery.kind)
 
     # The loop.

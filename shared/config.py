@@ -33,6 +33,9 @@ DEVELOPMENT_JWT_SECRETS = frozenset(
         "reportbox-local-development-secret-do-not-use-in-production",
     }
 )
+# Compose's DELIVERY_SECRETS_KEY, published the same way (base64 of
+# "reportbox-dev-delivery-key-only!"): anyone could open the secrets it seals.
+DEVELOPMENT_DELIVERY_SECRETS_KEYS = frozenset({"cmVwb3J0Ym94LWRldi1kZWxpdmVyeS1rZXktb25seSE="})
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,10 @@ class Settings:
         if self.smtp_timeout_seconds <= 0:
             raise ConfigError("SMTP_TIMEOUT_SECONDS must be above 0")
         check_url("SMTP_URL", self.smtp_url, ("smtp", "smtp+starttls", "smtps"))
+        if self.delivery_secrets_key in DEVELOPMENT_DELIVERY_SECRETS_KEYS and not self.dev_mode:
+            raise ConfigError(
+                "DELIVERY_SECRETS_KEY is a published development key; only DEV_MODE=true accepts it"
+            )
 
     def _validate_webhooks(self) -> None:
         # Imported here: shared.webhooks holds the parsers, and config must not import it at
