@@ -306,7 +306,6 @@ def test_a_resumed_definition_counts_only_the_runs_after_its_resume(
     assert len(runs_of(engine, org)) == 6  # this instant's run was made
 
 
-
 def test_a_stopped_scheduler_ends_within_its_tick_not_after_it(settings, engine):
     """SIGTERM calls stop() while the scheduler waits for a NOTIFY: it must not wait out the
     tick (an hour here), or every relay's shutdown would take that long."""
