@@ -15,7 +15,7 @@ from api.app import create_app
 from dispatcher.deliveries import DeliveryLoop
 from shared.deliveries.email_kind import EmailKind
 from shared.deliveries.kinds import KINDS
-from shared.deliveries.secrets import MASK
+from shared.secrets import MASK
 from shared.storage import Storage
 from tests.integration import mail_server
 
