@@ -16,6 +16,7 @@ from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
 from tests.e2e.faultstack import FaultStack, fault_stack
 from tests.processes import (
     Process,
+    stack_settings,
     start_api,
     start_dispatcher,
     start_relay,
@@ -47,21 +48,14 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
         mail_sink(free_port(), mail_dir) as smtp_url,
         fresh_database(postgres_url, f"reportbox_e2e_{RUN_ID}") as database_url,
     ):
-        settings = settings.with_overrides(
+        settings = stack_settings(
+            settings,
+            database_url,
+            base_url,
+            "e2e",
             smtp_url=smtp_url,
-            database_url=database_url,
-            source_database_url=database_url,
-            exchange=f"{settings.exchange}.e2e",
-            work_queue=f"{settings.work_queue}.e2e",
-            public_base_url=base_url,
-            # Whatever a test leaves running is handed back at once on SIGTERM, well within
-            # the 15 s that stop() waits before a SIGKILL.
-            shutdown_grace_seconds=1.0,
             # A one-minute schedule may be saved, so a schedule is seen to run within minutes.
             schedule_min_interval_seconds=60,
-            # Webhook receivers of the tests listen on loopback, over plain HTTP.
-            webhook_allow_http=True,
-            webhook_allowed_cidrs="127.0.0.0/8",
         )
         engine = make_engine(settings)
         processes = (

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import signal
+import subprocess
 import threading
 import urllib.request
 import uuid
@@ -37,6 +38,7 @@ from tests.e2e.faultstack import eventually
 from tests.integration.webhook_receiver import Receiver, answer
 from tests.processes import (
     Process,
+    stack_settings,
     start_api,
     start_dispatcher,
     start_relay,
@@ -91,16 +93,13 @@ def hooks(settings: Settings, postgres_url: str, tmp_path_factory) -> Iterator[H
     port, strict_port = free_port(), free_port()
     base_url = f"http://127.0.0.1:{port}"
     with fresh_database(postgres_url, f"reportbox_hooks_{RUN_ID}") as database_url:
-        settings = settings.with_overrides(
-            database_url=database_url,
-            source_database_url=database_url,
-            exchange=f"{settings.exchange}.hooks",
-            work_queue=f"{settings.work_queue}.hooks",
-            public_base_url=base_url,
-            shutdown_grace_seconds=1.0,
+        settings = stack_settings(
+            settings,
+            database_url,
+            base_url,
+            "hooks",
             progress_interval_seconds=0.5,
             report_type_modules=THROWAWAY_TYPES,
-            webhook_allow_http=True,
             webhook_allowed_cidrs="127.0.0.1/32",
             webhook_retry_schedule=SCHEDULE,
             webhook_timeout_seconds=TIMEOUT,
@@ -126,11 +125,14 @@ def hooks(settings: Settings, postgres_url: str, tmp_path_factory) -> Iterator[H
             running = [api, strict_api, *stack.processes.values()]
             for process in running:  # all at once: they shut down side by side
                 process.signal(signal.SIGTERM)
-            codes = {process.name: process.stop() for process in running}
+            for process in running:  # a second SIGTERM (stop's) would cut a shutdown short
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.popen.wait(timeout=15)
+            codes = [(process.name, process.stop()) for process in running]
             engine.dispose()
             delete_broker_topology(settings)
         # Each process still running must leave on SIGTERM by itself, not be killed.
-        assert set(codes.values()) == {0}, codes
+        assert {code for _, code in codes} == {0}, codes
 
 
 @pytest.fixture

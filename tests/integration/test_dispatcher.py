@@ -19,10 +19,12 @@ from api.webhooks.service import check_url
 from client import WebhookVerificationError, verify_webhook
 from dispatcher.dispatcher import Dispatcher
 from dispatcher.sender import Sender
+from relay.scheduler import Scheduler
 from shared.storage import UploadedObject
 from shared.webhooks import endpoints
 from shared.webhooks.addresses import parse_networks
 from tests.conftest import SECRETS_KEY
+from tests.integration.test_scheduler import make_definition  # noqa: F401 (a fixture)
 from tests.integration.webhook_helpers import make_endpoint, messages_of
 from tests.integration.webhook_receiver import Receiver, answer
 from worker.lifecycle import Lifecycle
@@ -435,3 +437,39 @@ def test_a_name_that_starts_resolving_to_loopback_after_the_save_is_refused_at_t
     (message,) = messages_of(engine, endpoint_id)
     assert message.last_status_code is None
     assert "resolves to 127.0.0.1, which is not a public address" in message.last_error
+
+
+def test_a_paused_definition_is_sent_with_the_contracts_fields(
+    engine,
+    settings,
+    hook_settings,
+    org,
+    receiver,
+    make_definition,  # noqa: F811
+):
+    endpoint_id, secret = make_endpoint(
+        engine, org, receiver.url("/paused"), event_types=["definition.paused"]
+    )
+    definition_id = make_definition(roles=("nobody",))  # its owner may not run it any more
+    Scheduler(settings, engine).run_once()
+    assert send_due(make_dispatcher(engine, hook_settings)) == 1
+
+    (request,) = receiver.requests_to("/paused")
+    event = Webhook(secret).verify(request.body, request.headers)
+    assert event["type"] == "definition.paused" and len(request.body) < 2048
+    assert request.headers["user-agent"] == "Reportbox-Webhooks/1"
+    data = event["data"]
+    assert set(data) == {
+        "definitionId",
+        "name",
+        "reportType",
+        "format",
+        "active",
+        "consecutiveFailures",
+        "pausedReason",
+    }
+    assert data["definitionId"] == str(definition_id) and data["active"] is False
+    assert (data["reportType"], data["format"]) == ("sessions", "csv")
+    assert "may no longer request" in data["pausedReason"]
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "delivered"
