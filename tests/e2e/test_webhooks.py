@@ -264,7 +264,7 @@ def test_500_twice_then_200_is_three_attempts_of_one_webhook_id_then_delivered(a
     retried = client.request("POST", f"{BASE}/{endpoint_id}/messages/{message_id}/retry")
     assert retried.status == 202
     again = receiver.wait_for("/flaky", count=4, timeout=10)
-    assert again[-1].headers["webhook-id"] == message_id
+    assert len(again) == 4 and again[-1].headers["webhook-id"] == message_id
     eventually(lambda: messages(client, endpoint_id)[0]["attempts"] == 4, timeout=10)
 
 
@@ -369,7 +369,7 @@ def test_a_dispatcher_or_relay_killed_mid_way_loses_no_message(hooks, admin, rec
     after_relay_id, _ = register(other, receiver.url("/after-relay"))
     message_id = send_test(client, held_id)
     try:
-        receiver.wait_for("/held", timeout=15)
+        assert receiver.wait_for("/held", timeout=15), "the first attempt never came"
         hooks.kill("dispatcher")  # while the receiver holds its request
     finally:
         release.set()
