@@ -246,3 +246,34 @@ def test_no_offset_change_no_note(page):
     assert schedule_call(page, "daylightSavingNotes", [], {}) == []
     # Half-hour zones and an offset that is not whole hours read as they are.
     assert schedule_call(page, "offsetLabel", -330) == "UTC-05:30"
+
+
+def message_poll_delay(page, messages):
+    """messagePollDelay at NOW for messages given as (status, seconds until the next attempt)."""
+    return page.evaluate(
+        """async ([messages, now]) => {
+            const { messagePollDelay } = await import("/assets/js/webhook-row.js");
+            const at = (due) => new Date(Date.parse(now) + due * 1000).toISOString();
+            const list = messages.map(([status, due]) => ({
+                status, nextAttemptAt: due === null ? null : at(due) }));
+            return messagePollDelay(list, Date.parse(now));
+        }""",
+        [messages, NOW],
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], None),
+        ([("delivered", None), ("failed", None)], None),
+        ([("pending", 0)], 1000),  # due now: the dispatcher sends it within a second or two
+        ([("pending", None)], 1000),
+        ([("pending", 4)], 4000),  # asked again when it is due
+        ([("pending", 600), ("delivered", None)], None),  # minutes away: Refresh does it
+        ([("pending", 600), ("pending", 3)], 3000),
+        ([("pending", -120)], 5000),  # long overdue: no dispatcher sending now, ask less often
+    ],
+)
+def test_messages_are_watched_only_while_one_is_on_its_way(page, messages, expected):
+    assert message_poll_delay(page, messages) == expected

@@ -1,7 +1,7 @@
 // One saved definition as DOM nodes: name, type, period, schedule in words, next runs in the
 // person's zone, active or paused (and why), its last run, and its actions. All as text.
 
-import { el } from "./dom.js";
+import { badge, el } from "./dom.js";
 import { formatRun, summarizeParameters } from "./format.js";
 import { PERIODS } from "./schedule.js";
 
@@ -61,13 +61,9 @@ export function renderDefinition(definition, { typeTitle, description, actions }
       "div",
       { class: "report-head" },
       el("h3", { id: titleId }, definition.name, " ", el("span", { class: "format" }, definition.format)),
-      el(
-        "span",
-        { class: `badge ${definition.active ? "badge-completed" : "badge-cancelled"}`, dataset: { state: definition.active ? "active" : "paused" } },
-        el("span", { "aria-hidden": "true" }, definition.active ? "▶" : "⏸"),
-        " ",
-        definition.active ? "Active" : "Paused",
-      ),
+      definition.active
+        ? badge("completed", "▶", "Active", { state: "active" })
+        : badge("cancelled", "⏸", "Paused", { state: "paused" }),
     ),
     el(
       "p",

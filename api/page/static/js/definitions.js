@@ -1,6 +1,7 @@
 // The person's saved definitions from GET /api/v1/report-definitions, with Run now,
 // Pause/Resume, their runs (the history filtered by definitionId) and Delete (confirmed).
 
+import { confirmInline } from "./confirm.js";
 import { el, setText } from "./dom.js";
 import { renderDefinition } from "./definition-row.js";
 
@@ -143,29 +144,12 @@ export class Definitions {
   confirmDelete(definition) {
     const item = this.item(definition.definitionId);
     if (!item) return;
-    const box = item.querySelector(".confirm-box");
-    const questionId = `confirm-${definition.definitionId}`;
-    const keep = el("button", { type: "button", dataset: { action: "keep" }, "aria-describedby": questionId }, "Keep it");
-    keep.addEventListener("click", () => {
-      box.replaceChildren();
-      box.hidden = true;
-      item.querySelector('[data-action="delete"]').focus();
+    confirmInline(item, {
+      questionId: `confirm-${definition.definitionId}`,
+      question: `Delete “${definition.name}”? Its runs stay in your history.`,
+      confirmLabel: "Delete definition",
+      onConfirm: () => this.remove(definition),
     });
-    box.replaceChildren(
-      el("p", { id: questionId }, `Delete “${definition.name}”? Its runs stay in your history.`),
-      el(
-        "div",
-        { class: "actions" },
-        el(
-          "button",
-          { type: "button", class: "danger", dataset: { action: "confirm-delete" }, "aria-describedby": questionId, onclick: () => this.remove(definition) },
-          "Delete definition",
-        ),
-        keep,
-      ),
-    );
-    box.hidden = false;
-    keep.focus();
     this.announce(`Delete ${definition.name}? Confirm or keep it.`);
   }
 

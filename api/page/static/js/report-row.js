@@ -1,7 +1,7 @@
 // One report of the history as DOM nodes: status badge, progress, file, error, actions.
 // Everything from the API goes in as text.
 
-import { el } from "./dom.js";
+import { badge, el } from "./dom.js";
 import {
   formatBytes,
   formatClock,
@@ -139,8 +139,7 @@ export function renderReport(report, typeTitle, actions, definitionName = null) 
       "div",
       { class: "report-head" },
       el("h3", { id: ids.title }, typeTitle, " ", el("span", { class: "format" }, report.format)),
-      el("span", { class: `badge badge-${report.status.toLowerCase()}`, dataset: { status: report.status } },
-        el("span", { "aria-hidden": "true" }, BADGES[report.status] || "•"), " ", report.status),
+      badge(report.status.toLowerCase(), BADGES[report.status] || "•", report.status, { status: report.status }),
     ),
     triggerLine(report, definitionName),
     el("p", { class: "parameters" }, summarizeParameters(report.parameters)),
