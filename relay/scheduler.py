@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from shared.webhooks.events import record_definition_event
 log = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 200  # definitions per transaction; a tick claims again while claims come back full
+STOP_CHECK = 1.0  # seconds: a wait is cut into slices this long, so SIGTERM is heard within one
 
 SKIPPED = Counter(
     "reportbox_scheduler_instants_skipped",
@@ -223,9 +225,13 @@ class Scheduler:
         """Sleep until a definition is due, a definition changes (NOTIFY), or a tick passes."""
         if self._listener is None:
             self._listener = self._listener_factory(self._settings, DEFINITIONS_CHANNEL)
-        seconds = self.seconds_until_due()
-        if seconds > 0:
-            self._listener.wait(seconds)
+        deadline = time.monotonic() + self.seconds_until_due()
+        # A NOTIFY ends the wait at once; a stop() at the end of the slice in hand, not of
+        # the whole tick (which held a relay's SIGTERM for up to SCHEDULE_TICK_SECONDS).
+        while not self._stopping.is_set():
+            seconds = deadline - time.monotonic()
+            if seconds <= 0 or self._listener.wait(min(seconds, STOP_CHECK)):
+                return
 
     def run(self) -> None:
         log.info("scheduler.started tick=%.1fs", self._settings.schedule_tick_seconds)

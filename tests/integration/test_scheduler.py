@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from relay.scheduler import Scheduler
+from relay.scheduler import STOP_CHECK, Scheduler
+from shared.db import connect_listener
 from shared.definitions import runs
 
 EVERY_FIVE_MINUTES = "*/5 * * * *"
@@ -303,3 +305,36 @@ def test_a_resumed_definition_counts_only_the_runs_after_its_resume(
     resumed = definition(engine, definition_id)
     assert resumed.active is True and resumed.consecutive_failures == 0
     assert len(runs_of(engine, org)) == 6  # this instant's run was made
+
+
+def test_a_stop_is_heard_within_a_slice_not_at_the_end_of_the_tick(settings, engine):
+    waiting = threading.Event()
+
+    class Watched:
+        """The real listener, telling the test when the scheduler sleeps on it."""
+
+        def __init__(self, listener):
+            self._listener = listener
+
+        def wait(self, seconds):
+            waiting.set()
+            return self._listener.wait(seconds)
+
+        def close(self):
+            self._listener.close()
+
+    scheduler = Scheduler(
+        settings.with_overrides(schedule_tick_seconds=60),
+        engine,
+        listener_factory=lambda *args: Watched(connect_listener(*args)),
+    )
+    running = threading.Thread(target=scheduler.run)
+    running.start()
+    try:
+        assert waiting.wait(30), "the scheduler never waited"
+        started = time.monotonic()
+    finally:
+        scheduler.stop()
+        running.join(timeout=30)
+    assert not running.is_alive()
+    assert time.monotonic() - started < STOP_CHECK + 1.0  # not the 60 s tick
