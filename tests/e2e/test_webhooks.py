@@ -103,6 +103,9 @@ def hooks(settings: Settings, postgres_url: str, tmp_path_factory) -> Iterator[H
             webhook_allowed_cidrs="127.0.0.1/32",
             webhook_retry_schedule=SCHEDULE,
             webhook_timeout_seconds=TIMEOUT,
+            # The dispatcher's loops hear SIGTERM only at the end of their wait: short waits
+            # make the module's teardown quick (the NOTIFY still wakes them for new work).
+            dispatcher_poll_seconds=1.0,
         )
         engine = make_engine(settings)
         stack = HookStack(
