@@ -31,13 +31,13 @@ from shared.deliveries import rows
 from shared.deliveries.decisions import AttemptResult, DeliveryStatus, after_attempt
 from shared.deliveries.kinds import KINDS
 from shared.deliveries.schedule import parse_schedule
-from shared.deliveries.secrets import SecretsUnavailable, unseal
 from shared.deliveries.targets import (
     DeliveredFile,
     DeliveryFailed,
     Kind,
     PermanentDeliveryFailure,
 )
+from shared.secrets import SecretsUnavailable, unseal
 
 log = logging.getLogger(__name__)
 

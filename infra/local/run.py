@@ -40,6 +40,8 @@ SECRETS_KEY_FILE = ROOT / ".run" / "delivery-secrets.key"
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
+    # Seals webhook and delivery secrets at rest; a development key, never for production.
+    "DELIVERY_SECRETS_KEY": "P26htRZA7YlO0yQsnc0HVXCRVQsSPObTZJzidgdJYjc=",
     "DEV_MODE": "true",  # accepts the development secret; offers demo sign-in on the page
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local-secret",

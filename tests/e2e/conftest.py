@@ -21,6 +21,7 @@ from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
 from tests.e2e.faultstack import FaultStack, fault_stack
 from tests.processes import (
     Process,
+    stack_settings,
     start_api,
     start_dispatcher,
     start_relay,
@@ -69,21 +70,13 @@ def running_stack(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with fresh_database(postgres_url, database) as database_url:
-        settings = settings.with_overrides(
-            database_url=database_url,
-            source_database_url=database_url,
-            exchange=f"{settings.exchange}.{database}",
-            work_queue=f"{settings.work_queue}.{database}",
-            public_base_url=base_url,
-            # Whatever a test leaves running is handed back at once on SIGTERM, well within
-            # the 15 s that stop() waits before a SIGKILL.
-            shutdown_grace_seconds=1.0,
+        settings = stack_settings(
+            settings,
+            database_url,
+            base_url,
+            database,
             # A one-minute schedule may be saved, so a schedule is seen to run within minutes.
-            schedule_min_interval_seconds=60,
-            # Webhook receivers of the tests listen on loopback, over plain HTTP.
-            webhook_allow_http=True,
-            webhook_allowed_cidrs="127.0.0.0/8",
-            **overrides,
+            **{"schedule_min_interval_seconds": 60, **overrides},
         )
         engine = make_engine(settings)
         processes = (

@@ -16,7 +16,7 @@ from dispatcher.deliveries import DeliveryLoop
 from shared.deliveries import rows
 from shared.deliveries.email_kind import EmailKind
 from shared.deliveries.kinds import KINDS
-from shared.deliveries.secrets import MASK
+from shared.secrets import MASK
 from shared.storage import Storage
 from tests.integration import mail_server
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from relay.scheduler import Scheduler
-from shared.db import Listener, connect_listener
+from shared.db import connect_listener
 from shared.definitions import runs
 
 EVERY_FIVE_MINUTES = "*/5 * * * *"
@@ -311,16 +311,23 @@ def test_a_stopped_scheduler_ends_within_its_tick_not_after_it(settings, engine)
     tick (an hour here), or every relay's shutdown would take that long."""
     waiting = threading.Event()
 
-    class SignallingListener(Listener):
-        def wait(self, *args, **kwargs):
-            waiting.set()
-            return super().wait(*args, **kwargs)
+    class Watched:
+        """The real listener, telling the test when the scheduler sleeps on it."""
 
-    def listener(settings, channel):
-        return SignallingListener(connect_listener(settings, channel)._connection)
+        def __init__(self, listener):
+            self._listener = listener
+
+        def wait(self, *args):
+            waiting.set()
+            return self._listener.wait(*args)
+
+        def close(self):
+            self._listener.close()
 
     scheduler = Scheduler(
-        settings.with_overrides(schedule_tick_seconds=3600), engine, listener_factory=listener
+        settings.with_overrides(schedule_tick_seconds=3600),
+        engine,
+        listener_factory=lambda *args: Watched(connect_listener(*args)),
     )
     running = threading.Thread(target=scheduler.run)
     running.start()
