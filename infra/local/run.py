@@ -34,14 +34,13 @@ from shared.storage import Storage
 LOG_DIR = ROOT / ".run" / "logs"
 S3_DATA_DIR = ROOT / ".run" / "s3"
 MAIL_DIR = ROOT / ".run" / "mail"  # every e-mail the dispatcher sends, kept as .eml files
-# The Fernet key that seals s3 and sftp targets' secrets for local runs: made on the first
-# run and kept, so targets saved before a restart still open after it.
+# The Fernet key that seals webhook signing secrets and s3 and sftp targets' secrets for
+# local runs: made on the first run and kept, so what was saved before a restart still
+# opens after it.
 SECRETS_KEY_FILE = ROOT / ".run" / "delivery-secrets.key"
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
-    # Seals webhook and delivery secrets at rest; a development key, never for production.
-    "DELIVERY_SECRETS_KEY": "P26htRZA7YlO0yQsnc0HVXCRVQsSPObTZJzidgdJYjc=",
     "DEV_MODE": "true",  # accepts the development secret; offers demo sign-in on the page
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local-secret",
@@ -180,9 +179,11 @@ def main() -> None:
                 f"{MAIL_DIR.relative_to(ROOT)}/ (nothing is sent on)"
             )
         if not env.get("DELIVERY_SECRETS_KEY"):
-            # Without a key no s3 or sftp target could be saved (their secrets are sealed).
+            # Without a key no webhook endpoint, s3 or sftp target could be saved (their
+            # secrets are sealed).
             env["DELIVERY_SECRETS_KEY"] = local_secrets_key(SECRETS_KEY_FILE)
-            say(f"delivery targets' secrets are sealed with {SECRETS_KEY_FILE.relative_to(ROOT)}")
+            key_file = SECRETS_KEY_FILE.relative_to(ROOT)
+            say(f"webhook and delivery secrets are sealed with {key_file}")
         settings = Settings.from_env(env)
         ensure_database(settings.database_url)
         say("migrating")
