@@ -52,6 +52,7 @@ from shared.errors import (
     WebhookEndpointDisabled,
     WebhookEndpointNotFound,
     WebhookMessageNotFound,
+    WebhookSecretsUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ ANSWERS: dict[type[DomainError], Answer] = {
     WebhookMessageNotFound: Answer(404, "Not Found"),
     DeliveryNotFound: Answer(404, "Not Found"),
     WebhookEndpointDisabled: Answer(409, "Conflict"),
+    WebhookSecretsUnavailable: Answer(503, "Service Unavailable"),
 }
 
 

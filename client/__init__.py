@@ -41,6 +41,7 @@ from client.errors import (
 from client.models import (
     TERMINAL_STATUSES,
     Accepted,
+    Delivery,
     ErrorInfo,
     Progress,
     Report,
@@ -61,6 +62,7 @@ __all__ = [
     "Conflict",
     "Definition",
     "DefinitionPage",
+    "Delivery",
     "ErrorInfo",
     "Gone",
     "LastRun",

@@ -28,6 +28,7 @@ from client.models import (
     COMPLETED,
     FAILED,
     Accepted,
+    Delivery,
     Report,
     ReportPage,
     ReportType,
@@ -250,6 +251,22 @@ class Client(DefinitionCalls):
             ):
                 return current
             raise
+
+    def deliveries(self, report: ReportRef) -> list[Delivery]:
+        """The run's deliveries as they are now: each target's kind, status, attempts,
+        last error and when it was delivered (none for a report of no definition)."""
+        return self.get(report).deliveries
+
+    def retry_delivery(self, report: ReportRef, delivery_id: str | Delivery) -> Report:
+        """Send that one delivery of the run again, now, whatever its status; its retry
+        schedule starts afresh. Returns the report, that delivery Pending again. Raises
+        NotFound for a report the caller may not see or a delivery it does not have."""
+        delivery = delivery_id.delivery_id if isinstance(delivery_id, Delivery) else delivery_id
+        path = (
+            f"{API}/reports/{quote(report_id_of(report), safe='')}"
+            f"/deliveries/{quote(delivery, safe='')}/retry"
+        )
+        return Report.from_json(self._transport.request("POST", path).json())
 
     def _pause(self, delay: float, deadline: float | None) -> None:
         if deadline is not None:

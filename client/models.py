@@ -60,6 +60,34 @@ class ReportFile:
     sha256: str
 
 
+# A delivery's statuses (DESIGN.md section 9); Delivery.status stays the JSON's str.
+DeliveryStatus = Literal["Pending", "Delivered", "Failed", "Skipped"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One target of a definition's run (email, s3, sftp) and how sending it went; never
+    the target itself (no address, no secret)."""
+
+    delivery_id: str
+    kind: str
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Delivery:
+        return cls(
+            delivery_id=data["deliveryId"],
+            kind=data.get("kind", ""),
+            status=data["status"],
+            attempts=data.get("attempts") or 0,
+            last_error=data.get("lastError"),
+            delivered_at=parse_datetime(data.get("deliveredAt")),
+        )
+
+
 @dataclass(frozen=True)
 class Report:
     """A report resource as GET /api/v1/reports/{reportId} answers it."""
@@ -84,6 +112,8 @@ class Report:
     definition_id: str | None = None
     trigger: str | None = None
     scheduled_for: datetime | None = None
+    # A run's deliveries beside the API (empty for a one-off report, or from older servers).
+    deliveries: list[Delivery] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -121,6 +151,7 @@ class Report:
             definition_id=data.get("definitionId"),
             trigger=data.get("trigger"),
             scheduled_for=parse_datetime(data.get("scheduledFor")),
+            deliveries=[Delivery.from_json(item) for item in data.get("deliveries") or []],
             raw=dict(data),
         )
 

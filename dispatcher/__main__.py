@@ -1,6 +1,7 @@
 """python -m dispatcher: send webhook messages and deliveries until SIGTERM (the attempts in
 hand finish and are recorded first). The two have loops and threads of their own."""
 
+import logging
 import signal
 import threading
 
@@ -16,12 +17,16 @@ from shared.logs import configure_logging
 from shared.storage import Storage
 from shared.webhooks.addresses import parse_networks
 
+log = logging.getLogger("dispatcher")
 WEBHOOK_RECORD_CONNECTIONS = 8
 
 
 def main() -> None:
     settings = settings_or_exit()
     configure_logging("dispatcher", settings.log_level, settings.log_format)
+    if not settings.delivery_secrets_key:
+        # Said once at the start: every webhook message then waits, unsent, for the key.
+        log.error("dispatcher.no_secrets_key webhooks cannot be signed: DELIVERY_SECRETS_KEY")
     # Delivered webhook attempts are recorded a batch at a time by one thread (group commit),
     # so the webhook threads share a few connections (failures record one each, briefly); one
     # per delivery thread, and one for each loop's claims.

@@ -30,13 +30,13 @@ from shared.deliveries import rows
 from shared.deliveries.decisions import AttemptResult, DeliveryStatus, after_attempt
 from shared.deliveries.kinds import KINDS
 from shared.deliveries.schedule import parse_schedule
-from shared.deliveries.secrets import SecretsUnavailable, unseal
 from shared.deliveries.targets import (
     DeliveredFile,
     DeliveryFailed,
     Kind,
     PermanentDeliveryFailure,
 )
+from shared.secrets import SecretsUnavailable, unseal
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class DeliveryLoop(ClaimLoop):
 
     def _record(self, delivery: Any, next_state: Any) -> None:
         with translate_errors(), self._engine.begin() as connection:
-            connection.execute(
+            written = connection.execute(
                 rows.RECORD,
                 {
                     "id": delivery.id,
@@ -184,6 +184,7 @@ class DeliveryLoop(ClaimLoop):
                     "next_attempt_at": next_state.next_attempt_at,
                     "error": next_state.last_error,
                 },
-            )
-        if next_state.status is DeliveryStatus.FAILED:
+            ).scalar()
+        # Pending although the attempt ended: a retry was asked meanwhile, and comes next.
+        if written == DeliveryStatus.FAILED.value:
             log.warning("delivery.failed delivery_id=%s kind=%s", delivery.id, delivery.kind)

@@ -35,7 +35,7 @@ from shared.webhooks.payload import (
     report_data,
 )
 from shared.webhooks.retry import parse_schedule
-from shared.webhooks.signing import signature_header
+from shared.webhooks.signing import signature_header, signing_secrets
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class Dispatcher(ClaimLoop):
         webhook_id = str(message.id)  # the same on every attempt of the message
         sent_at = datetime.now(UTC)
         body = self.body(message).encode()
-        secrets = [message.secret] + ([message.previous_secret] if message.previous_secret else [])
+        secrets = signing_secrets(message, self._settings.delivery_secrets_key)
         headers = {
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(sent_at.timestamp())),

@@ -225,7 +225,7 @@ class Scheduler:
             self._listener = self._listener_factory(self._settings, DEFINITIONS_CHANNEL)
         seconds = self.seconds_until_due()
         if seconds > 0:
-            self._listener.wait(seconds)
+            self._listener.wait(seconds, self._stopping)
 
     def run(self) -> None:
         log.info("scheduler.started tick=%.1fs", self._settings.schedule_tick_seconds)

@@ -33,6 +33,9 @@ DEVELOPMENT_JWT_SECRETS = frozenset(
         "reportbox-local-development-secret-do-not-use-in-production",
     }
 )
+# Compose's DELIVERY_SECRETS_KEY, published the same way (base64 of
+# "reportbox-dev-delivery-key-only!"): anyone could open the secrets it seals.
+DEVELOPMENT_DELIVERY_SECRETS_KEYS = frozenset({"cmVwb3J0Ym94LWRldi1kZWxpdmVyeS1rZXktb25seSE="})
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,17 @@ class Settings:
         if self.smtp_timeout_seconds <= 0:
             raise ConfigError("SMTP_TIMEOUT_SECONDS must be above 0")
         check_url("SMTP_URL", self.smtp_url, ("smtp", "smtp+starttls", "smtps"))
+        if self.delivery_secrets_key in DEVELOPMENT_DELIVERY_SECRETS_KEYS and not self.dev_mode:
+            raise ConfigError(
+                "DELIVERY_SECRETS_KEY is a published development key; only DEV_MODE=true accepts it"
+            )
+        if self.delivery_secrets_key:
+            from shared.secrets import SecretsUnavailable, seal_text
+
+            try:  # a malformed key stops the process at its start, not at its first secret
+                seal_text("", self.delivery_secrets_key)
+            except SecretsUnavailable as exc:
+                raise ConfigError(str(exc)) from None
 
     def _validate_webhooks(self) -> None:
         # Imported here: shared.webhooks holds the parsers, and config must not import it at
@@ -665,7 +679,8 @@ DESCRIPTIONS: dict[str, str] = {
     "delivery_retry_schedule": "seconds before each retry of a delivery (comma-separated); "
     "empty: 60 doubling up to 3600",
     "delivery_secrets_key": "the Fernet key (urlsafe base64 of 32 bytes) that encrypts "
-    "delivery secrets at rest; needed to save or send a target with a secret",
+    "delivery targets' secrets and webhook signing secrets at rest; needed to save or send a "
+    "target with a secret, and to save or sign for a webhook endpoint",
     "smtp_url": "the mail server: `smtp://` (STARTTLS when offered), `smtp+starttls://` "
     "(STARTTLS required) or `smtps://`; `user:password@` logs in (only over TLS)",
     "email_from": "the From of delivery emails",
@@ -683,6 +698,6 @@ DEFAULTS_SHOWN: dict[str, str] = {
     "jwt_algorithm": "`RS256` with a public key, else `HS256`",
     "public_base_url": "the request's host",
     "metrics_port": "none (nothing served)",
-    "delivery_secrets_key": "none (targets with secrets cannot be saved)",
+    "delivery_secrets_key": "none (targets with secrets and webhook endpoints cannot be saved)",
     "delivery_retry_schedule": "60, 120, 240, 480, 960 (doubling, at most 3600)",
 }

@@ -9,6 +9,8 @@ QueryFailed here, the way shared/broker and shared/storage translate pika's and 
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -116,20 +118,36 @@ def connect(database_url: str) -> Connection:
         raise DatabaseUnavailable(str(exc)) from exc
 
 
+# How soon a Listener.wait given a stop event notices it.
+STOP_CHECK_SECONDS = 0.5
+
+
 class Listener:
     """A dedicated autocommit connection LISTENing on one channel; not from a pool."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def wait(self, timeout_seconds: float) -> bool:
-        """Return at the first NOTIFY (True), or once timeout_seconds pass without one."""
+    def wait(self, timeout_seconds: float, stopping: threading.Event | None = None) -> bool:
+        """Return at the first NOTIFY (True), or once timeout_seconds pass without one.
+
+        With `stopping`, also soon after it is set: a blocked wait cannot be interrupted from
+        another thread, so it waits in slices and a SIGTERM never waits out a whole tick.
+        """
+        deadline = time.monotonic() + max(timeout_seconds, 0.0)
         try:
-            for _ in self._connection.notifies(timeout=max(timeout_seconds, 0.0), stop_after=1):
-                return True
+            while True:
+                left = deadline - time.monotonic()
+                if stopping is not None:
+                    if stopping.is_set():
+                        return False
+                    left = min(left, STOP_CHECK_SECONDS)
+                for _ in self._connection.notifies(timeout=max(left, 0.0), stop_after=1):
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(str(exc)) from exc
-        return False
 
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):  # a lost connection has nothing left to close

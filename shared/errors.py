@@ -235,3 +235,14 @@ class WebhookEndpointDisabled(DomainError):
         super().__init__(
             'The webhook endpoint is disabled; re-enable it first (PATCH {"disabled": false}).'
         )
+
+
+class WebhookSecretsUnavailable(DomainError):
+    """The server cannot seal a webhook secret (DELIVERY_SECRETS_KEY missing or malformed):
+    nothing is saved, rather than a secret kept in the clear."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Webhook secrets cannot be stored: the server has no usable DELIVERY_SECRETS_KEY. "
+            "Nothing was saved."
+        )

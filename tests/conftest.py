@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
+from cryptography.fernet import Fernet
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,7 @@ from tests.services import postgres_server, rabbitmq_server, s3_server
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:10]
 JWT_SECRET = secrets.token_hex(32)
+SECRETS_KEY = Fernet.generate_key().decode()  # seals webhook and delivery secrets at rest
 DEMO_ORGS = ["acme", "globex"]
 DEMO_SESSIONS = 5000  # per org
 
@@ -93,6 +95,7 @@ def settings(database_url: str, rabbitmq_url: str, s3: tuple[str, str, str]) -> 
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         jwt_secret=JWT_SECRET,
+        delivery_secrets_key=SECRETS_KEY,
         public_base_url="http://reportbox.test",
         lease_seconds=6,
         relay_poll_seconds=0.5,

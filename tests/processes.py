@@ -22,6 +22,28 @@ def process_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def stack_settings(
+    settings: Settings, database_url: str, base_url: str, name: str, **overrides: object
+) -> Settings:
+    """A whole stack's settings: its own database and queues (named after `name`), its API's
+    URL, quick to stop, and webhook receivers of the tests on loopback over plain HTTP."""
+    return settings.with_overrides(
+        **{
+            "database_url": database_url,
+            "source_database_url": database_url,
+            "exchange": f"{settings.exchange}.{name}",
+            "work_queue": f"{settings.work_queue}.{name}",
+            "public_base_url": base_url,
+            # Whatever a test leaves running is handed back at once on SIGTERM, well within
+            # the 15 s that stop() waits before a SIGKILL.
+            "shutdown_grace_seconds": 1.0,
+            "webhook_allow_http": True,
+            "webhook_allowed_cidrs": "127.0.0.0/8",
+            **overrides,
+        }
+    )
+
+
 def start_api(settings: Settings, port: int, log_dir: Path, workers: int = 2) -> Process:
     return Process("api", api_argv(f"127.0.0.1:{port}", workers), process_env(settings), log_dir)
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -114,6 +115,22 @@ def s3_client(settings):
         settings.aws_secret_access_key,
         settings.aws_region,
     )
+
+
+@contextlib.contextmanager
+def customer_bucket(settings) -> Iterator[str]:
+    """A bucket the local store's customer identity may use (customer-*), emptied and
+    deleted afterwards."""
+    client = s3_client(settings)
+    bucket = f"customer-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield bucket
+    finally:
+        with contextlib.suppress(client.exceptions.NoSuchBucket):
+            for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=item["Key"])
+            client.delete_bucket(Bucket=bucket)
 
 
 def objects_of(storage, report_id) -> list[str]:

@@ -14,9 +14,9 @@ from typing import Any
 from api.auth import Principal
 from shared.config import Settings
 from shared.deliveries.kinds import KINDS, kinds_for, needs_admin
-from shared.deliveries.secrets import SecretsUnavailable, keep_stored, masked, seal, unseal
 from shared.deliveries.targets import InvalidTarget, Kind
 from shared.errors import AdminRequired, InvalidParameters
+from shared.secrets import SecretsUnavailable, keep_stored, masked, seal, unseal
 
 
 def _refused(index: int, field: str, message: str) -> InvalidParameters:

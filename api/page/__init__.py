@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, render_template
 
 from api.page import demo
 from api.page.csp import content_security_policy, origin_of
+from shared.webhooks.payload import EVENT_TYPES
 
 blueprint = Blueprint(
     "page",
@@ -28,7 +29,12 @@ PUBLIC_ENDPOINTS = frozenset({"page.index", "page.static"})
 def index() -> Response:
     settings = current_app.extensions["reportbox"].settings
     response = Response(
-        render_template("index.html", demo_users=demo.demo_sign_ins(settings)),
+        render_template(
+            "index.html",
+            demo_users=demo.demo_sign_ins(settings),
+            # The webhook form offers the events the API takes: one list, in the API's code.
+            webhook_event_types=EVENT_TYPES,
+        ),
         mimetype="text/html",
     )
     # The document may embed demo tokens: never cached, never stored by a proxy.

@@ -8,9 +8,11 @@ shared/errors.py, which api/errors.py answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, text
@@ -25,7 +27,9 @@ from shared.errors import (
     WebhookEndpointDisabled,
     WebhookEndpointNotFound,
     WebhookMessageNotFound,
+    WebhookSecretsUnavailable,
 )
+from shared.secrets import SecretsUnavailable
 from shared.webhooks import endpoints, messages
 from shared.webhooks.addresses import (
     Resolver,
@@ -36,6 +40,8 @@ from shared.webhooks.addresses import (
     system_resolver,
 )
 from shared.webhooks.payload import ping_data
+
+log = logging.getLogger(__name__)
 
 Loader = Callable[[], dict[str, Any]]
 
@@ -58,7 +64,7 @@ def create_endpoint(
     _check_admin(principal)
     fields = load_body()
     check_url(fields["url"], deps.settings)
-    with translate_errors(), deps.engine.begin() as connection:
+    with _sealing(), translate_errors(), deps.engine.begin() as connection:
         return endpoints.create(
             connection,
             principal.org,
@@ -67,6 +73,7 @@ def create_endpoint(
             fields.get("report_types", []),
             fields.get("description"),
             fields.get("include_download_url", False),
+            secrets_key=deps.settings.delivery_secrets_key,
         )
 
 
@@ -154,8 +161,9 @@ def rotate_secret(
     """A new secret; the old one signs beside it for WEBHOOK_SECRET_OVERLAP_SECONDS."""
     _check_admin(principal)
     overlap = deps.settings.webhook_secret_overlap_seconds
-    with translate_errors(), deps.engine.begin() as connection:
-        secret = endpoints.rotate(connection, endpoint_id, principal.org, overlap)
+    key = deps.settings.delivery_secrets_key
+    with _sealing(), translate_errors(), deps.engine.begin() as connection:
+        secret = endpoints.rotate(connection, endpoint_id, principal.org, overlap, secrets_key=key)
         if secret is None:
             raise WebhookEndpointNotFound()
         return secret, _endpoint(connection, principal, endpoint_id)
@@ -198,6 +206,16 @@ def check_url(url: str, settings: Settings, resolver: Resolver = system_resolver
         checked_addresses(target, parse_networks(settings.webhook_allowed_cidrs), resolver)
     except UnsafeUrl as exc:
         raise InvalidParameters("The webhook URL may not be called.", {"url": [str(exc)]}) from None
+
+
+@contextlib.contextmanager
+def _sealing() -> Iterator[None]:
+    """A secret that cannot be sealed is a 503 (the transaction rolls back: nothing saved)."""
+    try:
+        yield
+    except SecretsUnavailable as exc:
+        log.error("webhooks.secrets_unavailable error=%s", exc)
+        raise WebhookSecretsUnavailable() from None
 
 
 def _check_admin(principal: Principal) -> None:

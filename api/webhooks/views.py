@@ -50,6 +50,10 @@ FORBIDDEN = "The token has no `admin` role."
 MISSING = "No such endpoint in the caller's org."
 BAD_INPUT = "Invalid fields, or a URL the request-forgery guard refuses (the address named)."
 UNAVAILABLE = "The database is unavailable; nothing was written."
+UNSEALED = (
+    "The database is unavailable, or the server has no DELIVERY_SECRETS_KEY to seal the "
+    "secret with; nothing was written."
+)
 NOT_JSON = "The body is not application/json."
 DISABLED = "The endpoint is disabled: re-enable it first."
 TAG = "webhooks"
@@ -99,7 +103,7 @@ def _fields(row) -> dict:
             CreatedEndpointSchema,
             headers=(ENDPOINT_LOCATION,),
         ),
-        errors={403: FORBIDDEN, 415: NOT_JSON, 422: BAD_INPUT, 503: UNAVAILABLE},
+        errors={403: FORBIDDEN, 415: NOT_JSON, 422: BAD_INPUT, 503: UNSEALED},
     )
 )
 def create_endpoint() -> tuple[Response, int, dict[str, str]]:
@@ -199,7 +203,7 @@ def test_endpoint(endpoint_id: uuid.UUID) -> tuple[Response, int]:
         "WEBHOOK_SECRET_OVERLAP_SECONDS: deliveries carry both signatures meanwhile.",
         tag=TAG,
         success=Success(200, "The new secret, shown this once.", RotatedSecretSchema),
-        errors={403: FORBIDDEN, 404: MISSING, 503: UNAVAILABLE},
+        errors={403: FORBIDDEN, 404: MISSING, 503: UNSEALED},
     )
 )
 def rotate_secret(endpoint_id: uuid.UUID) -> Response:

@@ -29,6 +29,7 @@ def identifier(kind: str) -> Callable[[str], str]:
 
 report_id = identifier("report")
 definition_id = identifier("definition")
+delivery_id = identifier("delivery")
 
 
 def command_factory(
@@ -48,6 +49,17 @@ def command_factory(
         )
 
     return command
+
+
+def command_group(
+    command: CommandFactory, common: argparse.ArgumentParser, name: str, help_text: str
+) -> CommandFactory:
+    """A command of commands (`reportbox definitions list`): the factory of its commands,
+    whose name the parser keeps as `subcommand`."""
+    group = command(name, help_text)
+    return command_factory(
+        group.add_subparsers(dest="subcommand", required=True, metavar="COMMAND"), common
+    )
 
 
 def parameter_options(parser: argparse.ArgumentParser) -> None:

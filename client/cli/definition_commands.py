@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from client.cli import definition_output
 from client.cli.arguments import (
     CommandFactory,
-    command_factory,
+    command_group,
     definition_id,
     parameter_options,
     wait_options,
@@ -144,9 +144,8 @@ COMMANDS: dict[str, Handler] = {
 
 def add_parsers(command: CommandFactory, common: argparse.ArgumentParser) -> None:
     """The `definitions` and `schedules` command groups."""
-    group = command("definitions", "saved report requests, run on demand or on a schedule")
-    definitions = command_factory(
-        group.add_subparsers(dest="subcommand", required=True, metavar="COMMAND"), common
+    definitions = command_group(
+        command, common, "definitions", "saved report requests, run on demand or on a schedule"
     )
 
     listing = definitions("list", "list your report definitions, newest first")
@@ -183,12 +182,7 @@ def add_parsers(command: CommandFactory, common: argparse.ArgumentParser) -> Non
     ]:
         definitions(name, help_text).add_argument("definition_id", metavar="ID", type=definition_id)
 
-    schedules = command_factory(
-        command("schedules", "check cron schedules").add_subparsers(
-            dest="subcommand", required=True, metavar="COMMAND"
-        ),
-        common,
-    )
+    schedules = command_group(command, common, "schedules", "check cron schedules")
     preview_parser = schedules("preview", "the next instants of a cron schedule in a zone")
     _schedule_options(preview_parser, required=True)
     preview_parser.add_argument(

@@ -12,7 +12,7 @@ import httpx
 
 from client import errors
 from client.api_client import Client
-from client.cli import definition_commands, output
+from client.cli import definition_commands, delivery_commands, output
 from client.cli.arguments import (
     command_factory,
     definition_id,
@@ -44,6 +44,8 @@ examples:
       --period previousWeek --cron "0 6 * * 1" --timezone Europe/Berlin
   reportbox definitions generate DEFINITION_ID --wait -o weekly.csv
   reportbox schedules preview --cron "30 2 * * *" --timezone Europe/Berlin
+  reportbox deliveries list REPORT_ID
+  reportbox deliveries retry REPORT_ID DELIVERY_ID
 
 {EXIT_CODES_HELP}"""
 
@@ -155,6 +157,7 @@ def build_parser() -> Parser:
     cancel.add_argument("report_id", metavar="ID", type=report_id)
 
     definition_commands.add_parsers(command, common)
+    delivery_commands.add_parsers(command, common)
     return parser
 
 
@@ -168,7 +171,11 @@ def _connection(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, 
     return url, token
 
 
-ALL_COMMANDS: dict[str, Handler] = {**COMMANDS, **definition_commands.COMMANDS}
+ALL_COMMANDS: dict[str, Handler] = {
+    **COMMANDS,
+    **definition_commands.COMMANDS,
+    **delivery_commands.COMMANDS,
+}
 
 
 def command_name(args: argparse.Namespace) -> str:

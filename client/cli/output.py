@@ -8,7 +8,7 @@ from typing import Any
 
 from client import errors
 from client.cli.progress import describe
-from client.models import Report, ReportType
+from client.models import Delivery, Report, ReportType
 
 
 def to_json(value: Any) -> str:
@@ -80,7 +80,41 @@ def report_text(report: Report) -> str:
         lines.append(f"expires    {report.expires_at.isoformat()}")
     if report.error:
         lines.append(f"error      {report.error.code}: {report.error.message}")
+    lines.extend(f"delivery   {delivery_line(delivery)}" for delivery in report.deliveries)
     return "\n".join(lines)
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt{'' if count == 1 else 's'}"
+
+
+def delivery_line(delivery: Delivery) -> str:
+    """One delivery in a line: `email Failed (2 attempts): 550 mailbox unavailable`."""
+    facts = [_attempts(delivery.attempts)]
+    if delivery.delivered_at:
+        facts.append(f"delivered {delivery.delivered_at.isoformat()}")
+    line = f"{delivery.kind} {delivery.status} ({', '.join(facts)}) {delivery.delivery_id}"
+    return f"{line}: {delivery.last_error}" if delivery.last_error else line
+
+
+def deliveries_text(deliveries: Sequence[Delivery]) -> str:
+    if not deliveries:
+        return "no deliveries: the report is no run of a definition with e-mail, S3 or SFTP"
+    rows = [("DELIVERY ID", "KIND", "STATUS", "ATTEMPTS", "DELIVERED", "LAST ERROR")]
+    for delivery in deliveries:
+        rows.append(
+            (
+                delivery.delivery_id,
+                delivery.kind,
+                delivery.status,
+                str(delivery.attempts),
+                delivery.delivered_at.strftime("%Y-%m-%d %H:%M:%S")
+                if delivery.delivered_at
+                else "-",
+                delivery.last_error or "-",
+            )
+        )
+    return table(rows)
 
 
 def outcome_line(report: Report) -> str:

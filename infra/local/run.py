@@ -18,8 +18,10 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import psycopg
+from cryptography.fernet import Fernet
 from sqlalchemy import make_url
 
 from api.tokens import issue_token
@@ -32,6 +34,10 @@ from shared.storage import Storage
 LOG_DIR = ROOT / ".run" / "logs"
 S3_DATA_DIR = ROOT / ".run" / "s3"
 MAIL_DIR = ROOT / ".run" / "mail"  # every e-mail the dispatcher sends, kept as .eml files
+# The Fernet key that seals webhook signing secrets and s3 and sftp targets' secrets for
+# local runs: made on the first run and kept, so what was saved before a restart still
+# opens after it.
+SECRETS_KEY_FILE = ROOT / ".run" / "delivery-secrets.key"
 DEV_JWT_SECRET = "reportbox-local-development-secret-do-not-use-in-production"
 LOCAL_DEFAULTS = {
     "JWT_SECRET": DEV_JWT_SECRET,
@@ -46,6 +52,17 @@ LOCAL_DEFAULTS = {
 
 def say(message: str) -> None:
     print(f"reportbox: {message}", flush=True)
+
+
+def local_secrets_key(path: Path) -> str:
+    """The key in `path`, made there (readable by this user only) when there is none."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
 
 
 def ensure_database(database_url: str) -> None:
@@ -161,6 +178,12 @@ def main() -> None:
                 f"e-mail deliveries go to an SMTP sink on 127.0.0.1:{smtp_port}, kept in "
                 f"{MAIL_DIR.relative_to(ROOT)}/ (nothing is sent on)"
             )
+        if not env.get("DELIVERY_SECRETS_KEY"):
+            # Without a key no webhook endpoint, s3 or sftp target could be saved (their
+            # secrets are sealed).
+            env["DELIVERY_SECRETS_KEY"] = local_secrets_key(SECRETS_KEY_FILE)
+            key_file = SECRETS_KEY_FILE.relative_to(ROOT)
+            say(f"webhook and delivery secrets are sealed with {key_file}")
         settings = Settings.from_env(env)
         ensure_database(settings.database_url)
         say("migrating")

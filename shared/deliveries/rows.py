@@ -100,13 +100,23 @@ LEASE = text(
 
 # Fenced by attempts, like the webhooks' record: an attempt whose lease ran out and was
 # taken over cannot overwrite the newer attempt's record.
+# A retry asked while this attempt was in flight (RETRY_NOW set attempts_before_retry to the
+# attempts this one counted, which no earlier retry can have done) is kept: the row stays
+# Pending, due when the retry said, rather than taking this attempt's outcome and dropping
+# the retry. Returns the state written.
 RECORD = text(
     """
     UPDATE deliveries
-    SET state = CAST(:status AS text), lease_until = NULL,
-        next_attempt_at = coalesce(:next_attempt_at, next_attempt_at), last_error = :error,
-        delivered_at = CASE WHEN CAST(:status AS text) = 'Delivered' THEN now() END
+    SET state = CASE WHEN attempts_before_retry = attempts THEN 'Pending'
+                     ELSE CAST(:status AS text) END,
+        lease_until = NULL,
+        next_attempt_at = CASE WHEN attempts_before_retry = attempts THEN next_attempt_at
+                               ELSE coalesce(:next_attempt_at, next_attempt_at) END,
+        last_error = :error,
+        delivered_at = CASE WHEN attempts_before_retry <> attempts
+                             AND CAST(:status AS text) = 'Delivered' THEN now() END
     WHERE id = :id AND attempts = :attempts AND state = 'Pending'
+    RETURNING state
     """
 )
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, text
 
-from shared.webhooks.signing import new_secret
+from shared.webhooks.signing import new_secret, seal_secret
 
-# What the API shows of an endpoint: everything but its secrets.
+# What the API shows of an endpoint: everything but its secrets, which are stored sealed
+# (shared/webhooks/signing.py) and opened by the dispatcher alone.
 _PUBLIC = """id, org, url, description, event_types, report_types, include_download_url,
              disabled, disabled_reason, failing_since, created_at, updated_at,
              previous_secret_expires_at"""
@@ -83,8 +84,11 @@ def create(
     report_types: Sequence[str] = (),
     description: str | None = None,
     include_download_url: bool = False,
+    *,
+    secrets_key: str | None,
 ) -> tuple[Row[Any], str]:
-    """A new endpoint and its secret (the only time the secret leaves the database)."""
+    """A new endpoint and its secret in the clear (the only time it is ever shown); the table
+    keeps it sealed with `secrets_key` (SecretsUnavailable without a usable key)."""
     secret = new_secret()
     row = connection.execute(
         INSERT,
@@ -96,19 +100,25 @@ def create(
             "event_types": list(event_types),
             "report_types": list(report_types),
             "include_download_url": include_download_url,
-            "secret": secret,
+            "secret": seal_secret(secret, secrets_key),
         },
     ).one()
     return row, secret
 
 
 def rotate(
-    connection: Connection, endpoint_id: uuid.UUID, org: str, overlap_seconds: float
+    connection: Connection,
+    endpoint_id: uuid.UUID,
+    org: str,
+    overlap_seconds: float,
+    *,
+    secrets_key: str | None,
 ) -> str | None:
-    """A new secret for the endpoint (None: no such endpoint in the org)."""
+    """A new secret for the endpoint, in the clear (None: no such endpoint in the org)."""
     secret = new_secret()
+    sealed = seal_secret(secret, secrets_key)
     row = connection.execute(
         ROTATE,
-        {"id": endpoint_id, "org": org, "secret": secret, "overlap_seconds": overlap_seconds},
+        {"id": endpoint_id, "org": org, "secret": sealed, "overlap_seconds": overlap_seconds},
     ).first()
     return None if row is None else secret

@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from cryptography.fernet import Fernet
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from sqlalchemy import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,8 +54,14 @@ expect.set_options(timeout=UI_TIMEOUT_MS)
 
 @pytest.fixture(scope="package")
 def settings(settings: Settings) -> Settings:
-    """A development deployment, as `make run` sets up; make_token signs with its secret."""
-    return settings.with_overrides(jwt_secret=DEVELOPMENT_SECRET, dev_mode=True)
+    """A development deployment, as `make run` sets up; make_token signs with its secret.
+    Anyone may e-mail example.com; targets' secrets are sealed with a key of the run."""
+    return settings.with_overrides(
+        jwt_secret=DEVELOPMENT_SECRET,
+        dev_mode=True,
+        email_allowed_domains="example.com",
+        delivery_secrets_key=Fernet.generate_key().decode(),
+    )
 
 
 @dataclass
@@ -98,6 +105,10 @@ def browser_stack(
             # once (its query is interrupted) instead of waiting out the default 30 s, which
             # is longer than the 15 s stop() gives it before a SIGKILL.
             shutdown_grace_seconds=1.0,
+            # The webhook tests' receiver listens on loopback, over plain HTTP; the API's
+            # save-time guard must let exactly that through.
+            webhook_allow_http=True,
+            webhook_allowed_cidrs="127.0.0.1/32",
         )
         through_proxy = make_url(database_url).set(host="127.0.0.1", port=worker_source.port)
         worker_settings = settings.with_overrides(
@@ -193,3 +204,14 @@ def request_report(page: Page, report_type: str, parameters: dict[str, str]) -> 
     link = page.locator("#form-result a.report-link")
     expect(link).to_be_visible()
     return link.inner_text().removeprefix("report ").strip()
+
+
+def delete_after_keeping_it(item: Locator, confirm: str) -> None:
+    """Delete… asks first with "Keep it" focused, which puts the keyboard back on Delete…;
+    asked again, the `confirm` button deletes the row's thing."""
+    item.get_by_role("button", name="Delete…").click()
+    expect(item.get_by_role("button", name="Keep it")).to_be_focused()
+    item.get_by_role("button", name="Keep it").click()
+    expect(item.get_by_role("button", name="Delete…")).to_be_focused()
+    item.get_by_role("button", name="Delete…").click()
+    item.get_by_role("button", name=confirm).click()

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import text
 
 from shared.models import ReportDefinition
-from tests.browser.conftest import screenshot, sign_in_with_token
+from tests.browser.conftest import delete_after_keeping_it, screenshot, sign_in_with_token
 
 pytestmark = pytest.mark.e2e
 
@@ -149,12 +149,7 @@ def test_a_scheduled_run_is_marked_and_delete_asks_first(browser_stack, new_page
     expect(run.locator(".trigger")).to_contain_text(f"Scheduled run of “{name}”, for ")
     screenshot(page, "definition-scheduled-run")
 
-    item.get_by_role("button", name="Delete…").click()
-    expect(item.get_by_role("button", name="Keep it")).to_be_focused()
-    item.get_by_role("button", name="Keep it").click()
-    expect(item.get_by_role("button", name="Delete…")).to_be_focused()
-    item.get_by_role("button", name="Delete…").click()
-    item.get_by_role("button", name="Delete definition").click()
+    delete_after_keeping_it(item, "Delete definition")
 
     expect(definition_item(page, name)).to_have_count(0)
     # Its runs stay in the history.

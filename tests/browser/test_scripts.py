@@ -51,6 +51,57 @@ def test_polling_runs_only_while_something_is_in_flight(page, reports, expected)
     assert poll_delay(page, reports) == expected
 
 
+def test_a_pending_delivery_of_a_finished_run_keeps_polling_at_the_slowest_pace(page):
+    delays = page.evaluate(
+        """async () => {
+            const { nextPollDelay } = await import("/assets/js/poller.js");
+            const run = (status) => [{ status: "Completed", createdAt: "2026-06-01T11:00:00Z",
+                                       deliveries: [{ status: "Delivered" }, { status }] }];
+            return ["Pending", "Failed"].map((status) => nextPollDelay(run(status), {}));
+        }"""
+    )
+    assert delays == [5000, None]
+
+
+def test_delivery_errors_are_placed_by_target_and_member(page):
+    placed = page.evaluate(
+        """async () => {
+            const { deliveryKey, splitList } = await import("/assets/js/delivery-kinds.js");
+            const keys = ["deliveries", "deliveries.2", "deliveries.0.recipients.1",
+                          "deliveries.1.bucket", "name"];
+            return [keys.map(deliveryKey), splitList(" a@x.org,b@y.org ; c@z.org\\n")];
+        }"""
+    )
+    assert placed == [
+        [[None, None, None], [2, None, None], [0, "recipients", "1"], [1, "bucket", None], None],
+        ["a@x.org", "b@y.org", "c@z.org"],
+    ]
+
+
+def test_targets_keep_their_saved_places_around_the_api_deliveries(page):
+    """Where each target goes in the list sent: its saved index (so a masked secret is kept),
+    api entries where they were, new ones last."""
+    arranged = page.evaluate(
+        """async () => {
+            const { arrange } = await import("/assets/js/delivery-kinds.js");
+            const saved = [{ kind: "api" }, { kind: "email" }, { kind: "s3" }];
+            const names = (list) => list.map((target) => (target ? target.name : "api"));
+            return [
+                names(arrange(saved, [{ name: "email" }, { name: "s3" }])),
+                names(arrange(saved, [{ name: "s3" }])),
+                names(arrange(saved, [{ name: "email" }, { name: "s3" }, { name: "new" }])),
+                names(arrange([], [{ name: "new" }])),
+            ];
+        }"""
+    )
+    assert arranged == [
+        ["api", "email", "s3"],
+        ["api", "s3"],
+        ["api", "email", "s3", "new"],
+        ["new"],
+    ]
+
+
 def test_polling_stops_when_hidden_or_paused(page):
     assert poll_delay(page, [("Processing", 1)], hidden=True) is None
     assert poll_delay(page, [("Pending", 1)], paused=True) is None
@@ -246,3 +297,34 @@ def test_no_offset_change_no_note(page):
     assert schedule_call(page, "daylightSavingNotes", [], {}) == []
     # Half-hour zones and an offset that is not whole hours read as they are.
     assert schedule_call(page, "offsetLabel", -330) == "UTC-05:30"
+
+
+def message_poll_delay(page, messages):
+    """messagePollDelay at NOW for messages given as (status, seconds until the next attempt)."""
+    return page.evaluate(
+        """async ([messages, now]) => {
+            const { messagePollDelay } = await import("/assets/js/webhook-row.js");
+            const at = (due) => new Date(Date.parse(now) + due * 1000).toISOString();
+            const list = messages.map(([status, due]) => ({
+                status, nextAttemptAt: due === null ? null : at(due) }));
+            return messagePollDelay(list, Date.parse(now));
+        }""",
+        [messages, NOW],
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], None),
+        ([("delivered", None), ("failed", None)], None),
+        ([("pending", 0)], 1000),  # due now: the dispatcher sends it within a second or two
+        ([("pending", None)], 1000),
+        ([("pending", 4)], 4000),  # asked again when it is due
+        ([("pending", 600), ("delivered", None)], None),  # minutes away: Refresh does it
+        ([("pending", 600), ("pending", 3)], 3000),
+        ([("pending", -120)], 5000),  # long overdue: no dispatcher sending now, ask less often
+    ],
+)
+def test_messages_are_watched_only_while_one_is_on_its_way(page, messages, expected):
+    assert message_poll_delay(page, messages) == expected

@@ -30,7 +30,8 @@ class ApiClient:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return Answer(response.status, dict(response.headers), json.load(response))
+                raw = response.read()  # empty after a 204
+                return Answer(response.status, dict(response.headers), json.loads(raw or b"null"))
         except urllib.error.HTTPError as error:
             return Answer(error.code, dict(error.headers), json.loads(error.read() or b"null"))
 

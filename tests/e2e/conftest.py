@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +21,7 @@ from tests.conftest import RUN_ID, delete_broker_topology, fresh_database
 from tests.e2e.faultstack import FaultStack, fault_stack
 from tests.processes import (
     Process,
+    stack_settings,
     start_api,
     start_dispatcher,
     start_relay,
@@ -24,44 +30,53 @@ from tests.processes import (
 )
 from tests.services import free_port
 
+STOP_TIMEOUT = 15.0  # seconds each process has to leave on SIGTERM before a SIGKILL
+
 
 @dataclass
 class Stack:
-    mail_dir: Path  # what the dispatcher e-mails, kept by an SMTP sink
     base_url: str
     settings: Settings
     sessions: sessionmaker[Session]
+    log_dir: Path  # each process's output, one <name>.log each
     api: Process
     relay: Process
     worker: Process
     dispatcher: Process
+    mail_dir: Path | None = None  # what the dispatcher e-mails, when an SMTP sink keeps it
+
+    def logs(self) -> str:
+        """Everything the processes wrote so far."""
+        return "".join(path.read_text(errors="replace") for path in self.log_dir.glob("*.log"))
 
 
-@pytest.fixture(scope="package")
-def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
-    log_dir = tmp_path_factory.mktemp("logs")
+def stop_side_by_side(processes: tuple[Process, ...]) -> dict[str, int]:
+    """SIGTERM to all at once, so their shutdowns overlap; each one's exit code."""
+    for process in processes:
+        process.signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.popen.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    return {process.name: process.stop() for process in processes}
+
+
+@contextlib.contextmanager
+def running_stack(
+    settings: Settings, postgres_url: str, log_dir: Path, database: str, **overrides: Any
+) -> Iterator[Stack]:
+    """api, relay, worker and dispatcher on a fresh database `database` and queues of their
+    own, with `overrides` on the settings; each must leave on SIGTERM by itself."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    mail_dir = tmp_path_factory.mktemp("mail")
-    with (
-        mail_sink(free_port(), mail_dir) as smtp_url,
-        fresh_database(postgres_url, f"reportbox_e2e_{RUN_ID}") as database_url,
-    ):
-        settings = settings.with_overrides(
-            smtp_url=smtp_url,
-            database_url=database_url,
-            source_database_url=database_url,
-            exchange=f"{settings.exchange}.e2e",
-            work_queue=f"{settings.work_queue}.e2e",
-            public_base_url=base_url,
-            # Whatever a test leaves running is handed back at once on SIGTERM, well within
-            # the 15 s that stop() waits before a SIGKILL.
-            shutdown_grace_seconds=1.0,
+    with fresh_database(postgres_url, database) as database_url:
+        settings = stack_settings(
+            settings,
+            database_url,
+            base_url,
+            database,
             # A one-minute schedule may be saved, so a schedule is seen to run within minutes.
-            schedule_min_interval_seconds=60,
-            # Webhook receivers of the tests listen on loopback, over plain HTTP.
-            webhook_allow_http=True,
-            webhook_allowed_cidrs="127.0.0.0/8",
+            **{"schedule_min_interval_seconds": 60, **overrides},
         )
         engine = make_engine(settings)
         processes = (
@@ -72,13 +87,29 @@ def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Stack:
         )
         try:
             wait_until_ready(base_url, processes[0])
-            yield Stack(mail_dir, base_url, settings, make_session_factory(engine), *processes)
+            yield Stack(base_url, settings, make_session_factory(engine), log_dir, *processes)
         finally:
-            codes = {process.name: process.stop() for process in processes}
+            codes = stop_side_by_side(processes)
             engine.dispose()
             delete_broker_topology(settings)
-        # Each process must leave on SIGTERM by itself, not be killed.
         assert codes == {"api": 0, "relay": 0, "worker": 0, "dispatcher": 0}, codes
+
+
+@pytest.fixture(scope="package")
+def stack(settings: Settings, postgres_url: str, tmp_path_factory) -> Iterator[Stack]:
+    mail_dir = tmp_path_factory.mktemp("mail")
+    with (
+        mail_sink(free_port(), mail_dir) as smtp_url,
+        running_stack(
+            settings,
+            postgres_url,
+            tmp_path_factory.mktemp("logs"),
+            f"reportbox_e2e_{RUN_ID}",
+            smtp_url=smtp_url,
+        ) as running,
+    ):
+        running.mail_dir = mail_dir
+        yield running
 
 
 @pytest.fixture

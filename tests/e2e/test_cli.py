@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,8 +21,11 @@ import openpyxl
 import pexpect
 import pypdf
 import pytest
+from sqlalchemy import text
 
+from client import Client, Delivery
 from tests.e2e.api_client import ApiClient
+from tests.e2e.faultstack import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -369,3 +373,71 @@ def test_a_definition_saved_generated_and_listed_through_the_command_line(
     assert reportbox("definitions", "delete", definition_id).returncode == 0
     assert api.request("GET", f"/api/v1/report-definitions/{definition_id}").status == 404
     assert api.report(report_id).status == 200  # its run stays in the history
+
+
+def test_a_runs_deliveries_are_listed_and_a_failed_one_sent_again(stack, reportbox, make_token):
+    """The client and the command line on a run with an e-mail delivery: it is Delivered by
+    the dispatcher, then failed as the dispatcher records a refusal, then sent again."""
+    token = make_token(sub=f"cli-mail-{uuid.uuid4().hex[:6]}", roles=("admin",))
+    admin = ApiClient(stack.base_url, token)
+    recipient = f"cli-{uuid.uuid4().hex[:8]}@example.org"
+    saved = admin.request(
+        "POST",
+        "/api/v1/report-definitions",
+        {
+            "name": f"cli mailed {uuid.uuid4()}",
+            "reportType": "sessions",
+            "format": "csv",
+            "parameters": {"fromDate": "2026-01-01", "toDate": "2026-01-03"},
+            "deliveries": [
+                {"kind": "email", "recipients": [recipient], "attach": "never"},
+                {"kind": "api", "mode": "async"},
+            ],
+        },
+    )
+    assert saved.status == 201, saved.body
+    run = admin.request("POST", f"/api/v1/reports/{saved.body['definitionId']}/generate")
+    assert run.status == 202, run.body
+    report_id = run.body["reportId"]
+    assert admin.wait_until_terminal(report_id)["status"] == "Completed"
+    with Client(stack.base_url, token) as client:
+
+        def delivered(attempts: int) -> Callable[[], list[Delivery]]:
+            def states() -> list[Delivery]:
+                """the run's e-mail delivery Delivered after that many attempts"""
+                found = client.deliveries(report_id)
+                return [d for d in found if (d.status, d.attempts) == ("Delivered", attempts)]
+
+            return states
+
+        (delivery,) = eventually(delivered(1), timeout=30)
+        # As the dispatcher records a refusal that fails the target for good.
+        with stack.sessions() as session:
+            session.execute(
+                text(
+                    "UPDATE deliveries SET state = 'Failed', last_error = :error, "
+                    "delivered_at = NULL WHERE id = :id"
+                ),
+                {"error": "550 5.1.1 mailbox unavailable", "id": delivery.delivery_id},
+            )
+            session.commit()
+        env = cli_env(stack, token)
+
+        listed = reportbox("deliveries", "list", report_id, env=env)
+        status = reportbox("status", report_id, env=env)
+        retried = reportbox("deliveries", "retry", report_id, delivery.delivery_id, env=env)
+
+        assert listed.returncode == 0, listed.stderr
+        heading, row = listed.stdout.splitlines()
+        assert heading.startswith("DELIVERY ID")
+        assert heading.split()[2:] == ["KIND", "STATUS", "ATTEMPTS", "DELIVERED", "LAST", "ERROR"]
+        assert row.split()[:4] == [delivery.delivery_id, "email", "Failed", "1"]
+        assert row.endswith("550 5.1.1 mailbox unavailable")
+        assert status.returncode == 0, status.stderr
+        assert "delivery   email Failed (1 attempt)" in status.stdout
+        assert retried.returncode == 0, retried.stderr
+        assert f"delivery {delivery.delivery_id} of report {report_id}" in retried.stdout
+        # Sent again for real: a second attempt, and a second message.
+        eventually(delivered(2), timeout=30)
+    mailed = [path for path in stack.mail_dir.glob("*.eml") if recipient in path.read_text()]
+    assert len(mailed) == 2

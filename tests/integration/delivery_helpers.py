@@ -53,6 +53,14 @@ class SftpServer:
     root: Path
     connections: list[str] = field(default_factory=list)  # one entry per connection made
     logins: list[str] = field(default_factory=list)  # the user of each authentication begun
+    # Applies new listener options (asyncssh's SSHAcceptor.update) to later connections.
+    _update: Callable[..., None] = lambda **options: None
+
+    def use_host_key(self, key: asyncssh.SSHKey) -> None:
+        """Offer `key` from the next connection on, as a server that was replaced (or an
+        impostor on its address) would."""
+        self._update(server_host_keys=[key])
+        self.host_key_sha256 = key.get_fingerprint("sha256")
 
 
 class _NoPosixRename(asyncssh.SFTPServer):
@@ -69,10 +77,11 @@ def sftp_server(
     password: str | None = None,
     authorized_key: asyncssh.SSHKey | None = None,
     posix_rename: bool = True,
+    host_key: asyncssh.SSHKey | None = None,
 ) -> Iterator[SftpServer]:
     """An SFTP server (asyncssh, on its own event loop thread) on a free loopback port, its
-    files under `root`, with a freshly generated host key and one user."""
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    files under `root`, with `host_key` (or a freshly generated one) and one user."""
+    host_key = host_key or asyncssh.generate_private_key("ssh-ed25519")
     record = SftpServer(0, host_key.get_fingerprint("sha256"), root)
     opened: list[asyncssh.SSHServerConnection] = []  # closed at the end, each of them
 
@@ -114,6 +123,14 @@ def sftp_server(
 
     acceptor = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
     record.port = acceptor.get_port()
+
+    def update(**options: Any) -> None:
+        async def apply() -> None:
+            acceptor.update(**options)
+
+        asyncio.run_coroutine_threadsafe(apply(), loop).result(timeout=30)
+
+    record._update = update
     try:
         yield record
     finally:

@@ -63,9 +63,10 @@ class MailServer:
             return list(self.received)
 
 
-def start(handler: Any) -> tuple[Controller, str]:
-    """The running server and the SMTP_URL that reaches it."""
-    port = free_port()
+def start(handler: Any, port: int | None = None) -> tuple[Controller, str]:
+    """The running server and the SMTP_URL that reaches it (on `port`, to come back where
+    it was after a stop, or a free one)."""
+    port = port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     return controller, f"smtp://127.0.0.1:{port}"

@@ -276,3 +276,46 @@ def test_retry_sends_one_message_again_with_the_same_webhook_id(
     hooks_client.patch(path, json={"disabled": True}, headers=admin)
     disabled = hooks_client.post(f"{path}/messages/{message_id}/retry", headers=admin)
     assert disabled.status_code == 409
+
+
+def stored_secrets(engine, endpoint_id: str):
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT secret, previous_secret FROM webhook_endpoints WHERE id = :id"),
+            {"id": endpoint_id},
+        ).one()
+
+
+def test_secrets_are_stored_sealed_and_deliveries_still_verify(
+    hooks_client, hooks_settings, admin, engine, receiver, quiet
+):
+    created = create(hooks_client, admin, receiver.url("/sealed")).get_json()
+    path = f"{BASE}/{created['endpointId']}"
+    first = stored_secrets(engine, created["endpointId"])
+    new = hooks_client.post(f"{path}/rotate-secret", headers=admin).get_json()["secret"]
+    rotated = stored_secrets(engine, created["endpointId"])
+
+    for column in (first.secret, rotated.secret, rotated.previous_secret):
+        assert "whsec_" not in column
+    assert created["secret"] not in first.secret and new not in rotated.secret
+    assert rotated.previous_secret == first.secret  # the old one, still sealed, signs beside
+    hooks_client.post(f"{path}/test", headers=admin)
+    send_due(dispatcher_for(hooks_settings, engine))
+    (request,) = receiver.requests_to("/sealed")
+    for secret in (created["secret"], new):
+        verify_webhook(request.body, request.headers, secret)
+
+
+def test_without_a_secrets_key_nothing_is_saved_and_the_answer_says_why(
+    hooks_settings, admin, engine, org, receiver
+):
+    app = create_app(hooks_settings.with_overrides(delivery_secrets_key=None))
+    try:
+        keyless = app.test_client()
+        refused = create(keyless, admin, receiver.url("/keyless"))
+        assert refused.status_code == 503
+        assert refused.content_type == "application/problem+json"
+        assert "DELIVERY_SECRETS_KEY" in refused.get_json()["detail"]
+        assert keyless.get(BASE, headers=admin).get_json()["total"] == 0
+    finally:
+        app.extensions["reportbox"].engine.dispose()

@@ -13,9 +13,10 @@ from sqlalchemy import text
 
 from api.app import create_app
 from dispatcher.deliveries import DeliveryLoop
+from shared.deliveries import rows
 from shared.deliveries.email_kind import EmailKind
 from shared.deliveries.kinds import KINDS
-from shared.deliveries.secrets import MASK
+from shared.secrets import MASK
 from shared.storage import Storage
 from tests.integration import mail_server
 
@@ -226,3 +227,44 @@ def test_the_report_lists_its_deliveries_and_a_retry_sends_one_again(
         == 404
     )
     loop.stop()
+
+
+def test_a_retry_asked_mid_attempt_outlives_the_attempts_record(api, admin, engine, exporter):
+    """The attempt in hand records its outcome, but the delivery stays Pending and due: the
+    retry asked meanwhile is made next, not dropped."""
+    targets = [{"kind": "api", "mode": "async"}, {"kind": "email", "recipients": ["a@example.com"]}]
+    definition = api.post(BASE, json=body(deliveries=targets), headers=admin).get_json()
+    generated = api.post(f"/api/v1/reports/{definition['definitionId']}/generate", headers=admin)
+    report_id = generated.get_json()["reportId"]
+    exporter.process(uuid.UUID(report_id))
+    report_url = f"/api/v1/reports/{report_id}"
+    (delivery,) = api.get(report_url, headers=admin).get_json()["deliveries"]
+    delivery_id = uuid.UUID(delivery["deliveryId"])
+    with engine.begin() as connection:  # a dispatcher takes it and starts sending
+        (leased,) = connection.execute(
+            rows.LEASE, {"ids": [delivery_id], "lease_seconds": 60}
+        ).all()
+    retry_url = f"{report_url}/deliveries/{delivery_id}/retry"
+    assert api.post(retry_url, headers=admin).status_code == 202
+
+    with engine.begin() as connection:  # the send ends, delivered
+        written = connection.execute(
+            rows.RECORD,
+            {
+                "id": delivery_id,
+                "attempts": leased.attempts,
+                "status": "Delivered",
+                "next_attempt_at": None,
+                "error": None,
+            },
+        ).scalar()
+        due = [row.id for row in connection.execute(rows.CLAIM_DUE, {"limit": 1000})]
+
+    assert written == "Pending"
+    assert delivery_id in due
+    (after,) = api.get(report_url, headers=admin).get_json()["deliveries"]
+    assert (after["status"], after["attempts"], after["deliveredAt"]) == ("Pending", 1, None)
+    with engine.begin() as connection:  # not left for another test's loop to send
+        connection.execute(
+            text("UPDATE deliveries SET state = 'Failed' WHERE id = :id"), {"id": delivery_id}
+        )

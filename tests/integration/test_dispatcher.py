@@ -11,15 +11,20 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
+from api.webhooks.service import check_url
 from client import WebhookVerificationError, verify_webhook
 from dispatcher.dispatcher import Dispatcher
 from dispatcher.sender import MAX_RESPONSE_BYTES, Sender
+from relay.scheduler import Scheduler
 from shared.storage import UploadedObject
 from shared.webhooks import endpoints
 from shared.webhooks.addresses import parse_networks
+from tests.conftest import SECRETS_KEY
+from tests.integration.test_scheduler import make_definition  # noqa: F401 (a fixture)
 from tests.integration.webhook_helpers import make_endpoint, messages_of
 from tests.integration.webhook_receiver import Receiver, answer
 from worker.lifecycle import Lifecycle
@@ -361,7 +366,7 @@ def test_during_a_rotation_both_secrets_verify(
 ):
     endpoint_id, old = make_endpoint(engine, org, receiver.url("/rotated"))
     with engine.begin() as connection:
-        new = endpoints.rotate(connection, endpoint_id, org, 3600)
+        new = endpoints.rotate(connection, endpoint_id, org, 3600, secrets_key=SECRETS_KEY)
     complete_report(org)
     send_due(make_dispatcher(engine, hook_settings))
     (request,) = receiver.requests_to("/rotated")
@@ -375,7 +380,7 @@ def test_after_the_overlap_only_the_new_secret_signs(
 ):
     endpoint_id, old = make_endpoint(engine, org, receiver.url("/rotated-long-ago"))
     with engine.begin() as connection:
-        new = endpoints.rotate(connection, endpoint_id, org, 0)
+        new = endpoints.rotate(connection, endpoint_id, org, 0, secrets_key=SECRETS_KEY)
     complete_report(org)
     send_due(make_dispatcher(engine, hook_settings))
     (request,) = receiver.requests_to("/rotated-long-ago")
@@ -509,3 +514,77 @@ def test_a_download_url_is_presigned_at_send_time_only_when_asked(
     data = json.loads(request.body)["data"]
     assert data["downloadUrl"] == f"https://s3.test/{presigned[0]}?sig=1"
     assert data["downloadUrlExpiresAt"] == "2026-12-05T12:15:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [(None, "DELIVERY_SECRETS_KEY is not set"), (Fernet.generate_key().decode(), "another key")],
+)
+def test_without_the_key_that_sealed_the_secret_nothing_is_sent_unsigned(
+    engine, hook_settings, org, receiver, complete_report, caplog, key, why
+):
+    endpoint_id, _ = make_endpoint(engine, org, receiver.url("/locked"))
+    complete_report(org)
+    dispatcher = make_dispatcher(engine, hook_settings, delivery_secrets_key=key)
+    with caplog.at_level("ERROR", logger="dispatcher.dispatcher"):
+        assert send_due(dispatcher) == 1
+    assert receiver.requests_to("/locked") == []
+    (message,) = messages_of(engine, endpoint_id)
+    # Left to its lease: sent, signed, once the dispatcher has the key again.
+    assert message.state == "pending" and message.delivered_at is None
+    assert why in caplog.text
+
+
+def test_a_name_that_starts_resolving_to_loopback_after_the_save_is_refused_at_the_attempt(
+    engine, hook_settings, org, receiver, complete_report
+):
+    # Public when the endpoint was saved (the API's check), 127.0.0.1 at the attempt, and
+    # no allowance for loopback: nothing is sent, and the refusal names the address.
+    url = receiver.url("/rebound", host="hooks.example.test")
+    check_url(url, hook_settings, resolver=Rebinding(["93.184.216.34"]))
+    endpoint_id, _ = make_endpoint(engine, org, url)
+    complete_report(org)
+    dispatcher = make_dispatcher(
+        engine, hook_settings, resolver=Rebinding(["127.0.0.1"]), webhook_allowed_cidrs=""
+    )
+    assert send_due(dispatcher) == 1
+    assert receiver.requests_to("/rebound") == []
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.last_status_code is None
+    assert "resolves to 127.0.0.1, which is not a public address" in message.last_error
+
+
+def test_a_paused_definition_is_sent_with_the_contracts_fields(
+    engine,
+    settings,
+    hook_settings,
+    org,
+    receiver,
+    make_definition,  # noqa: F811
+):
+    endpoint_id, secret = make_endpoint(
+        engine, org, receiver.url("/paused"), event_types=["definition.paused"]
+    )
+    definition_id = make_definition(roles=("nobody",))  # its owner may not run it any more
+    Scheduler(settings, engine).run_once()
+    assert send_due(make_dispatcher(engine, hook_settings)) == 1
+
+    (request,) = receiver.requests_to("/paused")
+    event = Webhook(secret).verify(request.body, request.headers)
+    assert event["type"] == "definition.paused" and len(request.body) < 2048
+    assert request.headers["user-agent"] == "Reportbox-Webhooks/1"
+    data = event["data"]
+    assert set(data) == {
+        "definitionId",
+        "name",
+        "reportType",
+        "format",
+        "active",
+        "consecutiveFailures",
+        "pausedReason",
+    }
+    assert data["definitionId"] == str(definition_id) and data["active"] is False
+    assert (data["reportType"], data["format"]) == ("sessions", "csv")
+    assert "may no longer request" in data["pausedReason"]
+    (message,) = messages_of(engine, endpoint_id)
+    assert message.state == "delivered"

@@ -20,6 +20,7 @@ from shared.deliveries.targets import (
     TransientDeliveryFailure,
 )
 from shared.storage import Storage
+from tests import services
 from tests.faultproxy import fault_proxy
 from tests.services import LOCAL_S3_CUSTOMER_KEY, LOCAL_S3_CUSTOMER_SECRET, s3_client
 
@@ -34,14 +35,8 @@ def storage(settings) -> Storage:
 @pytest.fixture
 def customer_bucket(settings):
     """A bucket of its own for the test, emptied and deleted afterwards."""
-    client = s3_client(settings)
-    bucket = f"customer-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=bucket)
-    yield bucket
-    with contextlib.suppress(client.exceptions.NoSuchBucket):
-        for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=item["Key"])
-        client.delete_bucket(Bucket=bucket)
+    with services.customer_bucket(settings) as bucket:
+        yield bucket
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from relay.scheduler import Scheduler
+from shared.db import connect_listener
 from shared.definitions import runs
 
 EVERY_FIVE_MINUTES = "*/5 * * * *"
@@ -303,3 +304,38 @@ def test_a_resumed_definition_counts_only_the_runs_after_its_resume(
     resumed = definition(engine, definition_id)
     assert resumed.active is True and resumed.consecutive_failures == 0
     assert len(runs_of(engine, org)) == 6  # this instant's run was made
+
+
+def test_a_stopped_scheduler_ends_within_its_tick_not_after_it(settings, engine):
+    """SIGTERM calls stop() while the scheduler waits for a NOTIFY: it must not wait out the
+    tick (an hour here), or every relay's shutdown would take that long."""
+    waiting = threading.Event()
+
+    class Watched:
+        """The real listener, telling the test when the scheduler sleeps on it."""
+
+        def __init__(self, listener):
+            self._listener = listener
+
+        def wait(self, *args):
+            waiting.set()
+            return self._listener.wait(*args)
+
+        def close(self):
+            self._listener.close()
+
+    scheduler = Scheduler(
+        settings.with_overrides(schedule_tick_seconds=3600),
+        engine,
+        listener_factory=lambda *args: Watched(connect_listener(*args)),
+    )
+    running = threading.Thread(target=scheduler.run)
+    running.start()
+    try:
+        assert waiting.wait(timeout=30)  # in the tick's wait, not before it
+        scheduler.stop()
+        running.join(timeout=30)
+        assert not running.is_alive()
+    finally:
+        scheduler.stop()
+        running.join(timeout=3700)

@@ -8,13 +8,14 @@ from sqlalchemy import text
 
 from shared.webhooks import endpoints
 from shared.webhooks.payload import EVENT_TYPES
+from tests.conftest import SECRETS_KEY
 
 
 def make_endpoint(engine, org, url="https://hooks.example.com/in", **options):
     """An endpoint of `org` (every event by default); returns (endpoint id, secret)."""
     options.setdefault("event_types", EVENT_TYPES)
     with engine.begin() as connection:
-        row, secret = endpoints.create(connection, org, url, **options)
+        row, secret = endpoints.create(connection, org, url, secrets_key=SECRETS_KEY, **options)
     return row.id, secret
 
 

@@ -22,7 +22,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """On `port` (0: any free one); a receiver closed and started again on its port is a
+        receiver that was down for a while."""
         self.received: list[Received] = []
         self._scripts: dict[str, deque[Behaviour]] = defaultdict(deque)
         self._arrived = threading.Condition()
@@ -54,7 +56,7 @@ class Receiver:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

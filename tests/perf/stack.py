@@ -17,6 +17,7 @@ from pathlib import Path
 import jwt
 import pika
 import psycopg
+from cryptography.fernet import Fernet
 from sqlalchemy import make_url
 
 from shared import demo
@@ -82,6 +83,7 @@ def bench_settings() -> Iterator[Settings]:
             aws_access_key_id=LOCAL_S3_ACCESS_KEY,
             aws_secret_access_key=LOCAL_S3_SECRET_KEY,
             jwt_secret=secrets.token_hex(32),
+            delivery_secrets_key=Fernet.generate_key().decode(),
             public_base_url="http://reportbox.bench",
             log_level="WARNING",
         )

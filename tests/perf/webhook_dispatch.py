@@ -42,7 +42,7 @@ from shared.config import Settings
 from shared.db import make_engine
 from shared.storage import UploadedObject
 from shared.webhooks.events import record_report_events
-from shared.webhooks.signing import new_secret
+from shared.webhooks.signing import new_secret, seal_secret
 from tests.perf import dispatch_load
 from tests.perf.cpu import CpuShares, format_shares, pids_named, pids_of
 from tests.perf.helper_process import serving
@@ -144,7 +144,8 @@ def add_endpoints(settings: Settings, org: str, port: int, count: int) -> None:
     with dispatch_load.connect(settings) as connection:
         for number in range(count):
             url = f"http://127.0.0.1:{port}/hooks/{org}/{number}"
-            connection.execute(INSERT_ENDPOINT, {"org": org, "url": url, "secret": new_secret()})
+            secret = seal_secret(new_secret(), settings.delivery_secrets_key)
+            connection.execute(INSERT_ENDPOINT, {"org": org, "url": url, "secret": secret})
 
 
 def clear(settings: Settings) -> None:

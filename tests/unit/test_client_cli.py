@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from client import errors
-from client.cli import parameters
+from client.cli import output, parameters
 from client.cli.exit_codes import ExitCode, UsageError, for_error, for_status
 from client.cli.progress import PLAIN_INTERVAL, PlainProgress, TerminalProgress, bar, describe
 from client.models import Progress, Report, ReportType
@@ -213,3 +213,41 @@ def test_a_ctrl_c_while_the_first_progress_line_is_written_is_offered_the_cancel
         pytest.fail("the Ctrl-C was swallowed")
 
     assert "report r-1 goes on" in stderr.getvalue()
+
+
+def test_a_runs_deliveries_are_read_and_shown_one_a_line():
+    report = Report.from_json(
+        {
+            "reportId": "r1",
+            "reportType": "sessions",
+            "status": "Completed",
+            "deliveries": [
+                {
+                    "deliveryId": "d1",
+                    "kind": "email",
+                    "status": "Delivered",
+                    "attempts": 1,
+                    "lastError": None,
+                    "deliveredAt": "2026-12-05T07:00:03+00:00",
+                },
+                {
+                    "deliveryId": "d2",
+                    "kind": "sftp",
+                    "status": "Failed",
+                    "attempts": 6,
+                    "lastError": "connection refused",
+                    "deliveredAt": None,
+                },
+            ],
+        }
+    )
+    assert [line for line in output.report_text(report).splitlines() if "delivery" in line] == [
+        "delivery   email Delivered (1 attempt, delivered 2026-12-05T07:00:03+00:00) d1",
+        "delivery   sftp Failed (6 attempts) d2: connection refused",
+    ]
+    assert output.deliveries_text(report.deliveries).splitlines() == [
+        "DELIVERY ID  KIND   STATUS     ATTEMPTS  DELIVERED            LAST ERROR",
+        "d1           email  Delivered  1         2026-12-05 07:00:03  -",
+        "d2           sftp   Failed     6         -                    connection refused",
+    ]
+    assert output.deliveries_text([]).startswith("no deliveries")

@@ -15,7 +15,7 @@ from shared.deliveries.decisions import (
     initial_status,
 )
 from shared.deliveries.schedule import default_schedule, parse_schedule, retry_delay
-from shared.deliveries.secrets import (
+from shared.secrets import (
     MASK,
     SecretsUnavailable,
     keep_stored,

@@ -15,10 +15,12 @@ from shared.errors import (
     NotAsynchronous,
     RateLimited,
     SyncTimedOut,
+    WebhookSecretsUnavailable,
 )
 
-# Refusals that are not the client's fault, each named by the contract (DESIGN.md section 8).
-SERVER_SIDE = {SyncTimedOut: 504}
+# Refusals that are not the client's fault: a sync timeout (DESIGN.md section 8), and a
+# deployment without the key that seals webhook signing secrets.
+SERVER_SIDE = {SyncTimedOut: 504, WebhookSecretsUnavailable: 503}
 
 
 def subclasses(kind: type) -> set[type]:

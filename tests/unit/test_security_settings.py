@@ -3,8 +3,14 @@
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
-from shared.config import DEVELOPMENT_JWT_SECRETS, ConfigError, Settings
+from shared.config import (
+    DEVELOPMENT_DELIVERY_SECRETS_KEYS,
+    DEVELOPMENT_JWT_SECRETS,
+    ConfigError,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -128,3 +134,13 @@ def test_the_development_secrets_are_the_ones_the_repository_publishes():
         ROOT / "infra/local/run.py"
     ).read_text()
     assert all(secret in published for secret in DEVELOPMENT_JWT_SECRETS)
+    assert all(key in published for key in DEVELOPMENT_DELIVERY_SECRETS_KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(DEVELOPMENT_DELIVERY_SECRETS_KEYS))
+def test_a_published_delivery_secrets_key_is_refused_unless_dev_mode_says_so(key):
+    Fernet(key.encode())  # a key that works, so nothing but this rule stops it
+    with pytest.raises(ConfigError, match="DEV_MODE"):
+        Settings.from_env({"DELIVERY_SECRETS_KEY": key})
+
+    assert Settings.from_env({"DELIVERY_SECRETS_KEY": key, "DEV_MODE": "true"}).dev_mode

@@ -4,7 +4,7 @@ One row per (run, target), written in the transaction that completes the run, an
 delivery's whole state, like webhook_messages: the dispatcher claims due rows (FOR UPDATE
 SKIP LOCKED) under a lease, records each attempt on the row, and schedules a retry by its
 next_attempt_at. The target is the definition's as it was when the run completed, its
-secrets sealed (shared/deliveries/secrets.py). A trigger NOTIFYs the dispatchers when a row
+secrets sealed (shared/secrets.py). A trigger NOTIFYs the dispatchers when a row
 becomes due. Rows go with their report (ON DELETE CASCADE) when the sweep deletes it.
 
 Revision ID: 0010

@@ -72,6 +72,11 @@ export class Api {
     return this.request("DELETE", `/reports/${encodeURIComponent(reportId)}`);
   }
 
+  // Send one delivery of a run again now; the answer is the report.
+  retryDelivery(reportId, deliveryId) {
+    return this.request("POST", `/reports/${encodeURIComponent(reportId)}/deliveries/${encodeURIComponent(deliveryId)}/retry`);
+  }
+
   definitions(query) {
     return this.request("GET", "/report-definitions", { query });
   }
@@ -90,6 +95,40 @@ export class Api {
 
   generate(definitionId) {
     return this.request("POST", `/reports/${encodeURIComponent(definitionId)}/generate`);
+  }
+
+  // Webhook endpoints: the org's admins only (403 to anyone else).
+  webhookEndpoints(query) {
+    return this.request("GET", "/webhook-endpoints", { query });
+  }
+
+  createWebhookEndpoint(body) {
+    return this.request("POST", "/webhook-endpoints", { body });
+  }
+
+  changeWebhookEndpoint(endpointId, changes) {
+    return this.request("PATCH", `/webhook-endpoints/${encodeURIComponent(endpointId)}`, { body: changes });
+  }
+
+  deleteWebhookEndpoint(endpointId) {
+    return this.request("DELETE", `/webhook-endpoints/${encodeURIComponent(endpointId)}`);
+  }
+
+  testWebhookEndpoint(endpointId) {
+    return this.request("POST", `/webhook-endpoints/${encodeURIComponent(endpointId)}/test`);
+  }
+
+  rotateWebhookSecret(endpointId) {
+    return this.request("POST", `/webhook-endpoints/${encodeURIComponent(endpointId)}/rotate-secret`);
+  }
+
+  webhookMessages(endpointId, query) {
+    return this.request("GET", `/webhook-endpoints/${encodeURIComponent(endpointId)}/messages`, { query });
+  }
+
+  retryWebhookMessage(endpointId, messageId) {
+    const path = `/webhook-endpoints/${encodeURIComponent(endpointId)}/messages/${encodeURIComponent(messageId)}/retry`;
+    return this.request("POST", path);
   }
 
   // The next instants of a schedule, with offsets, and its description in words.

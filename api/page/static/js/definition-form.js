@@ -5,6 +5,7 @@
 import { el, setText, show } from "./dom.js";
 import { cronForPreset, daylightSavingNotes, PERIODS, PRESETS } from "./schedule.js";
 import { runTimeItems } from "./definition-row.js";
+import { DeliveryFields } from "./delivery-fields.js";
 
 const PREVIEW_DELAY_MS = 300; // typing a cron: ask once the person pauses
 // Where the API's 422 names a field of this panel: its input and its error line.
@@ -45,6 +46,7 @@ export class DefinitionForm {
     this.cron = byId("schedule-cron");
     this.timezone = byId("schedule-timezone");
     this.errorsBox = byId("definition-errors");
+    this.deliveries = new DeliveryFields(byId("delivery-fields"), "delivery", { announce });
     this.period.append(...PERIODS.map((period) => el("option", { value: period.value }, period.label)));
     this.preset.append(...PRESETS.map((preset) => el("option", { value: preset.value }, preset.label)));
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
@@ -58,6 +60,11 @@ export class DefinitionForm {
       input.addEventListener("input", () => this.scheduleChanged());
     }
     requestForm.onTypeSelected = () => this.typeChanged();
+  }
+
+  // What the person may add: S3 and SFTP deliveries are an admin's.
+  setRoles(roles) {
+    this.deliveries.setRoles(roles);
   }
 
   setOpen(open, { quiet = false } = {}) {
@@ -166,7 +173,7 @@ export class DefinitionForm {
     return input;
   }
 
-  body() {
+  async body() {
     const parameters = this.requestForm.parameters.values();
     const body = {
       name: this.name.value.trim(),
@@ -174,6 +181,7 @@ export class DefinitionForm {
       format: this.requestForm.formatSelect.value,
       parameters,
       schedule: this.schedule(),
+      ...(await this.deliveries.body()),
     };
     if (this.period.value && this.rangeParameters()) {
       body.period = this.period.value;
@@ -185,13 +193,14 @@ export class DefinitionForm {
   clearMessages() {
     this.requestForm.clearMessages();
     for (const key of Object.keys(OWN_FIELDS)) this.fieldError(key, null);
+    this.deliveries.clearErrors();
     this.errorsBox.replaceChildren();
     show(this.errorsBox, false);
   }
 
   async save() {
     this.clearMessages();
-    const body = this.body();
+    const body = await this.body();
     if (!body.name) {
       this.fieldError("name", ["Give the definition a name."]).focus();
       this.announce("The definition needs a name.");
@@ -206,6 +215,7 @@ export class DefinitionForm {
     try {
       const saved = await this.api.createDefinition(body);
       this.name.value = "";
+      this.deliveries.reset();
       this.setOpen(false, { quiet: true });
       this.requestForm.result(`Saved the definition “${saved.name}”.`);
       this.announce(`Saved the definition ${saved.name}.`);
@@ -227,10 +237,13 @@ export class DefinitionForm {
       return;
     }
     const others = {};
+    const deliveryErrors = {};
     let first = null;
     for (const [key, messages] of Object.entries(problem.errors)) {
       const list = Array.isArray(messages) ? messages.map(String) : [String(messages)];
-      if (key in OWN_FIELDS) {
+      if (this.deliveries.owns(key)) {
+        deliveryErrors[key] = list;
+      } else if (key in OWN_FIELDS) {
         const onTime = key === "schedule.cron" && this.preset.value !== "custom";
         const input = this.fieldError(key, list, onTime);
         first = first || input;
@@ -238,6 +251,7 @@ export class DefinitionForm {
         others[key] = list;
       }
     }
+    first = first || this.deliveries.showErrors(deliveryErrors);
     if (Object.keys(others).length) this.requestForm.showFieldErrors(others);
     const count = Object.keys(problem.errors).length;
     this.announce(`The definition has ${count} invalid field${count === 1 ? "" : "s"}.`);

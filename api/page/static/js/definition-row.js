@@ -1,7 +1,7 @@
 // One saved definition as DOM nodes: name, type, period, schedule in words, next runs in the
 // person's zone, active or paused (and why), its last run, and its actions. All as text.
 
-import { el } from "./dom.js";
+import { badge, el } from "./dom.js";
 import { formatRun, summarizeParameters } from "./format.js";
 import { PERIODS } from "./schedule.js";
 
@@ -28,6 +28,23 @@ function stateLine(definition) {
   );
 }
 
+// Where each run goes besides the history, by the members that say where: never a secret
+// (the API shows those as a mask, and this line does not read them).
+export function targetText(target) {
+  if (target.kind === "email") return `e-mail to ${(target.recipients || []).join(", ")}`;
+  if (target.kind === "s3") return `S3 bucket ${target.bucket}${target.prefix ? `/${target.prefix}` : ""}`;
+  if (target.kind === "sftp") return `SFTP to ${target.username}@${target.host}:${target.path || "."}`;
+  return null;
+}
+
+const SEND_WHEN_WORDS = { always: "", hasRows: " (when a run has rows)", changed: " (when the file changed)" };
+
+function deliveriesLine(definition) {
+  const targets = (definition.deliveries || []).map(targetText).filter(Boolean);
+  if (!targets.length) return null;
+  return el("p", { class: "delivery-targets" }, `Delivered: ${targets.join("; ")}${SEND_WHEN_WORDS[definition.sendWhen] || ""}.`);
+}
+
 function lastRunLine(definition) {
   const run = definition.lastRun;
   if (!run) return el("p", { class: "meta" }, "No run yet.");
@@ -41,7 +58,8 @@ function lastRunLine(definition) {
   );
 }
 
-// actions: { runNow, setActive, showRuns, remove }, each called with the definition.
+// actions: { runNow, setActive, showRuns, editDeliveries, remove }, each called with the
+// definition.
 // description: the schedule in words (from /schedules/preview), when known.
 export function renderDefinition(definition, { typeTitle, description, actions }) {
   const id = definition.definitionId;
@@ -61,13 +79,9 @@ export function renderDefinition(definition, { typeTitle, description, actions }
       "div",
       { class: "report-head" },
       el("h3", { id: titleId }, definition.name, " ", el("span", { class: "format" }, definition.format)),
-      el(
-        "span",
-        { class: `badge ${definition.active ? "badge-completed" : "badge-cancelled"}`, dataset: { state: definition.active ? "active" : "paused" } },
-        el("span", { "aria-hidden": "true" }, definition.active ? "▶" : "⏸"),
-        " ",
-        definition.active ? "Active" : "Paused",
-      ),
+      definition.active
+        ? badge("completed", "▶", "Active", { state: "active" })
+        : badge("cancelled", "⏸", "Paused", { state: "paused" }),
     ),
     el(
       "p",
@@ -87,6 +101,7 @@ export function renderDefinition(definition, { typeTitle, description, actions }
           el("ol", { class: "run-times", "aria-labelledby": runsTitleId }, runTimeItems(nextRuns)),
         )
       : null,
+    deliveriesLine(definition),
     lastRunLine(definition),
     el(
       "div",
@@ -96,8 +111,10 @@ export function renderDefinition(definition, { typeTitle, description, actions }
         ? button("pause", "Pause", (d) => actions.setActive(d, false))
         : button("resume", "Resume", (d) => actions.setActive(d, true)),
       button("show-runs", "Show its runs", actions.showRuns),
+      button("edit-deliveries", "Deliveries…", actions.editDeliveries),
       button("delete", "Delete…", actions.remove),
     ),
+    el("div", { class: "edit-box", hidden: true }),
     el("div", { class: "confirm-box", hidden: true }),
   );
 }

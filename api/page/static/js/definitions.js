@@ -1,8 +1,10 @@
 // The person's saved definitions from GET /api/v1/report-definitions, with Run now,
 // Pause/Resume, their runs (the history filtered by definitionId) and Delete (confirmed).
 
+import { confirmInline } from "./confirm.js";
 import { el, setText } from "./dom.js";
 import { renderDefinition } from "./definition-row.js";
+import { DeliveryEditor } from "./delivery-editor.js";
 
 export const DEFINITIONS_PAGE_SIZE = 50;
 
@@ -26,8 +28,15 @@ export class Definitions {
       runNow: (definition) => this.runNow(definition),
       setActive: (definition, active) => this.setActive(definition, active),
       showRuns: (definition) => this.showRuns(definition),
+      editDeliveries: (definition) => this.editDeliveries(definition),
       remove: (definition) => this.confirmDelete(definition),
     };
+    this.roles = [];
+    this.editors = new Map(); // definitionId → the DeliveryEditor open in its row
+  }
+
+  setRoles(roles) {
+    this.roles = roles;
   }
 
   setTypes(types) {
@@ -52,6 +61,7 @@ export class Definitions {
   clear() {
     this.items = [];
     this.total = 0;
+    this.editors.clear();
     this.list.replaceChildren();
   }
 
@@ -78,6 +88,9 @@ export class Definitions {
   render() {
     const total = this.total;
     const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
+    // An open editor outlives the re-render (a run that ends reloads the list), and so does
+    // the keyboard's place in it.
+    const inEditor = focused && focused.closest(".delivery-editor");
     const focus = focused ? { id: focused.closest("li")?.dataset.definitionId, action: focused.dataset.action } : null;
     this.list.replaceChildren(
       ...this.items.map((definition) => {
@@ -94,7 +107,49 @@ export class Definitions {
     if (!total) setText(this.summary, "No saved definitions yet: use “Save as a definition…” in the form above.");
     else if (total > this.items.length) setText(this.summary, `The ${this.items.length} newest of ${total} definitions.`);
     else setText(this.summary, `${total} definition${total === 1 ? "" : "s"}, newest first.`);
-    if (focus && focus.id) this.refocus(focus.id, focus.action);
+    for (const [definitionId, editor] of this.editors) {
+      const item = this.item(definitionId);
+      if (item) this.attach(item, editor);
+      else this.editors.delete(definitionId);
+    }
+    if (inEditor && inEditor.isConnected) focused.focus();
+    else if (focus && focus.id) this.refocus(focus.id, focus.action);
+  }
+
+  attach(item, editor) {
+    const box = item.querySelector(".edit-box");
+    box.replaceChildren(editor.node);
+    box.hidden = false;
+  }
+
+  editDeliveries(definition) {
+    const id = definition.definitionId;
+    const item = this.item(id);
+    if (!item) return;
+    if (!this.editors.has(id)) {
+      const editor = new DeliveryEditor(this.api, definition, {
+        roles: this.roles,
+        announce: this.announce,
+        onSaved: async () => {
+          this.editors.delete(id);
+          await this.load();
+          this.refocus(id, "edit-deliveries");
+        },
+        onClose: () => {
+          this.editors.delete(id);
+          const shown = this.item(id);
+          const box = shown ? shown.querySelector(".edit-box") : null;
+          if (box) {
+            box.replaceChildren();
+            box.hidden = true;
+          }
+          this.refocus(id, "edit-deliveries");
+        },
+      });
+      this.editors.set(id, editor);
+      this.attach(item, editor);
+    }
+    this.editors.get(id).focus();
   }
 
   focus(definitionId) {
@@ -143,29 +198,12 @@ export class Definitions {
   confirmDelete(definition) {
     const item = this.item(definition.definitionId);
     if (!item) return;
-    const box = item.querySelector(".confirm-box");
-    const questionId = `confirm-${definition.definitionId}`;
-    const keep = el("button", { type: "button", dataset: { action: "keep" }, "aria-describedby": questionId }, "Keep it");
-    keep.addEventListener("click", () => {
-      box.replaceChildren();
-      box.hidden = true;
-      item.querySelector('[data-action="delete"]').focus();
+    confirmInline(item, {
+      questionId: `confirm-${definition.definitionId}`,
+      question: `Delete “${definition.name}”? Its runs stay in your history.`,
+      confirmLabel: "Delete definition",
+      onConfirm: () => this.remove(definition),
     });
-    box.replaceChildren(
-      el("p", { id: questionId }, `Delete “${definition.name}”? Its runs stay in your history.`),
-      el(
-        "div",
-        { class: "actions" },
-        el(
-          "button",
-          { type: "button", class: "danger", dataset: { action: "confirm-delete" }, "aria-describedby": questionId, onclick: () => this.remove(definition) },
-          "Delete definition",
-        ),
-        keep,
-      ),
-    );
-    box.hidden = false;
-    keep.focus();
     this.announce(`Delete ${definition.name}? Confirm or keep it.`);
   }
 

@@ -38,3 +38,9 @@ export function show(node, visible = true) {
 export function byId(id) {
   return document.getElementById(id);
 }
+
+// A status badge: a symbol (hidden from screen readers) and a word, never colour alone.
+// kind picks the colours (.badge-completed, .badge-failed, …).
+export function badge(kind, symbol, word, dataset) {
+  return el("span", { class: `badge badge-${kind}`, dataset }, el("span", { "aria-hidden": "true" }, symbol), " ", word);
+}

@@ -30,6 +30,7 @@ export class History {
       cancel: (report) => this.cancel(report),
       runAgain: (report) => this.runAgain(report),
       copyCurl: (report) => this.copyCurl(report),
+      sendAgain: (report, delivery) => this.sendAgain(report, delivery),
     };
     this.filtersForm.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -231,6 +232,21 @@ export class History {
       } else if (error.status !== 401) {
         this.alert(`Cancel failed: ${error.message}`);
       }
+    }
+  }
+
+  // One delivery of a run sent again: the answer is the report with it Pending, shown at
+  // once; the poller then follows it (see nextPollDelay).
+  async sendAgain(report, delivery) {
+    try {
+      const fresh = await this.api.retryDelivery(report.reportId, delivery.deliveryId);
+      this.render(this.reports().map((known) => (known.reportId === fresh.reportId ? fresh : known)));
+      this.announce(`The ${delivery.kind} delivery is sent again.`);
+      const row = this.rows.get(fresh.reportId);
+      if (row) row.item.querySelector("article").focus();
+      this.onNavigate();
+    } catch (error) {
+      if (error.status !== 401) this.alert(`Send again failed: ${error.message}`);
     }
   }
 

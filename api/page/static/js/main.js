@@ -1,4 +1,4 @@
-// Wiring: sign-in, the request form, the history and the poller.
+// Wiring: sign-in, the request form, the history, the poller and (for admins) webhooks.
 
 import { Api } from "./api.js";
 import { byId, el, setText, show } from "./dom.js";
@@ -9,6 +9,7 @@ import { History } from "./history.js";
 import { Poller } from "./poller.js";
 import { RequestForm } from "./request-form.js";
 import { claimsOf, currentToken, forgetToken, keepToken, rolesOf } from "./session.js";
+import { Webhooks } from "./webhooks.js";
 
 const UTC_PREFERENCE = "reportbox.utc"; // a display preference, not a secret
 
@@ -47,13 +48,18 @@ const definitions = new Definitions(api, {
   showRuns: (definition) => showRuns(definition),
   onRun: (accepted, definition) => showRuns(definition),
 });
-new DefinitionForm(api, form, {
+const definitionForm = new DefinitionForm(api, form, {
   announce,
   // The keyboard goes to the new definition (the button pressed is gone with the mode).
   onSaved: async (saved) => {
     await definitions.load();
     definitions.focus(saved.definitionId);
   },
+});
+const webhooks = new Webhooks(api, {
+  announce,
+  alert,
+  isPaused: () => byId("pause-toggle").getAttribute("aria-pressed") === "true",
 });
 // A run that finishes changes its definition's last run (and, failing, maybe pauses it).
 history.onStatusChange = (report) => {
@@ -87,6 +93,7 @@ function setUpPreferences() {
     showZone();
     history.rerenderAll();
     definitions.render();
+    webhooks.render();
   });
   const pause = byId("pause-toggle");
   pause.addEventListener("click", () => {
@@ -171,9 +178,13 @@ async function enterWorkspace() {
   show(byId("workspace"));
   alert(null);
   form.load(catalog.items || [], roles);
+  definitionForm.setRoles(roles);
+  definitions.setRoles(roles);
   history.setTypes(catalog.items || []);
   definitions.setTypes(catalog.items || []);
   definitions.load(); // alongside the history's first page, not before it
+  webhooks.setTypes(catalog.items || []);
+  webhooks.start(roles);
   announce(`Signed in as ${claims.sub || "a user"}.`);
   await poller.start();
 }
@@ -183,6 +194,7 @@ function signOut(message) {
   poller.stop();
   history.render([]);
   definitions.clear();
+  webhooks.clear();
   show(byId("workspace"), false);
   show(byId("session-bar"), false);
   show(byId("sign-in"));

@@ -1,6 +1,6 @@
 // When to ask the API again: only while something is in flight, every 2 s while a report is
-// Processing, less often while reports only wait (Pending), and never while the tab is
-// hidden or the person paused live updates.
+// Processing, less often while reports only wait (Pending) or a run's delivery is Pending,
+// and never while the tab is hidden or the person paused live updates.
 
 export const PROCESSING_POLL_MS = 2000;
 // A report that has just been requested is often done within a second: ask again soon, then
@@ -20,6 +20,9 @@ export function nextPollDelay(reports, { hidden, paused, now = Date.now() }) {
   if (reports.some((report) => report.status === "Processing")) return PROCESSING_POLL_MS;
   const pending = reports.filter((report) => report.status === "Pending");
   if (pending.length) return pendingDelay(pending, now);
+  if (reports.some((report) => (report.deliveries || []).some((delivery) => delivery.status === "Pending"))) {
+    return PENDING_POLL_MS;
+  }
   return null;
 }
 

@@ -1,7 +1,8 @@
 // One report of the history as DOM nodes: status badge, progress, file, error, actions.
 // Everything from the API goes in as text.
 
-import { el } from "./dom.js";
+import { badge, el } from "./dom.js";
+import { renderDeliveries } from "./delivery-row.js";
 import {
   formatBytes,
   formatClock,
@@ -118,7 +119,8 @@ function triggerLine(report, definitionName) {
   return el("p", { class: "trigger", dataset: { trigger: report.trigger } }, el("span", { class: "tag" }, label), of);
 }
 
-// actions: { download, cancel, runAgain, copyCurl }, each called with the report;
+// actions: { download, cancel, runAgain, copyCurl }, each called with the report, and
+// sendAgain(report, delivery);
 // definitionName: the saved definition the report is a run of, when known.
 export function renderReport(report, typeTitle, actions, definitionName = null) {
   const id = report.reportId;
@@ -139,8 +141,7 @@ export function renderReport(report, typeTitle, actions, definitionName = null) 
       "div",
       { class: "report-head" },
       el("h3", { id: ids.title }, typeTitle, " ", el("span", { class: "format" }, report.format)),
-      el("span", { class: `badge badge-${report.status.toLowerCase()}`, dataset: { status: report.status } },
-        el("span", { "aria-hidden": "true" }, BADGES[report.status] || "•"), " ", report.status),
+      badge(report.status.toLowerCase(), BADGES[report.status] || "•", report.status, { status: report.status }),
     ),
     triggerLine(report, definitionName),
     el("p", { class: "parameters" }, summarizeParameters(report.parameters)),
@@ -155,6 +156,7 @@ export function renderReport(report, typeTitle, actions, definitionName = null) 
     ),
     report.status === "Processing" ? progressBlock(report, ids) : null,
     outcome(report),
+    renderDeliveries(report, ids.title, (delivery) => actions.sendAgain(report, delivery)),
     el("div", { class: "actions" }, buttons),
     el("div", { class: "curl-box", hidden: true }),
   );

@@ -1,9 +1,10 @@
-"""Targets' secrets (a password, a private key, a secret access key) at rest and on the way
-out: encrypted with DELIVERY_SECRETS_KEY (Fernet: AES-128-CBC and HMAC-SHA256), shown as
-MASK, never logged.
+"""Secrets at rest, encrypted with DELIVERY_SECRETS_KEY (Fernet: AES-128-CBC and
+HMAC-SHA256): delivery targets' secrets (a password, a private key, a secret access key) and
+webhook endpoints' signing secrets. Opened only for the one call that needs them, never logged.
 
-A sealed value is a dict {"sealed": token}, so it can never be mistaken for a plain one and
-a PATCH that sends MASK back keeps the stored secret.
+In a delivery target a sealed value is a dict {"sealed": token}, so it can never be mistaken
+for a plain one, it is shown as MASK, and a PATCH that sends MASK back keeps the stored secret.
+A webhook secret is a text column that holds the token itself (seal_text, unseal_text).
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ def _fernet(key: str | None) -> Fernet:
         raise SecretsUnavailable("DELIVERY_SECRETS_KEY is not a Fernet key") from None
 
 
+def seal_text(value: str, key: str | None) -> str:
+    """`value` encrypted: a Fernet token, itself text."""
+    return _fernet(key).encrypt(value.encode()).decode()
+
+
+def unseal_text(token: str, key: str | None, name: str = "the secret") -> str:
+    """What seal_text sealed; SecretsUnavailable without the key that sealed it."""
+    try:
+        return _fernet(key).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise SecretsUnavailable(f"{name} was sealed with another key") from None
+
+
 def is_sealed(value: object) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping) and set(value) == {"sealed"}
 
@@ -42,7 +56,7 @@ def seal(
         value = sealed.get(name)
         if value is None or is_sealed(value):
             continue
-        sealed[name] = {"sealed": _fernet(key).encrypt(str(value).encode()).decode()}
+        sealed[name] = {"sealed": seal_text(str(value), key)}
     return sealed
 
 
@@ -55,10 +69,7 @@ def unseal(
         value = opened.get(name)
         if not is_sealed(value):
             continue
-        try:
-            opened[name] = _fernet(key).decrypt(value["sealed"].encode()).decode()
-        except InvalidToken:
-            raise SecretsUnavailable(f"{name} was sealed with another key") from None
+        opened[name] = unseal_text(value["sealed"], key, name)
     return opened
 
 
