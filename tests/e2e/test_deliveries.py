@@ -26,7 +26,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
 
-from shared.deliveries.secrets import MASK
+from shared.secrets import MASK
 from tests.conftest import RUN_ID
 from tests.e2e.api_client import Answer, ApiClient
 from tests.e2e.conftest import Stack, running_stack
