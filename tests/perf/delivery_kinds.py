@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.deliveries.kinds import kinds_for
-from shared.deliveries.secrets import seal
+from shared.secrets import seal
 from tests.integration.delivery_helpers import sftp_server
 from tests.services import s3_client
 
