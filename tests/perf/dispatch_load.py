@@ -110,9 +110,15 @@ def complete_at_rate(
     return late
 
 
-def wait_for_count(settings: Settings, query: str, params: dict[str, Any], count: int) -> int:
-    """Poll `query` (one count) until it reaches `count` or GIVE_UP_SECONDS pass; the count."""
-    deadline = time.monotonic() + GIVE_UP_SECONDS
+def wait_for_count(
+    settings: Settings,
+    query: str,
+    params: dict[str, Any],
+    count: int,
+    timeout: float = GIVE_UP_SECONDS,
+) -> int:
+    """Poll `query` (one count) until it reaches `count` or `timeout` passes; the count."""
+    deadline = time.monotonic() + timeout
     with connect(settings) as connection:
         while True:
             seen = connection.execute(query, params).fetchone()[0]
