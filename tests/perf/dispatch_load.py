@@ -103,7 +103,10 @@ def complete_at_rate(
             elif -ahead > 1 / rate:
                 late += 1
             claim = Claim(report_id, "", "sessions", "csv", {}, attempt=1, cancel_requested=False)
-            if not lifecycle.complete(claim, uploaded, "report.csv", "text/csv", 1000):
+            # A name of its own per run, as a schedule's dated names are: two uploads of one
+            # name to one SFTP folder at once race on its .part file.
+            name = f"report-{number}.csv"
+            if not lifecycle.complete(claim, uploaded, name, "text/csv", 1000):
                 raise RuntimeError(f"report {report_id} was not completed")
     finally:
         engine.dispose()
