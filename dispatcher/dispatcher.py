@@ -24,6 +24,7 @@ from dispatcher.loop import ClaimLoop
 from dispatcher.sender import Sender
 from shared.config import Settings
 from shared.db import DatabaseUnavailable, Listener, connect_listener, translate_errors
+from shared.secrets import SecretsUnavailable
 from shared.webhooks import endpoints, messages
 from shared.webhooks.claims import Candidate, choose, endpoint_limit
 from shared.webhooks.outcomes import Attempt, MessageStatus, Outcome, decide
@@ -127,15 +128,23 @@ class Dispatcher(ClaimLoop):
         webhook_id = str(message.id)  # the same on every attempt of the message
         sent_at = datetime.now(UTC)
         body = self.body(message).encode()
-        secrets = signing_secrets(message, self._settings.delivery_secrets_key)
-        headers = {
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": signature_header(secrets, webhook_id, sent_at, body.decode()),
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-        attempt = self._sender.post(message.url, headers, body)
+        try:
+            secrets = signing_secrets(message, self._settings.delivery_secrets_key)
+        except SecretsUnavailable as exc:
+            # Never sent unsigned. A failed attempt, not a crash: it shows in the endpoint's
+            # messages and follows the retry schedule (a crash would be leased again and
+            # again, for ever); a dispatcher given the right key sends it on a retry.
+            log.error("dispatcher.not_signed message_id=%s error=%s", message.id, exc)
+            attempt = Attempt(None, f"not sent: {exc}")
+        else:
+            headers = {
+                "webhook-id": webhook_id,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": signature_header(secrets, webhook_id, sent_at, body.decode()),
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+            }
+            attempt = self._sender.post(message.url, headers, body)
         ATTEMPTS.labels("delivered" if attempt.succeeded else "failed").inc()
         log.info(
             "dispatcher.attempt message_id=%s endpoint_id=%s event=%s attempt=%d status=%s%s",

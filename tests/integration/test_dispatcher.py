@@ -530,9 +530,16 @@ def test_without_the_key_that_sealed_the_secret_nothing_is_sent_unsigned(
         assert send_due(dispatcher) == 1
     assert receiver.requests_to("/locked") == []
     (message,) = messages_of(engine, endpoint_id)
-    # Left to its lease: sent, signed, once the dispatcher has the key again.
+    # A failed attempt on the retry schedule, seen in the messages: sent, signed, once a
+    # dispatcher has the key again.
     assert message.state == "pending" and message.delivered_at is None
+    assert message.next_attempt_at is not None and message.lease_until is None
+    assert why in message.last_error and message.last_status_code is None
     assert why in caplog.text
+    make_due(engine, endpoint_id)
+    assert send_due(make_dispatcher(engine, hook_settings)) == 1
+    assert len(receiver.requests_to("/locked")) == 1
+    assert messages_of(engine, endpoint_id)[0].state == "delivered"
 
 
 def test_a_name_that_starts_resolving_to_loopback_after_the_save_is_refused_at_the_attempt(
