@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 
 from dispatcher.group_commit import GroupCommit
@@ -44,6 +44,16 @@ USER_AGENT = "Reportbox-Webhooks/1"
 SCAN_FACTOR = 4  # rows looked at per free thread: several may belong to one endpoint
 
 ATTEMPTS = Counter("reportbox_webhook_attempts", "Webhook attempts by their outcome.", ["outcome"])
+LATENCY = Histogram(
+    "reportbox_webhook_delivery_seconds",
+    "From an event (the status change that caused it) to its receiver's 2xx, retries included.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1800, 7200, 36000, 86400, 432000),
+)
+DISABLED = Counter(
+    "reportbox_webhook_endpoints_disabled",
+    "Endpoints the dispatcher disabled: 'gone' for a 410, 'failing' after days of failures.",
+    ["why"],
+)
 
 # (download URL, when it expires) for a Completed report's snapshot, presigned at send time.
 Presigner = Callable[[dict[str, Any]], tuple[str, str] | None]
@@ -114,6 +124,7 @@ class Dispatcher(ClaimLoop):
             )
             if outcome.status is MessageStatus.DELIVERED:
                 self._delivered.record((message, attempt))
+                LATENCY.observe(max((datetime.now(UTC) - message.occurred_at).total_seconds(), 0))
             else:
                 self._record(message, attempt, outcome)
         except DatabaseUnavailable as exc:
@@ -204,6 +215,7 @@ class Dispatcher(ClaimLoop):
                     {"id": message.endpoint_id, "reason": outcome.disabled_reason},
                 )
         if outcome.disable_endpoint:
+            DISABLED.labels("gone" if attempt.status_code == 410 else "failing").inc()
             log.warning(
                 "dispatcher.endpoint_disabled endpoint_id=%s reason=%s",
                 message.endpoint_id,

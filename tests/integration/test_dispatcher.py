@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook
 
@@ -595,3 +596,21 @@ def test_a_paused_definition_is_sent_with_the_contracts_fields(
     assert "may no longer request" in data["pausedReason"]
     (message,) = messages_of(engine, endpoint_id)
     assert message.state == "delivered"
+
+
+def test_the_metrics_count_delivery_latency_and_disabled_endpoints(
+    engine, hook_settings, org, receiver, complete_report
+):
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    delivered_before = sample("reportbox_webhook_delivery_seconds_count")
+    gone_before = sample("reportbox_webhook_endpoints_disabled_total", why="gone")
+    make_endpoint(engine, org, receiver.url("/counted"))
+    gone_id, _ = make_endpoint(engine, org, receiver.url("/counted-gone"))
+    receiver.script("/counted-gone", 410)
+    complete_report(org)
+    assert send_due(make_dispatcher(engine, hook_settings)) == 2
+    assert sample("reportbox_webhook_delivery_seconds_count") == delivered_before + 1
+    assert sample("reportbox_webhook_endpoints_disabled_total", why="gone") == gone_before + 1
+    assert endpoint_row(engine, gone_id).disabled
