@@ -109,7 +109,7 @@ Reportbox is up: API {base_url}  (logs in {LOG_DIR.relative_to(ROOT)}/, Ctrl-C s
   # its status, and downloadUrl once Completed
   curl -s {base_url}/api/v1/reports/<reportId> -H "Authorization: Bearer $TOKEN"
 
-  # more tokens: .venv/bin/python -m api.tokens --sub bob --org globex --roles admin
+  # more tokens: .venv/bin/python -m infra.local.token --sub bob --org globex --roles admin
 """
 
 
