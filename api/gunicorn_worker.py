@@ -41,6 +41,22 @@ class HeadConn(TConn):
 
 
 class HeadFirstWorker(ThreadWorker):
+    _quitting = False
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        """Quit once, however many quit signals come.
+
+        Ctrl-C sends SIGINT to the whole process group, then the arbiter sends each worker
+        SIGQUIT. gthread's handler shuts its thread pool down inside the signal handler; a
+        second signal landing in that shutdown re-enters it and waits for ever on the pool's
+        own (not re-entrant) lock, and the worker outlives the arbiter as an orphan holding
+        the port. The first quit is already on its way out, so later ones return.
+        """
+        if self._quitting:
+            return
+        self._quitting = True
+        super().handle_quit(sig, frame)
+
     def accept(self, listener: socket.socket) -> None:
         if self.cfg.is_ssl:  # the head is encrypted: gthread's own way
             super().accept(listener)

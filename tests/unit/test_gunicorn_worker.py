@@ -1,5 +1,7 @@
 import socket
+import threading
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from gunicorn.workers.gthread import TConn
@@ -53,3 +55,35 @@ def test_a_kept_alive_tls_connection_goes_gthreads_own_way():
     assert enqueued == [conn]
     assert worker.poller.registered == []
     assert list(worker.pending_conns) == []
+
+
+def test_a_second_quit_signal_during_the_first_does_not_hang_the_worker():
+    # Ctrl-C: SIGINT to the process group, then SIGQUIT from the arbiter. The second handler
+    # runs on the main thread while the first is inside the pool's shutdown, holding its lock.
+    worker = HeadFirstWorker.__new__(HeadFirstWorker)
+    worker.tpool = ThreadPoolExecutor(1)
+    worker.cfg = type("Cfg", (), {"worker_int": staticmethod(lambda worker: None)})()
+    real_shutdown = worker.tpool.shutdown
+    exits = []
+
+    def shutdown_hit_by_a_second_signal(wait=True, **kwargs):
+        with worker.tpool._shutdown_lock:  # where the signal lands inside the real shutdown
+            try:
+                worker.handle_quit(3, None)  # SIGQUIT
+            except SystemExit:
+                exits.append("second")
+        real_shutdown(wait=wait, **kwargs)
+
+    worker.tpool.shutdown = shutdown_hit_by_a_second_signal
+
+    def quit_once():
+        try:
+            worker.handle_quit(2, None)  # SIGINT
+        except SystemExit:
+            exits.append("first")
+
+    quitting = threading.Thread(target=quit_once, daemon=True)
+    quitting.start()
+    quitting.join(timeout=10)
+    assert not quitting.is_alive(), "the second quit re-entered the pool's shutdown and hung"
+    assert exits == ["first"]
