@@ -47,6 +47,8 @@ LOCAL_DEFAULTS = {
     # A webhook receiver on this machine (http://127.0.0.1:...) is what a developer tries.
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_ALLOWED_CIDRS": "127.0.0.0/8",
+    # E-mail goes to the local SMTP sink and no further: the demo analyst may mail these.
+    "EMAIL_ALLOWED_DOMAINS": "example.com",
 }
 
 
