@@ -3,7 +3,8 @@ HMAC-SHA256): delivery targets' secrets (a password, a private key, a secret acc
 webhook endpoints' signing secrets. Opened only for the one call that needs them, never logged.
 
 In a delivery target a sealed value is a dict {"sealed": token}, so it can never be mistaken
-for a plain one, it is shown as MASK, and a PATCH that sends MASK back keeps the stored secret.
+for a plain one, it is shown as MASK, and a PATCH that sends MASK back keeps the stored secret
+(api/definitions/masks.py decides whose).
 A webhook secret is a text column that holds the token itself (seal_text, unseal_text).
 """
 
@@ -79,14 +80,3 @@ def masked(target: Mapping[str, Any], secret_fields: Collection[str]) -> dict[st
         name: MASK if name in secret_fields and value is not None else value
         for name, value in target.items()
     }
-
-
-def keep_stored(
-    incoming: Mapping[str, Any], stored: Mapping[str, Any] | None, secret_fields: Collection[str]
-) -> dict[str, Any]:
-    """A target sent back with MASK for a secret keeps the stored (sealed) secret."""
-    merged = dict(incoming)
-    for name in secret_fields:
-        if merged.get(name) == MASK and stored is not None and is_sealed(stored.get(name)):
-            merged[name] = stored[name]
-    return merged

@@ -1,8 +1,9 @@
 """A definition's delivery targets on their way in and out of the API.
 
-In: a target sent back with MASK for a secret keeps the stored one; secrets are opened so
-the kind validates them in the clear (open_targets); once valid, who may save each target
-is checked, the kind proves it works, and its secrets are sealed (admit_targets). Out: every
+In: a target sent back with MASK for a secret keeps the one of the stored target with the
+same destination (masks), and secrets are opened so the kind validates them in the clear
+(open_targets); once valid, who may save each target is checked, the kind proves it works,
+and its secrets are sealed (admit_targets). Out: every
 secret is MASK (shown). Nothing here logs a target.
 """
 
@@ -12,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from api.auth import Principal
+from api.definitions import masks
 from shared.config import Settings
 from shared.deliveries.kinds import KINDS, kinds_for, needs_admin
 from shared.deliveries.targets import InvalidTarget, Kind
 from shared.errors import AdminRequired, InvalidParameters
-from shared.secrets import SecretsUnavailable, keep_stored, masked, seal, unseal
+from shared.secrets import MASK, SecretsUnavailable, masked, seal, unseal
 
 
 def _refused(index: int, field: str, message: str) -> InvalidParameters:
@@ -28,26 +30,57 @@ def _refused(index: int, field: str, message: str) -> InvalidParameters:
 def open_targets(
     incoming: Any, stored: Sequence[Mapping[str, Any]], secrets_key: str | None
 ) -> Any:
-    """The deliveries with each secret in the clear: MASK keeps the stored one at the same
-    place (same kind), sealed values are opened. Anything malformed passes through for the
-    rules to name."""
+    """The deliveries with each secret in the clear: MASK keeps the secret of the stored
+    target with the same destination (masks.secret_source) or is a 422 naming the member;
+    sealed values are opened. Anything malformed passes through for the rules to name."""
     if not isinstance(incoming, list):
         return incoming
+    opened_stored = [_opened_if_possible(before, secrets_key) for before in stored]
     opened: list[Any] = []
     for index, delivery in enumerate(incoming):
         kind = _kind(delivery) if isinstance(delivery, Mapping) else None
         if kind is None or not kind.secret_fields:
             opened.append(delivery)
             continue
-        before = stored[index] if index < len(stored) else None
-        if before is not None and before.get("kind") != delivery["kind"]:
-            before = None
-        target = keep_stored(delivery, before, kind.secret_fields)
+        target = dict(delivery)
+        for member in sorted(kind.secret_fields):
+            if target.get(member) == MASK:
+                target[member] = _kept_secret(kind, target, index, member, opened_stored)
         try:
             opened.append(unseal(target, kind.secret_fields, secrets_key))
         except SecretsUnavailable as exc:
             raise _refused(index, sorted(kind.secret_fields)[0], str(exc)) from None
     return opened
+
+
+def _kept_secret(
+    kind: Kind,
+    target: Mapping[str, Any],
+    index: int,
+    member: str,
+    stored: Sequence[Mapping[str, Any]],
+) -> Any:
+    """The stored secret a masked `member` keeps (still sealed if it cannot be opened), or
+    a 422 naming it: the literal mask is never a secret."""
+    try:
+        source = masks.secret_source(kind, target, index, member, stored)
+    except InvalidTarget as refused:
+        raise _refused(index, refused.field, refused.message) from None
+    if isinstance(source, masks.Refused):
+        raise _refused(index, member, source.message)
+    return stored[source.index][member]
+
+
+def _opened_if_possible(target: Mapping[str, Any], secrets_key: str | None) -> Mapping[str, Any]:
+    """The stored target with its secrets in the clear, so equal secrets compare equal;
+    as stored when they cannot be opened (opening the kept one then names the reason)."""
+    kind = _kind(target)
+    if kind is None or not kind.secret_fields:
+        return target
+    try:
+        return unseal(target, kind.secret_fields, secrets_key)
+    except SecretsUnavailable:
+        return target
 
 
 def admit_targets(

@@ -186,6 +186,11 @@ class EmailKind:
     name = "email"
     secret_fields: frozenset[str] = frozenset()
     admin_only = False
+    identity_names = "recipients"
+
+    def identity(self, target: Mapping[str, Any]) -> tuple[Any, ...]:
+        # No secret to keep, so nothing is ever matched by it.
+        return ()
 
     def __init__(self) -> None:
         self._settings: Settings | None = None

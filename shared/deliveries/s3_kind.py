@@ -268,6 +268,17 @@ class S3Kind:
     allow_http: bool = False
     copy_limit_bytes: int = 5 * GiB  # CopyObject's limit; above it, UploadPartCopy
     copy_part_bytes: int = 512 * MiB
+    identity_names = "endpoint, bucket and access key"
+
+    def identity(self, target: Mapping[str, Any]) -> tuple[Any, ...]:
+        # The secret belongs to the access key at that store; region, prefix and key
+        # template only say where in the bucket, so they may change under a kept secret.
+        endpoint_url = fields.optional_text(target, "endpointUrl", max_length=2048)
+        return (
+            canonical_endpoint(endpoint_url) if endpoint_url is not None else None,
+            bucket_name(fields.text(target, "bucket", max_length=63)),
+            fields.text(target, "accessKeyId", max_length=128),
+        )
 
     def validate(self, target: Mapping[str, Any]) -> dict[str, Any]:
         fields.refuse_unknown(

@@ -151,6 +151,15 @@ class SftpKind:
     name = "sftp"
     secret_fields = frozenset({"password", "privateKey"})
     admin_only = True
+    identity_names = "host, port and username"
+
+    def identity(self, target: Mapping[str, Any]) -> tuple[Any, ...]:
+        # The login is the account at that server; the path may change under a kept secret.
+        return (
+            host_name(fields.text(target, "host", max_length=255)),
+            fields.port(target, "port", 22),
+            fields.text(target, "username", max_length=128),
+        )
 
     def validate(self, target: Mapping[str, Any]) -> dict[str, Any]:
         fields.refuse_unknown(

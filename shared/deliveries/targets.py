@@ -68,6 +68,14 @@ class Kind(Protocol):
     # Members that are write-only: stored encrypted, never returned, never logged.
     secret_fields: frozenset[str]
     admin_only: bool
+    # What the members identity() reads are called, for a message ("bucket and access key").
+    identity_names: str
+
+    def identity(self, target: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Where the target delivers, as its canonical members (never a secret): a secret
+        sent back masked is kept only from a stored target with the same identity.
+        InvalidTarget when one of them is malformed (no I/O)."""
+        ...
 
     def validate(self, target: Mapping[str, Any]) -> dict[str, Any]:
         """The target's canonical form, or InvalidTarget naming the field (no I/O)."""

@@ -94,9 +94,13 @@ class VaultKind:
     name = "vault"
     secret_fields = frozenset({"password"})
     admin_only = True
+    identity_names = "user"
 
     def __init__(self) -> None:
         self.proved: list[dict] = []
+
+    def identity(self, target):
+        return (target["user"],)
 
     def validate(self, target):
         return {"kind": "vault", "user": target["user"], "password": target["password"]}

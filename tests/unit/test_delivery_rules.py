@@ -18,7 +18,6 @@ from shared.deliveries.schedule import default_schedule, parse_schedule, retry_d
 from shared.secrets import (
     MASK,
     SecretsUnavailable,
-    keep_stored,
     masked,
     seal,
     unseal,
@@ -112,12 +111,6 @@ def test_secrets_are_sealed_opened_and_masked():
     assert seal(sealed, {"password"}, KEY) == sealed  # sealed once only
     assert unseal(sealed, {"password"}, KEY) == target
     assert masked(sealed, {"password"})["password"] == MASK
-
-
-def test_a_mask_sent_back_keeps_the_stored_secret():
-    stored = seal({"password": "hunter2"}, {"password"}, KEY)
-    assert keep_stored({"password": MASK}, stored, {"password"}) == stored
-    assert keep_stored({"password": "new"}, stored, {"password"}) == {"password": "new"}
 
 
 def test_no_key_or_another_key_cannot_open():
