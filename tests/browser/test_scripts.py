@@ -79,8 +79,8 @@ def test_delivery_errors_are_placed_by_target_and_member(page):
 
 
 def test_targets_keep_their_saved_places_around_the_api_deliveries(page):
-    """Where each target goes in the list sent: its saved index (so a masked secret is kept),
-    api entries where they were, new ones last."""
+    """Where each target goes in the list sent: its saved index (where the API looks first for
+    the secret a mask keeps), api entries where they were, new ones last."""
     arranged = page.evaluate(
         """async () => {
             const { arrange } = await import("/assets/js/delivery-kinds.js");

@@ -1,10 +1,11 @@
 """Deliveries through the API: email targets saved and shown, who may add them, secrets that
-are never returned nor logged, the run's deliveries on its report, and a retry that sends
-one target again alone."""
+are never returned nor logged, masked secrets that follow their targets, the run's deliveries
+on its report, and a retry that sends one target again alone."""
 
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 
 import pytest
@@ -16,9 +17,11 @@ from dispatcher.deliveries import DeliveryLoop
 from shared.deliveries import rows
 from shared.deliveries.email_kind import EmailKind
 from shared.deliveries.kinds import KINDS
-from shared.secrets import MASK
+from shared.secrets import MASK, unseal
 from shared.storage import Storage
+from tests import services
 from tests.integration import mail_server
+from tests.services import LOCAL_S3_CUSTOMER_KEY, LOCAL_S3_CUSTOMER_SECRET
 
 BASE = "/api/v1/report-definitions"
 SECRET = "hunter2-never-shown"
@@ -272,3 +275,67 @@ def test_a_retry_asked_mid_attempt_outlives_the_attempts_record(api, admin, engi
         connection.execute(
             text("UPDATE deliveries SET state = 'Failed' WHERE id = :id"), {"id": delivery_id}
         )
+
+
+@pytest.fixture
+def customer_bucket(settings):
+    """A bucket of the local store's customer identity, deleted afterwards."""
+    if os.environ.get("TEST_S3_ENDPOINT_URL"):
+        pytest.skip("the S3 endpoint of TEST_S3_ENDPOINT_URL has no customer identity")
+    with services.customer_bucket(settings) as bucket:
+        yield bucket
+
+
+def stored_deliveries(engine, definition_id: str) -> list[dict]:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT deliveries FROM report_definitions WHERE id = :id"),
+            {"id": definition_id},
+        ).scalar()
+
+
+def test_masked_s3_secrets_follow_their_targets_and_a_new_identity_needs_its_secret(
+    api, app, admin, engine, settings, customer_bucket
+):
+    def target(prefix: str, key_id: str, secret: str) -> dict:
+        return {
+            "kind": "s3",
+            "bucket": customer_bucket,
+            "prefix": prefix,
+            "endpointUrl": settings.s3_endpoint_url,
+            "accessKeyId": key_id,
+            "secretAccessKey": secret,
+        }
+
+    ours = target("ours", settings.aws_access_key_id, settings.aws_secret_access_key)
+    customers = target("customer", LOCAL_S3_CUSTOMER_KEY, LOCAL_S3_CUSTOMER_SECRET)
+    created = api.post(BASE, json=body(deliveries=[ours, customers]), headers=admin)
+    assert created.status_code == 201, created.get_json()
+    definition = created.get_json()
+    url = f"{BASE}/{definition['definitionId']}"
+    first, second = definition["deliveries"]
+
+    # Swapped and each moved to another prefix: each is proved again with its own secret (the
+    # store refuses a signature made with the other one), and keeps it.
+    swapped = [{**second, "prefix": "customer/v2"}, {**first, "prefix": "ours/v2"}]
+    changed = api.patch(url, json={"deliveries": swapped}, headers=admin)
+    assert changed.status_code == 200, changed.get_json()
+    key = app.extensions["reportbox"].settings.delivery_secrets_key
+    kept = [
+        unseal(saved, {"secretAccessKey"}, key)
+        for saved in stored_deliveries(engine, definition["definitionId"])
+    ]
+    assert [(t["prefix"], t["accessKeyId"], t["secretAccessKey"]) for t in kept] == [
+        ("customer/v2", LOCAL_S3_CUSTOMER_KEY, LOCAL_S3_CUSTOMER_SECRET),
+        ("ours/v2", settings.aws_access_key_id, settings.aws_secret_access_key),
+    ]
+
+    # Another access key sent with the mask: no saved secret is its, so nothing is saved.
+    before = stored_deliveries(engine, definition["definitionId"])
+    other_key = [changed.get_json()["deliveries"][0], {**first, "accessKeyId": "someone-else"}]
+    refused = api.patch(url, json={"deliveries": other_key}, headers=admin)
+    assert refused.status_code == 422
+    assert refused.mimetype == "application/problem+json"
+    (message,) = refused.get_json()["errors"]["deliveries.1.secretAccessKey"]
+    assert message.startswith("enter the secret access key again: no saved target")
+    assert stored_deliveries(engine, definition["definitionId"]) == before

@@ -76,9 +76,11 @@ class Target {
   }
 
   // The target as the API takes it: empty optional members left out, so the API's defaults
-  // apply. A saved secret left empty comes back as MASK (the API keeps the stored one) when
-  // `keep` (the target is where it was) and no secret was entered anew; otherwise it is
-  // left out and the API names it as missing.
+  // apply. A saved secret left empty comes back as MASK when `keep` (a saved target) and no
+  // secret was entered anew; the API keeps the secret of the saved target with the same
+  // destination (an S3 bucket and access key, an SFTP login), wherever the target now sits,
+  // and names the member when the destination changed. Otherwise it is left out and the API
+  // names it as missing.
   async value(keep) {
     if (this.reading) await this.reading;
     const target = { kind: this.kind };
@@ -201,13 +203,13 @@ export class DeliveryFields {
 
   // The body's members. A new definition: nothing unless targets were added, then the
   // targets and the api delivery. An edited one: the targets in their saved places (see
-  // arrange), the api deliveries kept.
+  // arrange), the api deliveries kept, each saved target's untouched secrets masked.
   async body() {
     const editing = this.original.length > 0;
     if (!editing && !this.targets.length) return {};
     this.sent = arrange(this.original, this.targets);
     const deliveries = await Promise.all(
-      this.sent.map((target, index) => (target ? target.value(target.origin === index) : null)),
+      this.sent.map((target) => (target ? target.value(target.origin !== null) : null)),
     );
     const apiEntries = this.original.filter((entry) => entry.kind === "api");
     let apiIndex = 0;

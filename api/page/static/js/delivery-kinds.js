@@ -80,9 +80,10 @@ export const MASK = "********"; // what the API shows for a stored secret, and t
 
 // The deliveries list to send: the targets (each `{ origin }`: its index in `original`, or
 // null for one added now) in the slots of the original's non-api entries, the api entries
-// where they were, added targets at the end. The API keeps a stored secret that comes back
-// as MASK at the same index, so an unmoved target is where it was. [list of targets or
-// null (an api entry), in the order sent].
+// where they were, added targets at the end, so the list reads as it was saved. (The API
+// keeps a secret sent back as MASK from the saved target with the same destination wherever
+// it sits, looking at the same index first.) [list of targets or null (an api entry), in the
+// order sent].
 export function arrange(original, targets) {
   const waiting = [...targets];
   const slots = [];
