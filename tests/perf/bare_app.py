@@ -38,7 +38,10 @@ def create_app() -> Flask:
     @app.post("/api/v1/reports/sessions")
     def post() -> tuple[dict[str, str], int]:
         if not connection:
-            connection.append(psycopg.connect(url))
+            # autocommit: transaction() is then the whole BEGIN ... COMMIT. Without it,
+            # psycopg may run it as a savepoint of an implicit transaction that never
+            # commits, holding locks (the bench's TRUNCATE between rounds waited for ever).
+            connection.append(psycopg.connect(url, autocommit=True))
         raw = request.get_data()
         document = json.loads(raw)
         report_id, message_id = uuid.uuid4(), uuid.uuid4()
