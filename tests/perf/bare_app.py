@@ -3,7 +3,7 @@
 gunicorn serves it with the API's own settings (tests/perf/post_throughput.py), so the
 ratio Reportbox / bare is what authentication, validation, admission and serialisation
 cost on top of the two rows every accepted request must write: the report and its outbox
-message, in one transaction, through psycopg on one connection per gunicorn worker.
+message, in one transaction, through psycopg on one connection per gunicorn thread.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -33,15 +34,17 @@ INSERT_OUTBOX = """
 def create_app() -> Flask:
     app = Flask(__name__)
     url = libpq_url(os.environ["DATABASE_URL"])
-    connection: list[psycopg.Connection] = []  # one per worker process, opened at first use
+    # One connection per thread, opened at first use: the API's gunicorn runs gthread, and
+    # threads sharing one connection interleave their transactions (a savepoint inside
+    # another's, an outer one never committed, the bench's TRUNCATE waiting for ever).
+    # autocommit: transaction() is then exactly BEGIN ... COMMIT.
+    local = threading.local()
 
     @app.post("/api/v1/reports/sessions")
     def post() -> tuple[dict[str, str], int]:
-        if not connection:
-            # autocommit: transaction() is then the whole BEGIN ... COMMIT. Without it,
-            # psycopg may run it as a savepoint of an implicit transaction that never
-            # commits, holding locks (the bench's TRUNCATE between rounds waited for ever).
-            connection.append(psycopg.connect(url, autocommit=True))
+        if not hasattr(local, "connection"):
+            local.connection = psycopg.connect(url, autocommit=True)
+        connection: psycopg.Connection = local.connection
         raw = request.get_data()
         document = json.loads(raw)
         report_id, message_id = uuid.uuid4(), uuid.uuid4()
@@ -53,8 +56,8 @@ def create_app() -> Flask:
                 "occurredAt": datetime.now(UTC).isoformat(),
             }
         ).encode()
-        with connection[0].transaction():
-            connection[0].execute(
+        with connection.transaction():
+            connection.execute(
                 INSERT_REPORT,
                 (
                     report_id,
@@ -63,7 +66,7 @@ def create_app() -> Flask:
                     hashlib.sha256(raw + report_id.bytes).hexdigest(),  # unique: one owner here
                 ),
             )
-            connection[0].execute(INSERT_OUTBOX, (message_id, report_id, body))
+            connection.execute(INSERT_OUTBOX, (message_id, report_id, body))
         return {"reportId": str(report_id), "status": "Pending"}, 202
 
     return app
