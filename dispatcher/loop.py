@@ -19,7 +19,7 @@ from sqlalchemy import Engine, TextClause
 
 from shared.backoff import compute_backoff
 from shared.config import Settings
-from shared.db import DatabaseUnavailable, Listener, translate_errors
+from shared.db import DatabaseUnavailable, Listener, seconds_until_due
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +142,9 @@ class ClaimLoop:
         raise NotImplementedError
 
     def seconds_until_due(self) -> float:
-        poll = self._settings.dispatcher_poll_seconds
-        with translate_errors(), self._engine.connect() as connection:
-            row = connection.execute(self._next_due_in).first()
-        if row is None or row.seconds is None:
-            return poll
-        return min(max(float(row.seconds), 0.0), poll)
+        return seconds_until_due(
+            self._engine, self._next_due_in, self._settings.dispatcher_poll_seconds
+        )
 
     def run_once(self) -> list[Future[None]]:
         """Claim as much as there are free threads for, and send each on a thread."""

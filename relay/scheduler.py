@@ -31,6 +31,7 @@ from shared.db import (
     DatabaseUnavailable,
     Listener,
     connect_listener,
+    seconds_until_due,
     translate_errors,
 )
 from shared.definitions import runs
@@ -212,12 +213,9 @@ class Scheduler:
 
     def seconds_until_due(self) -> float:
         """How long to sleep: until the earliest definition is due, at most a tick."""
-        tick = self._settings.schedule_tick_seconds
-        with translate_errors(), self._engine.connect() as connection:
-            row = connection.execute(runs.NEXT_DUE_IN).first()
-        if row is None or row.seconds is None:
-            return tick
-        return min(max(float(row.seconds), 0.0), tick)
+        return seconds_until_due(
+            self._engine, runs.NEXT_DUE_IN, self._settings.schedule_tick_seconds
+        )
 
     def wait(self) -> None:
         """Sleep until a definition is due, a definition changes (NOTIFY), or a tick passes."""

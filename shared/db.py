@@ -18,7 +18,7 @@ import psycopg
 import psycopg.errors
 import sqlalchemy.exc
 from psycopg.rows import class_row
-from sqlalchemy import Engine, PoolProxiedConnection, create_engine, make_url
+from sqlalchemy import Engine, Executable, PoolProxiedConnection, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
@@ -166,6 +166,16 @@ def connect_listener(settings: Settings, channel: str = OUTBOX_CHANNEL) -> Liste
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(str(exc)) from exc
     return Listener(connection)
+
+
+def seconds_until_due(engine: Engine, next_due_in: Executable, at_most: float) -> float:
+    """How long a loop may sleep: until the earliest row `next_due_in` finds comes due (its
+    one column `seconds`; NULL when nothing waits), never below 0, never above `at_most`."""
+    with translate_errors(), engine.connect() as connection:
+        row = connection.execute(next_due_in).first()
+    if row is None or row.seconds is None:
+        return at_most
+    return min(max(float(row.seconds), 0.0), at_most)
 
 
 RowClass = TypeVar("RowClass")
